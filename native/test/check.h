@@ -47,30 +47,29 @@ inline int run_all() {
 
 #define CHECK_CAT2(a, b) a##b
 #define CHECK_CAT(a, b) CHECK_CAT2(a, b)
-#define TEST_CASE(name)                                                          \
-  static void name();                                                            \
-  static const ::check::Register CHECK_CAT(register_, name){#name, &name};       \
+#define TEST_CASE(name)                                                    \
+  static void name();                                                      \
+  static const ::check::Register CHECK_CAT(register_, name){#name, &name}; \
   static void name()
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++::check::failures();                                                     \
-    }                                                                            \
+      ++::check::failures();                                                        \
+    }                                                                               \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                           \
-  do {                                                                           \
-    const auto check_a_ = (a);                                                   \
-    const auto check_b_ = (b);                                                   \
-    if (!(check_a_ == check_b_)) {                                               \
-      std::fprintf(stderr, "%s:%d: CHECK_EQ(%s, %s) failed: %llu != %llu\n", __FILE__, \
-                   __LINE__, #a, #b, (unsigned long long)check_a_,              \
-                   (unsigned long long)check_b_);                                \
-      ++::check::failures();                                                     \
-    }                                                                            \
+#define CHECK_EQ(a, b)                                                                           \
+  do {                                                                                           \
+    const auto check_a_ = (a);                                                                   \
+    const auto check_b_ = (b);                                                                   \
+    if (!(check_a_ == check_b_)) {                                                               \
+      std::fprintf(stderr, "%s:%d: CHECK_EQ(%s, %s) failed: %llu != %llu\n", __FILE__, __LINE__, \
+                   #a, #b, (unsigned long long)check_a_, (unsigned long long)check_b_);          \
+      ++::check::failures();                                                                     \
+    }                                                                                            \
   } while (0)
 
-#define CHECK_MAIN()                                                             \
+#define CHECK_MAIN() \
   int main() { return ::check::run_all(); }

@@ -1,0 +1,136 @@
+/**
+ * Typed errors. Every error thrown by flatstream for bad input or a failed
+ * operation is a {@link FlatStreamError} with a stable `code`; argument
+ * mistakes are Node-style `TypeError`/`RangeError`s with `ERR_INVALID_ARG_TYPE`
+ * / `ERR_OUT_OF_RANGE` codes. Read-side errors carry the byte `offset` of the
+ * frame where reading stopped and its `frameIndex` (0-based).
+ */
+
+/** Stable error codes, one per error class. */
+export type FlatStreamErrorCode =
+  | 'ERR_FLATSTREAM'
+  | 'ERR_FLATSTREAM_CHECKSUM_MISMATCH'
+  | 'ERR_FLATSTREAM_UNEXPECTED_EOF'
+  | 'ERR_FLATSTREAM_INVALID_FRAME'
+  | 'ERR_FLATSTREAM_VALIDATION_FAILED'
+  | 'ERR_FLATSTREAM_IO'
+  | 'ERR_FLATSTREAM_CLOSED';
+
+/** Where a read-side error happened. */
+export interface FrameLocation {
+  /** Byte offset of the frame (its length field) in the stream. */
+  offset: number;
+  /** 0-based index of the frame in the stream. */
+  frameIndex: number;
+}
+
+/** Base class of every flatstream error. */
+export class FlatStreamError extends Error {
+  readonly code: FlatStreamErrorCode;
+  /** Byte offset of the offending frame (read side), if known. */
+  readonly offset: number | undefined;
+  /** 0-based index of the offending frame (read side), if known. */
+  readonly frameIndex: number | undefined;
+
+  constructor(
+    message: string,
+    code: FlatStreamErrorCode = 'ERR_FLATSTREAM',
+    where?: FrameLocation,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      where ? `${message} (frame ${where.frameIndex} at offset ${where.offset})` : message,
+      options,
+    );
+    this.name = new.target.name;
+    this.code = code;
+    this.offset = where?.offset;
+    this.frameIndex = where?.frameIndex;
+  }
+}
+
+/** A frame's stored checksum differs from the one computed over its payload. */
+export class ChecksumMismatchError extends FlatStreamError {
+  constructor(
+    readonly expected: bigint,
+    readonly calculated: bigint,
+    where: FrameLocation,
+  ) {
+    super(
+      `checksum mismatch: stored 0x${expected.toString(16)}, calculated 0x${calculated.toString(16)}`,
+      'ERR_FLATSTREAM_CHECKSUM_MISMATCH',
+      where,
+    );
+  }
+}
+
+/** Which part of a frame the input ended in. */
+export type TornPart = 'length' | 'checksum' | 'payload';
+
+/** The input ended inside a frame (a clean end is only between frames). */
+export class UnexpectedEofError extends FlatStreamError {
+  constructor(
+    /** The part of the frame that was cut short. */
+    readonly part: TornPart,
+    /** Bytes the frame needs in total (header + payload, or header when the length is cut). */
+    readonly needed: number,
+    /** Bytes of the frame that were present. */
+    readonly available: number,
+    where: FrameLocation,
+  ) {
+    super(
+      `unexpected end of stream in the frame's ${part}: ${available} of ${needed} bytes present`,
+      'ERR_FLATSTREAM_UNEXPECTED_EOF',
+      where,
+    );
+  }
+}
+
+/** A frame's length exceeds the configured bound (read side) or a payload is too large (write side). */
+export class InvalidFrameError extends FlatStreamError {
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+    where?: FrameLocation,
+  ) {
+    super(
+      `frame length ${length} exceeds the limit of ${limit} bytes`,
+      'ERR_FLATSTREAM_INVALID_FRAME',
+      where,
+    );
+  }
+}
+
+/** A validator rejected a payload. */
+export class ValidationFailedError extends FlatStreamError {
+  constructor(
+    readonly validator: string,
+    readonly reason: string,
+    where?: FrameLocation,
+  ) {
+    super(`validation failed (${validator}): ${reason}`, 'ERR_FLATSTREAM_VALIDATION_FAILED', where);
+  }
+}
+
+/** An I/O operation failed; `errno`/`syscall`/`systemCode` come from the underlying Node error. */
+export class IoError extends FlatStreamError {
+  readonly errno: number | undefined;
+  readonly syscall: string | undefined;
+  /** The system error code, e.g. `'ENOSPC'`. */
+  readonly systemCode: string | undefined;
+
+  constructor(message: string, cause?: unknown) {
+    super(message, 'ERR_FLATSTREAM_IO', undefined, { cause });
+    const e = cause as NodeJS.ErrnoException | undefined;
+    this.errno = typeof e?.errno === 'number' ? e.errno : undefined;
+    this.syscall = typeof e?.syscall === 'string' ? e.syscall : undefined;
+    this.systemCode = typeof e?.code === 'string' ? e.code : undefined;
+  }
+}
+
+/** An operation on a writer or reader that was already closed. */
+export class ClosedError extends FlatStreamError {
+  constructor(what: string) {
+    super(`${what} is closed`, 'ERR_FLATSTREAM_CLOSED');
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The pure TypeScript engine: the same calls as the native addon
+ * (lib/backend.ts) with the same results, byte for byte. Used when the addon
+ * cannot load, or with FLATSTREAM_NATIVE=0.
+ */
+import type { Backend } from '../backend';
+import { KIND_WIDTH, Kind, LENGTH_FIELD } from '../kinds';
+import { crc16Xmodem, crc32, crc32c, crc64Xz } from './crc';
+import { xxh3_64 } from './xxh3';
+
+const halves = new Uint32Array(2);
+
+/** Computes a built-in checksum over data[start, end) into `halves` (lo, hi). */
+function checksumHalves(kind: number, data: Uint8Array, start: number, end: number): void {
+  switch (kind) {
+    case Kind.Crc16:
+      halves[0] = crc16Xmodem(data, start, end);
+      halves[1] = 0;
+      return;
+    case Kind.Crc32:
+      halves[0] = crc32(data, start, end);
+      halves[1] = 0;
+      return;
+    case Kind.Crc32c:
+      halves[0] = crc32c(data, start, end);
+      halves[1] = 0;
+      return;
+    case Kind.XxHash64:
+      xxh3_64(data, start, end, halves);
+      return;
+    case Kind.Crc64:
+      crc64Xz(data, start, end, halves);
+      return;
+    default:
+      halves[0] = 0;
+      halves[1] = 0;
+  }
+}
+
+function checkKind(kind: number): void {
+  if (!(Number.isInteger(kind) && kind >= Kind.None && kind <= Kind.Crc64)) {
+    throw new RangeError('unknown checksum kind');
+  }
+}
+
+function readU32(buf: Uint8Array, pos: number): number {
+  return (buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24)) >>> 0;
+}
+
+function writeHalves(buf: Uint8Array, pos: number, width: number): void {
+  for (let i = 0; i < width; i++) buf[pos + i] = halves[i >> 2]! >>> ((i & 3) * 8);
+}
+
+function halvesMatch(buf: Uint8Array, pos: number, width: number): boolean {
+  for (let i = 0; i < width; i++) {
+    if (buf[pos + i] !== ((halves[i >> 2]! >>> ((i & 3) * 8)) & 0xff)) return false;
+  }
+  return true;
+}
+
+// Status values as in native/frame.h ScanStatus.
+const END = 0;
+const PARTIAL = 1;
+const INDEX_FULL = 2;
+const CHECKSUM_MISMATCH = 3;
+const INVALID_FRAME = 4;
+
+export const jsBackend: Backend = {
+  checksum(kind, data) {
+    checkKind(kind);
+    checksumHalves(kind, data, 0, data.length);
+    if (KIND_WIDTH[kind] === 8) return (BigInt(halves[1]!) << 32n) | BigInt(halves[0]!);
+    return halves[0]!;
+  },
+
+  checksumImpl(kind) {
+    checkKind(kind);
+    return 'js';
+  },
+
+  sealFrames(slab, start, end, kind) {
+    checkKind(kind);
+    const width = KIND_WIDTH[kind]!;
+    const header = LENGTH_FIELD + width;
+    let pos = start;
+    let frames = 0;
+    while (end - pos >= header) {
+      const len = readU32(slab, pos);
+      if (end - pos - header < len) break;
+      if (width !== 0) {
+        checksumHalves(kind, slab, pos + header, pos + header + len);
+        writeHalves(slab, pos + LENGTH_FIELD, width);
+      }
+      pos += header + len;
+      frames++;
+    }
+    if (pos !== end) throw new Error(`staged bytes are not whole frames at offset ${pos}`);
+    return frames;
+  },
+
+  scanFrames(buf, start, end, kind, width, maxFrameLen, index) {
+    checkKind(kind);
+    const header = LENGTH_FIELD + width;
+    const capacity = (index.length - 4) >>> 1;
+    let pos = start;
+    let frames = 0;
+    let status: number = END;
+    let length = 0; // reported only where native reports it
+    for (;;) {
+      const avail = end - pos;
+      if (avail <= 0) break;
+      if (avail < LENGTH_FIELD) {
+        status = PARTIAL;
+        break;
+      }
+      const len = readU32(buf, pos);
+      if (len > maxFrameLen) {
+        status = INVALID_FRAME;
+        length = len;
+        break;
+      }
+      if (avail < header || avail - header < len) {
+        status = PARTIAL;
+        length = len;
+        break;
+      }
+      if (frames === capacity) {
+        status = INDEX_FULL;
+        break;
+      }
+      if (kind !== Kind.None) {
+        checksumHalves(kind, buf, pos + header, pos + header + len);
+        if (!halvesMatch(buf, pos + LENGTH_FIELD, width)) {
+          status = CHECKSUM_MISMATCH;
+          length = len;
+          break;
+        }
+      }
+      index[4 + 2 * frames] = pos + header - start;
+      index[5 + 2 * frames] = len;
+      frames++;
+      pos += header + len;
+    }
+    index[0] = status;
+    index[1] = frames;
+    index[2] = pos - start;
+    index[3] = length;
+    return frames;
+  },
+};

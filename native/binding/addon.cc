@@ -1,0 +1,127 @@
+// The N-API binding: argument conversion and nothing else. Argument checking
+// and user-facing messages live in lib/ (TypeScript); these entry points only
+// refuse what would make C++ misbehave. Every call here works on a whole slab
+// or buffer, never on a single frame of a batch (DESIGN.md §3.1).
+#include <napi.h>
+
+#include <cstdint>
+
+#include "checksum.h"
+#include "frame.h"
+
+namespace {
+
+using flatstream::ChecksumKind;
+
+struct Bytes {
+  uint8_t* data = nullptr;
+  size_t len = 0;
+};
+
+// Any TypedArray or DataView as raw bytes; throws a TypeError otherwise.
+Bytes bytes_of(const Napi::Value& v) {
+  napi_env env = v.Env();
+  Bytes b;
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    NAPI_THROW_IF_FAILED(
+        env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr), b);
+    static constexpr size_t kElementSize[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
+    b.data = static_cast<uint8_t*>(data);
+    b.len = length *
+            (size_t(type) < sizeof kElementSize / sizeof *kElementSize ? kElementSize[type] : 1);
+    return b;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    void* data = nullptr;
+    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, v, &b.len, &data, nullptr, nullptr), b);
+    b.data = static_cast<uint8_t*>(data);
+    return b;
+  }
+  throw Napi::TypeError::New(env, "expected a TypedArray or DataView");
+}
+
+ChecksumKind kind_of(const Napi::Value& v) {
+  if (!v.IsNumber() || !flatstream::is_checksum_kind(v.As<Napi::Number>().Uint32Value()))
+    throw Napi::RangeError::New(v.Env(), "unknown checksum kind");
+  return static_cast<ChecksumKind>(v.As<Napi::Number>().Uint32Value());
+}
+
+// Integer argument in [0, max]; doubles carry every offset a Buffer can have.
+uint64_t index_arg(const Napi::Value& v, uint64_t max, const char* what) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= double(max)) || d != double(uint64_t(d)))
+    throw Napi::RangeError::New(v.Env(), std::string(what) + " is out of range");
+  return uint64_t(d);
+}
+
+// checksum(kind, bytes) -> number (width <= 4) | bigint (width 8)
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  const ChecksumKind kind = kind_of(info[0]);
+  const Bytes b = bytes_of(info[1]);
+  const uint64_t value = flatstream::checksum(kind, b.data, b.len);
+  if (flatstream::checksum_width(kind) == 8) return Napi::BigInt::New(info.Env(), value);
+  return Napi::Number::New(info.Env(), double(value));
+}
+
+// checksumImpl(kind) -> the implementation chosen for this CPU
+Napi::Value ChecksumImpl(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), flatstream::checksum_impl(kind_of(info[0])));
+}
+
+// sealFrames(slab, start, end, kind) -> frames sealed in slab[start, end)
+Napi::Value SealFrames(const Napi::CallbackInfo& info) {
+  const Bytes b = bytes_of(info[0]);
+  const uint64_t end = index_arg(info[2], b.len, "end");
+  const uint64_t start = index_arg(info[1], end, "start");
+  const flatstream::SealResult r =
+      flatstream::seal_frames(b.data + start, end - start, kind_of(info[3]));
+  if (!r.ok)
+    throw Napi::Error::New(info.Env(), "staged bytes are not whole frames at offset " +
+                                           std::to_string(start + r.bad_offset));
+  return Napi::Number::New(info.Env(), double(r.frames));
+}
+
+// scanFrames(buf, start, end, kind, width, maxFrameLen, index) -> frames
+// index: Uint32Array; [0..3] = status, frames, consumed - start, declared
+// length; then (offset - start, length) pairs. One call per batch of frames.
+constexpr size_t kIndexHeader = 4;
+Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
+  const Bytes b = bytes_of(info[0]);
+  const uint64_t end = index_arg(info[2], b.len, "end");
+  const uint64_t start = index_arg(info[1], end, "start");
+  if (end - start > flatstream::kWireMaxFrameLen)
+    throw Napi::RangeError::New(info.Env(), "scan window must be below 4 GiB");
+  const ChecksumKind kind = kind_of(info[3]);
+  const unsigned width = unsigned(index_arg(info[4], 8, "checksum width"));
+  const uint64_t max_len = index_arg(info[5], flatstream::kWireMaxFrameLen, "maxFrameLen");
+  const Bytes idx = bytes_of(info[6]);
+  const size_t slots = idx.len / sizeof(uint32_t);
+  if (slots < kIndexHeader + 2 || reinterpret_cast<uintptr_t>(idx.data) % alignof(uint32_t) != 0)
+    throw Napi::RangeError::New(info.Env(), "index too small");
+  uint32_t* index = reinterpret_cast<uint32_t*>(idx.data);
+  const flatstream::FrameFormat format = flatstream::make_format(kind, width, max_len);
+  const flatstream::ScanResult r = flatstream::scan_frames(
+      b.data, end, start, format, index + kIndexHeader, (slots - kIndexHeader) / 2);
+  index[0] = uint32_t(r.status);
+  index[1] = uint32_t(r.frames);
+  index[2] = uint32_t(r.consumed - start);
+  index[3] = uint32_t(r.length);
+  return Napi::Number::New(info.Env(), double(r.frames));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
+  exports.Set("checksumImpl", Napi::Function::New(env, ChecksumImpl, "checksumImpl"));
+  exports.Set("sealFrames", Napi::Function::New(env, SealFrames, "sealFrames"));
+  exports.Set("scanFrames", Napi::Function::New(env, ScanFrames, "scanFrames"));
+  exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(flatstream, Init)

@@ -1,0 +1,92 @@
+// Frame encoding and batch decoding over byte spans. Pure C++ (no N-API).
+//
+//   frame = [u32 LE payload length L][checksum, W bytes LE][payload, L bytes]
+//
+// The writer stages whole frames in a slab (length written, checksum slot left
+// blank) and seals them all in one call; the reader scans a buffer in one call
+// and gets back an index of (offset, length) pairs. Both are one crossing from
+// JS per slab, never one per frame (DESIGN.md §3.1).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "checksum.h"
+
+namespace flatstream {
+
+constexpr size_t kLengthFieldSize = 4;
+constexpr uint64_t kDefaultMaxFrameLen = uint64_t{1} << 31;  // 2 GiB, the FlatBuffers maximum
+constexpr uint64_t kWireMaxFrameLen = 0xFFFFFFFFu;           // what a u32 length can say
+
+// How frames look on the wire. `width` is the checksum field width; it equals
+// checksum_width(kind) for the built-ins and may be 0..8 for a custom checksum
+// (kind == kNone), whose field the scanner then skips without verifying.
+struct FrameFormat {
+  ChecksumKind kind = ChecksumKind::kNone;
+  unsigned width = 0;
+  uint64_t max_frame_len = kDefaultMaxFrameLen;
+
+  size_t header_size() const noexcept { return kLengthFieldSize + width; }
+  bool verifies() const noexcept { return kind != ChecksumKind::kNone; }
+};
+
+// Builds a format for a built-in checksum, or for a custom one of `custom_width`.
+FrameFormat make_format(ChecksumKind kind, unsigned custom_width, uint64_t max_frame_len) noexcept;
+
+inline uint32_t load_u32le(const uint8_t* p) noexcept {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+inline void store_u32le(uint8_t* p, uint32_t v) noexcept {
+  p[0] = uint8_t(v);
+  p[1] = uint8_t(v >> 8);
+  p[2] = uint8_t(v >> 16);
+  p[3] = uint8_t(v >> 24);
+}
+// Little-endian integers of 0..8 bytes (the checksum field).
+uint64_t load_le(const uint8_t* p, unsigned width) noexcept;
+void store_le(uint8_t* p, uint64_t v, unsigned width) noexcept;
+
+// --- Write side -----------------------------------------------------------
+
+struct SealResult {
+  bool ok = true;         // false: the staged bytes are not a whole number of frames
+  size_t frames = 0;      // frames sealed
+  size_t bad_offset = 0;  // when !ok: where the inconsistent frame starts
+};
+
+// Fills the checksum field of every frame staged in buf[0, len) in place.
+// The lengths were written by our own staging code; they are still checked so
+// that a bug there can never make this read or write out of bounds.
+SealResult seal_frames(uint8_t* buf, size_t len, ChecksumKind kind) noexcept;
+
+// --- Read side ------------------------------------------------------------
+
+enum class ScanStatus : uint32_t {
+  kEnd = 0,               // consumed every byte, ending exactly on a frame boundary
+  kPartial = 1,           // a trailing incomplete frame starts at `consumed`
+  kIndexFull = 2,         // the index is full; the next frame starts at `consumed`
+  kChecksumMismatch = 3,  // the frame at `consumed` failed its checksum
+  kInvalidFrame = 4,      // the frame at `consumed` declares a length above the bound
+};
+
+struct ScanResult {
+  ScanStatus status = ScanStatus::kEnd;
+  size_t frames = 0;        // complete, verified frames written to the index
+  size_t consumed = 0;      // absolute offset in buf of the first frame not in the index
+  uint64_t length = 0;      // kInvalidFrame / kPartial (when known): the declared length
+  uint64_t needed = 0;      // kPartial: bytes the frame needs in total (header, or header + L)
+  uint64_t expected = 0;    // kChecksumMismatch: the value stored in the frame
+  uint64_t calculated = 0;  // kChecksumMismatch: the value computed over the payload
+};
+
+// Scans buf[start, len): checks each length against the bound before anything
+// else, then (for built-in checksums) verifies the payload. For every good
+// frame appends (payload offset, payload length) to `index` (2 entries per
+// frame, at most `index_capacity` frames). Offsets are relative to `start`, so
+// the caller must keep len - start below 2^32. Stops at the end of the buffer,
+// at a partial frame, when the index is full, or at the first bad frame.
+ScanResult scan_frames(const uint8_t* buf, size_t len, size_t start, const FrameFormat& format,
+                       uint32_t* index, size_t index_capacity) noexcept;
+
+}  // namespace flatstream

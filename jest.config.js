@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     // Type checking is `npm run typecheck`'s job; jest only transpiles.
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'test/tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }],
   },
   testTimeout: 60000,
 };

@@ -1,0 +1,71 @@
+// The whole test suite: native unit tests (ctest, plain and under ASan+UBSan),
+// a bounded fuzz run, jest with the native addon, jest again with the
+// TypeScript fallback (FLATSTREAM_NATIVE=0), and the packed-tarball install
+// test. Ends with one "N passed, N failed" line over everything.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = mkdtempSync(join(tmpdir(), 'flatstream-test-'));
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function step(name, cmd, args, { env = {}, count } = {}) {
+  console.log(`\n=== ${name}`);
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const out = r.stdout.toString();
+  process.stdout.write(out);
+  const [p, f] = count ? count(out) : [r.status === 0 ? 1 : 0, r.status === 0 ? 0 : 1];
+  // A step that exits non-zero fails even if its counts look clean.
+  const bad = r.status !== 0 ? Math.max(f, 1) : f;
+  passed += p;
+  failed += bad;
+  if (bad) failures.push(name);
+}
+
+const ctestCount = (out) => {
+  const m = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(out);
+  return m ? [Number(m[3]) - Number(m[2]), Number(m[2])] : [0, 1];
+};
+const jestCount = (file) => () => {
+  try {
+    const j = JSON.parse(readFileSync(file, 'utf8'));
+    return [j.numPassedTests, j.numFailedTests + (j.numRuntimeErrorTestSuites ?? 0)];
+  } catch {
+    return [0, 1];
+  }
+};
+const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
+
+step('ctest', 'node', ['scripts/ctest.mjs'], { count: ctestCount });
+step(
+  'ctest under ASan+UBSan' + (hasClang ? ' and bounded fuzzing' : ''),
+  'node',
+  ['scripts/ctest.mjs', '--sanitize', ...(hasClang ? ['--fuzz'] : [])],
+  {
+    count: ctestCount,
+  },
+);
+for (const [mode, env] of [
+  ['native', { FLATSTREAM_NATIVE: '1' }],
+  ['fallback', { FLATSTREAM_NATIVE: '0' }],
+]) {
+  const file = join(tmp, `jest-${mode}.json`);
+  step(`jest (${mode})`, 'npx', ['jest', '--ci', '--json', `--outputFile=${file}`], {
+    env,
+    count: jestCount(file),
+  });
+}
+step('packed tarball installs and loads without a compiler', 'node', ['scripts/pack-test.mjs']);
+
+console.log(failures.length ? `\nfailed steps: ${failures.join(', ')}` : '\nall steps passed');
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,47 @@
+import { MemorySink, StreamReader, StreamWriter, type Deframer, type Framer } from '../lib/index';
+
+/** Deterministic bytes (an LCG), so failures reproduce. */
+export function bytes(n: number, seed = 1): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** Writes payloads with a StreamWriter into memory and returns the stream. */
+export function writeAll(framer: Framer, payloads: Uint8Array[], slabSize?: number): Buffer {
+  const sink = new MemorySink();
+  const w = new StreamWriter(sink, framer, slabSize ? { slabSize } : undefined);
+  for (const p of payloads) w.writePayload(p);
+  w.close();
+  return sink.toBuffer();
+}
+
+/** Reads every payload (copied) and its offset; rethrows the reader's error. */
+export function readAll(
+  bytes: Uint8Array,
+  deframer: Deframer,
+): { payloads: Buffer[]; offsets: number[] } {
+  const payloads: Buffer[] = [];
+  const offsets: number[] = [];
+  new StreamReader(bytes, deframer).processAll((p, info) => {
+    payloads.push(Buffer.from(p));
+    offsets.push(info.offset);
+  });
+  return { payloads, offsets };
+}
+
+/** Runs fn and returns what it threw (fails the test if nothing was thrown). */
+export function thrown(fn: () => unknown): Error & Record<string, unknown> {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & Record<string, unknown>;
+  }
+  throw new Error('expected an exception');
+}
+
+export const MODE = process.env.FLATSTREAM_NATIVE === '0' ? 'fallback' : 'native';

@@ -16,6 +16,7 @@ function rangeError(message: string): RangeError {
 
 /** Throws unless `value` is a Uint8Array (a Buffer included), from any realm. */
 export function checkBytes(value: unknown, name: string): asserts value is Uint8Array {
+  if (value instanceof Uint8Array) return; // the hot case, and Buffers
   // ArrayBuffer.isView + tag instead of instanceof: typed arrays from another
   // realm (vm contexts, jest) fail instanceof.
   if (

@@ -86,17 +86,6 @@ export class Framer extends FrameCodec {
       storeLE(dst, pos + LENGTH_FIELD, BigInt(backend.checksum(this.kind, payload)), width);
   }
 
-  /**
-   * Stages one frame for `payload` at dst[pos] (room for headerSize +
-   * payload.length bytes) and returns its end offset.
-   * @internal The writer's hot path.
-   */
-  stage(dst: Uint8Array, pos: number, payload: Uint8Array): number {
-    this.writeHeader(dst, pos, payload, false);
-    dst.set(payload, pos + this.headerSize);
-    return pos + this.headerSize + payload.length;
-  }
-
   /** The complete header (length and checksum fields) of the frame for `payload`. */
   header(payload: Uint8Array): Uint8Array {
     checkBytes(payload, 'payload');

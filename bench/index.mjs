@@ -1,0 +1,32 @@
+// `npm run bench`: every benchmark, each in its own Node process (they need
+// different flags and environments, and a fresh process keeps one benchmark's
+// JIT state and heap out of the next one's numbers).
+//   node bench/index.mjs [--quick]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const quick = process.argv.includes('--quick');
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+
+const runs = [
+  { file: 'checksums.mjs', args: quick ? ['--quick'] : [] },
+  // The fallback is reference only, so it always gets the short run.
+  { file: 'checksums.mjs', args: ['--quick'], env: { FLATSTREAM_NATIVE: '0' } },
+  { file: 'framing.mjs', args: quick ? ['--quick'] : [], flags: ['--expose-gc'] },
+];
+
+console.log(`# flatstream benchmarks, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);
+const t0 = Date.now();
+let failed = 0;
+for (const r of runs) {
+  const res = spawnSync(process.execPath, [...(r.flags ?? []), here(r.file), ...r.args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...r.env },
+  });
+  if (res.status !== 0) {
+    failed++;
+    console.error(`bench: ${r.file} exited with ${res.status ?? res.signal}`);
+  }
+}
+console.log(`\n(total ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+process.exitCode = failed ? 1 : 0;

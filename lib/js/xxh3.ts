@@ -7,7 +7,7 @@
  * Written from the XXH3 algorithm description. JavaScript has no 64-bit
  * integers outside BigInt (which allocates), so every 64-bit value is a pair
  * of unsigned 32-bit halves, multiplied with Math.imul (low 32 bits) and a
- * rounded double product (high 32 bits, see mulHi). Sums of halves are kept
+ * rounded double product (high 32 bits, see "High half" below). Sums of halves are kept
  * in doubles, exact below 2^53, and carried once at the end. Nothing is
  * allocated per call: hashing a frame creates no garbage.
  */

@@ -9,7 +9,8 @@
  * of unsigned 32-bit halves, multiplied with Math.imul (low 32 bits) and a
  * rounded double product (high 32 bits, see "High half" below). Sums of halves are kept
  * in doubles, exact below 2^53, and carried once at the end. Nothing is
- * allocated per call: hashing a frame creates no garbage.
+ * allocated per call (inputs over 240 bytes create one DataView when their
+ * buffer differs from the previous one's; see lastView).
  */
 
 /** The 192-byte default secret (`kSecret`), a constant of the algorithm. */

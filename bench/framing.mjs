@@ -235,7 +235,7 @@ function printRates(title, res, frames, bytesPerFrame) {
     'lrrrrrrrr',
   );
   console.log(
-    `(${frames.toLocaleString('en-US')} frames per sample and per run; MB/s counts payload bytes)`,
+    `\n(${frames.toLocaleString('en-US')} frames per sample and per run; MB/s counts payload bytes)`,
   );
 }
 

@@ -4,16 +4,28 @@
 import { ClosedError } from './errors';
 
 /**
- * Where a writer's frames go. `write` receives a chunk of whole, sealed frames
- * whose memory the writer reuses as soon as `write` returns: a sink must copy
- * or consume it synchronously.
+ * Where a writer's frames go.
+ *
+ * `write(chunk)` receives whole, sealed frames. A sink that consumes the
+ * chunk synchronously (copies it, or writes it to a file) returns nothing and
+ * the writer reuses the chunk's memory at once. A sink that keeps the chunk
+ * (e.g. queued in a Node `Writable`) returns a promise that settles when it no
+ * longer needs the memory; the writer keeps that slab out of use until then,
+ * so nothing is ever copied or overwritten while it is still being written.
+ * A rejected promise is reported as an `IoError` by the writer's next call.
  */
 export interface Sink {
-  write(chunk: Uint8Array): void;
-  /** Pushes buffered bytes on (optional). */
+  write(chunk: Uint8Array): void | Promise<void>;
+  /** Pushes buffered bytes on to the OS (optional). */
   flush?(): void;
+  /** Makes written bytes durable (fsync) (optional). */
+  sync?(): void;
   /** Releases resources; called once by the writer's `close()` (optional). */
-  close?(): void;
+  close?(): void | Promise<void>;
+  /** True while the sink wants its producer to pause (backpressure) (optional). */
+  readonly needsDrain?: boolean;
+  /** Resolves when `needsDrain` is false again (optional). */
+  drain?(): Promise<void>;
 }
 
 /**

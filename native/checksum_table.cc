@@ -2,8 +2,6 @@
 // of 8 input bytes per step, eight independent lookups). This is the path on
 // CPUs without carry-less multiply and the finisher of the folding engine.
 // Tables are built at compile time from the polynomial.
-#include <cstring>
-
 #include "checksum_impl.h"
 
 namespace flatstream {
@@ -53,26 +51,18 @@ constexpr Tables<uint32_t> kCrc32c = reflected_tables<uint32_t>(kCrc32cPoly);
 constexpr Tables<uint64_t> kCrc64 = reflected_tables<uint64_t>(kCrc64Poly);
 constexpr Tables<uint16_t> kCrc16 = msb_first_tables16(0x1021);
 
-inline uint64_t load64(const uint8_t* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
+// Byte by byte, so that the byte order of the host does not matter; GCC and
+// clang turn each into one load (plus a bswap for big-endian order).
+inline uint64_t load_le64(const uint8_t* p) noexcept {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
 }
 
-inline uint64_t load_le64(const uint8_t* p) noexcept {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  return __builtin_bswap64(load64(p));
-#else
-  return load64(p);
-#endif
-}
-
 inline uint64_t load_be64(const uint8_t* p) noexcept {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  return load64(p);
-#else
-  return __builtin_bswap64(load64(p));
-#endif
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
 }
 
 // Works for 32- and 64-bit registers alike: the register is XORed into the

@@ -31,7 +31,7 @@ uint64_t xxh3_64_avx2_long(uint64_t, const uint8_t* data, size_t len) noexcept {
 Implementations list() noexcept {
   Implementations l{};
   auto add = [&l](ChecksumKind kind, const char* name, ChecksumFn fn) {
-    l.item[l.size++] = {kind, name, fn};
+    if (l.size < sizeof(l.item) / sizeof(l.item[0])) l.item[l.size++] = {kind, name, fn};
   };
   add(ChecksumKind::kCrc16, "slice8", uniform<uint16_t, crc16_slice8>);
   add(ChecksumKind::kCrc32, "slice8", uniform<uint32_t, crc32_slice8>);

@@ -25,7 +25,7 @@ struct Implementation {
   ChecksumFn fn;
 };
 struct Implementations {
-  Implementation item[16];
+  Implementation item[16];  // 15 on a CPU with every feature
   size_t size;
 };
 // Those the running CPU supports, each kind's slowest first (checksum.cc):

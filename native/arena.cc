@@ -107,6 +107,16 @@ bool Arena::add_chunk(size_t size, size_t align) noexcept {
   return true;
 }
 
+bool Arena::commit(size_t end) noexcept {
+  if (active_ == 0) return end == 0;
+  if (end < offset_ || end > chunks_[active_ - 1]->size()) return false;
+  in_use_ += end - offset_;
+  high_water_mark_ = std::max(high_water_mark_, in_use_);
+  offset_ = end;
+  last_ = nullptr;  // the caller's blocks are unknown here: none can be given back
+  return true;
+}
+
 void Arena::reset() noexcept {
   active_ = 0;
   offset_ = 0;

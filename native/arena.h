@@ -97,9 +97,19 @@ class Arena final : public flatbuffers::Allocator {
   // fits, else a new chunk.
   uint8_t* allocate(size_t size, size_t align) noexcept;
 
+  // For a caller that bump-allocates inside the current chunk itself (the JS
+  // binding: one call into C++ per chunk instead of one per block): declares
+  // the bytes of the current chunk up to `end` handed out, as allocate() would
+  // have (padding included). `end` must lie in [offset(), current chunk size]
+  // (0 when there is no current chunk); otherwise returns false, changing nothing.
+  bool commit(size_t end) noexcept;
+  // The bump offset in the current chunk.
+  size_t offset() const noexcept { return offset_; }
+
   // Every block becomes free; chunks are kept, so a steady state allocates no
   // chunk. O(1). Blocks handed out before stay readable (their chunks live on)
-  // but will be handed out again.
+  // but will be handed out again. A FlatBufferBuilder keeps its buffer across
+  // Clear(): destroy it or call its Reset() before resetting its arena.
   void reset() noexcept;
 
   // Frees held chunks that no block uses (those after the current one) until

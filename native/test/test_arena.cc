@@ -348,6 +348,30 @@ TEST_CASE(a_chunk_outlives_the_arena_while_someone_holds_it) {
   CHECK_EQ(Chunk::live(), before);
 }
 
+TEST_CASE(commit_accounts_for_blocks_bumped_by_the_caller) {
+  Arena arena(1024);
+  CHECK(arena.commit(0));  // no current chunk: only 0
+  CHECK(!arena.commit(8));
+  uint8_t* p = arena.allocate(100, 8);
+  CHECK_EQ(arena.offset(), 100u);
+  // The caller hands out [104, 504) itself, then tells the arena.
+  CHECK(arena.commit(504));
+  CHECK_EQ(arena.stats().in_use, 504u);
+  CHECK_EQ(arena.stats().high_water_mark, 504u);
+  CHECK(!arena.commit(503));   // backwards
+  CHECK(!arena.commit(1025));  // past the chunk
+  CHECK_EQ(arena.offset(), 504u);
+  CHECK(arena.allocate(8, 8) == p + 504);
+  arena.deallocate(p + 504, 8);  // still the last block: given back
+  CHECK(arena.commit(600));
+  arena.deallocate(p + 504, 8);  // not the last block any more: no effect
+  CHECK_EQ(arena.offset(), 600u);
+  CHECK(arena.commit(1024));
+  CHECK(arena.allocate(1, 1) != nullptr);
+  CHECK_EQ(arena.stats().chunks, 2u);
+  CHECK_EQ(arena.stats().in_use, 1025u);
+}
+
 TEST_CASE(new_chunks_are_zero_filled) {
   for (int round = 0; round < 3; ++round) {
     Arena arena(4096);

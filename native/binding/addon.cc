@@ -9,6 +9,8 @@
 #include "checksum.h"
 #include "frame.h"
 
+void InitArena(Napi::Env env, Napi::Object exports);  // native/binding/arena.cc
+
 namespace {
 
 using flatstream::ChecksumKind;
@@ -119,6 +121,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sealFrames", Napi::Function::New(env, SealFrames, "sealFrames"));
   exports.Set("scanFrames", Napi::Function::New(env, ScanFrames, "scanFrames"));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  InitArena(env, exports);
   return exports;
 }
 

@@ -93,3 +93,11 @@ if (!native && process.env.FLATSTREAM_NATIVE !== '0') {
 
 /** The engine in use. */
 export const backend: Backend = loaded.binding ?? jsBackend;
+
+/**
+ * Something else the addon exports (e.g. the `Arena` class for lib/arena.ts),
+ * or undefined under the fallback or when this build of the addon lacks it.
+ */
+export function nativeExport(name: string): unknown {
+  return loaded.binding ? (loaded.binding as unknown as Record<string, unknown>)[name] : undefined;
+}

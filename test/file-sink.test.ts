@@ -339,10 +339,11 @@ describe('FileSink: failed and short writes', () => {
 
   test('a real non-blocking pipe: waits out EAGAIN while the reader catches up', async () => {
     const out = path.join(dir, 'out.bin');
+    const data = bytes(4 << 20, 9); // far more than a pipe holds; made before the clock starts
     const outFd = fs.openSync(out, 'w');
-    const child = spawn('cat', [], { stdio: ['pipe', outFd, 'inherit'] });
+    // The reader starts late, so the pipe is certainly full at first.
+    const child = spawn('sh', ['-c', 'sleep 0.3; exec cat'], { stdio: ['pipe', outFd, 'inherit'] });
     fs.closeSync(outFd);
-    const data = bytes(4 << 20, 9); // far more than a pipe holds
     const sink = new FileSink(pipeFd(child.stdin));
     let eagains = 0;
     mockWrite(sink.fd, (fd, buf, off, len, pos) => {

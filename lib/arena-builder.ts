@@ -192,6 +192,15 @@ export class ArenaBuilder extends Builder {
     return this.#bytes;
   }
 
+  /**
+   * @internal Moves the builder onto `bytes` (its content is discarded, as
+   * by clear()). The writer uses this to build right beside its slab.
+   */
+  useBlock(bytes: Uint8Array): void {
+    this.#use(bytes, 0);
+    this.clear();
+  }
+
   #state(): BuilderState {
     return this as unknown as BuilderState;
   }

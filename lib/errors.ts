@@ -14,7 +14,8 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_INVALID_FRAME'
   | 'ERR_FLATSTREAM_VALIDATION_FAILED'
   | 'ERR_FLATSTREAM_IO'
-  | 'ERR_FLATSTREAM_CLOSED';
+  | 'ERR_FLATSTREAM_CLOSED'
+  | 'ERR_FLATSTREAM_UNFINISHED';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -132,5 +133,12 @@ export class IoError extends FlatStreamError {
 export class ClosedError extends FlatStreamError {
   constructor(what: string) {
     super(`${what} is closed`, 'ERR_FLATSTREAM_CLOSED');
+  }
+}
+
+/** A builder handed to the writer was not finished (`builder.finish(root)` was not called). */
+export class UnfinishedBuilderError extends FlatStreamError {
+  constructor(what: string) {
+    super(`${what}: the FlatBuffer was not finished (call builder.finish(root) before writing)`, 'ERR_FLATSTREAM_UNFINISHED');
   }
 }

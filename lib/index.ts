@@ -39,8 +39,32 @@ export {
   ValidationFailedError,
   IoError,
   ClosedError,
+  UnfinishedBuilderError,
 } from './errors';
 export { type Sink, MemorySink } from './sink';
-export { StreamWriter, type StreamWriterOptions, type WriterStats } from './writer';
+export { FileSink, type FileSinkOptions, type FileWriteError } from './file-sink';
+export { WritableSink, type WritableSinkOptions } from './writable-sink';
+export {
+  StreamWriter,
+  type StreamWriterOptions,
+  type WriterStats,
+  type StreamSerialize,
+  type WriteItem,
+  type SinkTarget,
+} from './writer';
+export {
+  Arena,
+  type ArenaOptions,
+  type ArenaStats,
+  ARENA_BLOCK_ALIGN,
+  ARENA_MAX_BLOCK_SIZE,
+} from './arena';
+export { ArenaBuilder, type ArenaBuilderOptions, type BlockSource } from './arena-builder';
+export {
+  type MemoryPolicy,
+  AdaptiveWatermarkPolicy,
+  type AdaptiveWatermarkOptions,
+  NoShrinkPolicy,
+} from './policy';
 export { StreamReader, type FrameCallback, type FrameInfo } from './reader';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './kinds';

@@ -1,18 +1,52 @@
 /**
- * StreamWriter: stages frames in a reusable slab and hands whole slabs to a
- * sink. Built-in checksums are filled for the whole slab in one native call
- * when it is sealed, so the hot path never crosses into C++ per message.
+ * StreamWriter: the hybrid simple/expert writer.
+ *
+ * Frames are staged in reusable slabs; when a slab is sealed (full, flush(),
+ * close(), or the flush timer) ONE engine call fills every built-in checksum
+ * of the slab in place and the slab goes to the sink. Nothing crosses into
+ * C++ per message.
+ *
+ * Simple mode (`write(item)`) builds each message with an internal
+ * {@link ArenaBuilder} whose buffer sits in the same ArrayBuffer as the slab,
+ * so the finished message is moved into the slab with `copyWithin` — no view,
+ * no garbage. Expert mode (`writeFinished(builder)`) takes any finished
+ * `flatbuffers.Builder`; `writePayload(bytes)` frames raw bytes.
  */
+import type { Builder } from 'flatbuffers';
+import type { Writable } from 'node:stream';
 import { checkBytes, checkInteger, checkOptions, typeError } from './args';
+import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { backend } from './backend';
-import { ClosedError, FlatStreamError, IoError } from './errors';
+import { ClosedError, FlatStreamError, IoError, UnfinishedBuilderError } from './errors';
+import { FileSink } from './file-sink';
 import { CUSTOM_KIND, Framer } from './framing';
+import { type MemoryPolicy, NoShrinkPolicy } from './policy';
 import type { Sink } from './sink';
+import { WritableSink } from './writable-sink';
+
+/** Something that serializes itself into a builder and calls `builder.finish(root)`. */
+export interface StreamSerialize {
+  serialize(builder: Builder): void;
+}
+
+/** What simple mode writes: a `StreamSerialize`, a string (a FlatBuffers string root) or bytes (a `[ubyte]` root). */
+export type WriteItem = StreamSerialize | string | Uint8Array;
+
+/** Where a writer's frames go: a {@link Sink}, a file path or URL, a file descriptor, or a Node `Writable`. */
+export type SinkTarget = Sink | string | URL | number | Writable;
 
 /** Options of a {@link StreamWriter}. */
 export interface StreamWriterOptions {
-  /** Staging slab size in bytes (default 64 KiB). Larger payloads bypass the slab. */
+  /** Staging slab size in bytes (default 64 KiB). A frame larger than a slab gets a buffer of its own. */
   slabSize?: number;
+  /** Seal and flush staged frames at least this often, in ms (default: only when full, on flush() and close()). */
+  flushIntervalMs?: number;
+  /** Initial capacity of the internal builder, in bytes (default 1024). */
+  builderSize?: number;
+  /** Where the internal builder grows (default: a private arena). See {@link StreamWriter.withArena}. */
+  arena?: BlockSource;
+  /** For a path or fd target: append (default) or truncate. */
+  append?: boolean;
 }
 
 /** Counters of a {@link StreamWriter}. */
@@ -21,101 +55,271 @@ export interface WriterStats {
   frames: number;
   /** Bytes accepted, headers included. */
   bytes: number;
-  /** Sealed chunks handed to the sink. */
+  /** Chunks handed to the sink. */
   flushes: number;
+  /** Staging slabs allocated so far (constant in steady state). */
+  slabsAllocated: number;
+  /** Slabs the sink still holds (asynchronous sinks). */
+  slabsInFlight: number;
+  /** Times the internal builder gave memory back under its memory policy. */
+  builderShrinks: number;
 }
 
 const DEFAULT_SLAB = 64 * 1024;
+const DEFAULT_BUILDER = 1024;
+
+/** A slab and, right after it in the same ArrayBuffer, room for the internal builder. */
+interface Unit {
+  all: Uint8Array;
+  slab: Uint8Array;
+  scratch: Uint8Array;
+}
+
+function isWritable(x: object): x is Writable {
+  const w = x as Partial<Writable>;
+  return typeof w.write === 'function' && typeof w.on === 'function' && typeof w.end === 'function';
+}
+
+function toSink(target: SinkTarget, append: boolean | undefined): Sink {
+  if (typeof target === 'string' || typeof target === 'number' || target instanceof URL) {
+    return new FileSink(target, append === undefined ? undefined : { append });
+  }
+  if (typeof target === 'object' && target !== null) {
+    if (isWritable(target)) return new WritableSink(target);
+    if (typeof (target as Sink).write === 'function') return target as Sink;
+  }
+  throw typeError('The "sink" argument must be a Sink, a path, a file descriptor or a Writable');
+}
+
+function isBytes(x: unknown): x is Uint8Array {
+  return (
+    x instanceof Uint8Array ||
+    (ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === '[object Uint8Array]')
+  );
+}
 
 /**
- * Writes framed payloads to a {@link Sink}.
+ * Writes framed FlatBuffers messages to a sink.
  *
  * @example
  * ```ts
- * const sink = new MemorySink();
- * const writer = new StreamWriter(sink, new ChecksumFramer(XxHash64));
- * writer.writePayload(payload);
+ * const writer = new StreamWriter('events.fst', new ChecksumFramer(XxHash64));
+ * writer.write({ serialize: (b) => b.finish(Telemetry.createTelemetry(b, id, ts, v)) }); // simple mode
+ * writer.writeFinished(myBuilder);                                                        // expert mode
  * writer.close();
  * ```
  */
 export class StreamWriter {
+  /** The framer, as given. */
   readonly framer: Framer;
-  #sink: Sink;
-  #slab: Uint8Array;
+  /** The sink frames go to. */
+  readonly sink: Sink;
   #headerSize: number;
   #custom: boolean;
+  #kind: number;
+  #slabSize: number;
+  #builderSize: number;
+  #arena: BlockSource | undefined;
+  #unit: Unit;
+  #free: Unit[] = [];
   #pos = 0;
+  #builder: ArenaBuilder | null = null;
+  #moveBuilder = false;
+  #policy: MemoryPolicy = NoShrinkPolicy;
   #closed = false;
+  #failure: FlatStreamError | null = null;
+  #finished: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
   #frames = 0;
   #bytes = 0;
   #flushes = 0;
+  #slabsAllocated = 0;
+  #inFlight = 0;
+  #shrinks = 0;
 
-  constructor(sink: Sink, framer: Framer, options?: StreamWriterOptions) {
-    if (typeof sink !== 'object' || sink === null || typeof sink.write !== 'function') {
-      throw typeError('The "sink" argument must be a Sink (an object with a write(chunk) method)');
-    }
+  constructor(sink: SinkTarget, framer: Framer, options?: StreamWriterOptions) {
     if (!(framer instanceof Framer)) throw typeError('The "framer" argument must be a Framer');
     checkOptions(options, 'options');
     const slabSize = options?.slabSize ?? DEFAULT_SLAB;
     checkInteger(slabSize, 'slabSize', framer.headerSize + 1, 2 ** 30);
-    this.#sink = sink;
+    const builderSize = options?.builderSize ?? DEFAULT_BUILDER;
+    checkInteger(builderSize, 'builderSize', 8, 2 ** 30);
+    if (options?.flushIntervalMs !== undefined)
+      checkInteger(options.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
+    const arena = options?.arena;
+    if (
+      arena !== undefined &&
+      (typeof arena !== 'object' || arena === null || typeof arena.block !== 'function')
+    ) {
+      throw typeError('The "arena" option must be an Arena');
+    }
     this.framer = framer;
     this.#headerSize = framer.headerSize;
     this.#custom = framer.kind === CUSTOM_KIND;
-    this.#slab = new Uint8Array(slabSize);
+    this.#kind = framer.kind;
+    this.#slabSize = slabSize;
+    this.#builderSize = builderSize;
+    this.#arena = arena;
+    this.#unit = this.#newUnit();
+    this.sink = toSink(sink, options?.append);
+    if (options?.flushIntervalMs !== undefined) {
+      this.#timer = setInterval(() => this.#onTimer(), options.flushIntervalMs);
+      this.#timer.unref();
+    }
   }
 
-  /** Frames `payload` (raw bytes, e.g. a finished FlatBuffer) and stages it. */
-  writePayload(payload: Uint8Array): void {
-    if (this.#closed) throw new ClosedError('StreamWriter');
-    checkBytes(payload, 'payload');
-    const len = payload.length;
-    const framer = this.framer;
-    if (len > framer.maxPayloadLen) framer.checkLength(len);
-    const size = this.#headerSize + len;
-    let pos = this.#pos;
-    if (pos + size > this.#slab.length) {
-      this.#seal();
-      if (size > this.#slab.length) {
-        this.#writeThrough(payload);
-        this.#count(size);
-        return;
-      }
-      pos = 0;
+  /**
+   * A writer whose internal builder grows inside `arena` (shared with your
+   * own {@link ArenaBuilder}s for expert mode, and resettable by you).
+   */
+  static withArena(
+    sink: SinkTarget,
+    framer: Framer,
+    arena: BlockSource,
+    options?: StreamWriterOptions,
+  ): StreamWriter {
+    return new StreamWriter(sink, framer, { ...options, arena });
+  }
+
+  /** Sets the memory policy of the internal builder (simple mode) and returns this writer. */
+  withMemoryPolicy(policy: MemoryPolicy): this {
+    if (
+      typeof policy !== 'object' ||
+      policy === null ||
+      typeof policy.shouldShrink !== 'function'
+    ) {
+      throw typeError('The "policy" argument must be a MemoryPolicy');
     }
-    const slab = this.#slab;
-    if (this.#custom) {
-      framer.writeHeader(slab, pos, payload, false); // may throw: nothing is staged yet
+    this.#policy = policy;
+    return this;
+  }
+
+  /**
+   * Simple mode: builds `item` with the internal builder and stages it.
+   * A `StreamSerialize` must call `builder.finish(root)`; a string is written
+   * as a FlatBuffers string root, bytes as a `[ubyte]` vector root.
+   * Returns false when the sink asks the producer to wait (`await writer.drain()`).
+   * If anything throws, nothing of this message is staged.
+   */
+  write(item: WriteItem): boolean {
+    this.#check();
+    const b = (this.#builder ??= this.#makeBuilder());
+    if (this.#moveBuilder) {
+      // The slab beside the builder went to the sink: build beside the new one.
+      this.#moveBuilder = false;
+      if (b.backing().length === this.#builderSize) b.useBlock(this.#unit.scratch);
+    }
+    b.clear();
+    if (typeof item === 'string') {
+      b.finish(b.createString(item));
+    } else if (isBytes(item)) {
+      b.finish(b.createByteVector(item));
+    } else if (typeof item === 'object' && item !== null && typeof item.serialize === 'function') {
+      item.serialize(b);
+      if (!b.finished) throw new UnfinishedBuilderError('serialize() returned');
     } else {
-      // Built-in checksum fields are filled for the whole slab by sealFrames.
-      slab[pos] = len;
-      slab[pos + 1] = len >>> 8;
-      slab[pos + 2] = len >>> 16;
-      slab[pos + 3] = len >>> 24;
+      throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
     }
-    const at = pos + this.#headerSize;
-    // set() beats a byte loop at every size, 16-byte payloads included
-    // (bench/README.md: 33 vs 64 ns per 48-byte frame).
-    slab.set(payload, at);
-    this.#pos = at + len;
-    this.#count(size);
+    const bytes = b.backing();
+    const start = b.finishedStart();
+    const len = bytes.length - start;
+    this.#stage(bytes, start, len);
+    if (this.#policy.shouldShrink(len, b.capacity)) this.#shrinkBuilder(b);
+    return this.sink.needsDrain !== true;
   }
 
-  /** Seals the staged frames and hands them to the sink, then flushes the sink. */
+  /**
+   * Expert mode: stages the finished buffer of any `flatbuffers.Builder`
+   * (an {@link ArenaBuilder} included). The builder stays yours: clear and
+   * reuse it as you like once this returns.
+   */
+  writeFinished(builder: Builder): boolean {
+    this.#check();
+    if (
+      typeof builder !== 'object' ||
+      builder === null ||
+      typeof builder.dataBuffer !== 'function'
+    ) {
+      throw typeError('The "builder" argument must be a flatbuffers.Builder');
+    }
+    let bytes: Uint8Array;
+    let start: number;
+    if (builder instanceof ArenaBuilder) {
+      if (!builder.finished) throw new UnfinishedBuilderError('writeFinished()');
+      bytes = builder.backing();
+      start = builder.finishedStart();
+    } else {
+      // A stock builder has no "finished" flag; finish() leaves position == space.
+      const bb = builder.dataBuffer();
+      start = bb.position();
+      bytes = bb.bytes();
+      if (start !== (builder as unknown as { space: number }).space || start >= bytes.length) {
+        throw new UnfinishedBuilderError('writeFinished()');
+      }
+    }
+    this.#stage(bytes, start, bytes.length - start);
+    return this.sink.needsDrain !== true;
+  }
+
+  /** Frames raw bytes (e.g. a FlatBuffer finished elsewhere) and stages them. */
+  writePayload(payload: Uint8Array): boolean {
+    this.#check();
+    checkBytes(payload, 'payload');
+    this.#stage(payload, 0, payload.length);
+    return this.sink.needsDrain !== true;
+  }
+
+  /** Seals the staged frames, hands them to the sink and flushes it (bytes reach the OS for file sinks). */
   flush(): void {
-    if (this.#closed) throw new ClosedError('StreamWriter');
+    this.#check();
     this.#seal();
-    this.#call(() => this.#sink.flush?.());
+    this.#call(() => this.sink.flush?.());
   }
 
-  /** Flushes and closes the sink. Idempotent. */
+  /** Flushes, then makes written bytes durable (fsync) if the sink can. */
+  sync(): void {
+    this.flush();
+    this.#call(() => this.sink.sync?.());
+  }
+
+  /** Resolves once the sink no longer asks the producer to wait. */
+  drain(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return this.sink.needsDrain === true && this.sink.drain ? this.sink.drain() : Promise.resolve();
+  }
+
+  /**
+   * Seals and hands over what is staged, then closes the sink. Idempotent.
+   * Synchronous sinks are closed when this returns; await {@link finished}
+   * for asynchronous ones (a `Writable`).
+   */
   close(): void {
     if (this.#closed) return;
-    this.#seal();
-    this.#closed = true;
-    this.#call(() => {
-      this.#sink.flush?.();
-      this.#sink.close?.();
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    try {
+      if (!this.#failure) this.#seal();
+    } finally {
+      this.#closed = true;
+    }
+    const inFlight = this.#finished;
+    const closing = this.#call(() => {
+      this.sink.flush?.();
+      return this.sink.close?.();
+    });
+    const done = Promise.all([inFlight, closing]).then(() => undefined);
+    done.catch(() => undefined); // reported through finished()
+    this.#finished = done;
+    if (this.#failure) throw this.#failure;
+  }
+
+  /**
+   * Resolves when every chunk has been released by the sink and the sink is
+   * closed (after close()); rejects with the writer's IoError.
+   */
+  finished(): Promise<void> {
+    return this.#finished.then(() => {
+      if (this.#failure) throw this.#failure;
     });
   }
 
@@ -124,42 +328,159 @@ export class StreamWriter {
     return this.#closed;
   }
 
-  stats(): WriterStats {
-    return { frames: this.#frames, bytes: this.#bytes, flushes: this.#flushes };
+  /** True while the sink asks the producer to wait (see {@link drain}). */
+  get needsDrain(): boolean {
+    return this.sink.needsDrain === true;
   }
 
-  #count(size: number): void {
+  stats(): WriterStats {
+    return {
+      frames: this.#frames,
+      bytes: this.#bytes,
+      flushes: this.#flushes,
+      slabsAllocated: this.#slabsAllocated,
+      slabsInFlight: this.#inFlight,
+      builderShrinks: this.#shrinks,
+    };
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new ClosedError('StreamWriter');
+  }
+
+  #makeBuilder(): ArenaBuilder {
+    const unit = this.#unit;
+    // Its baseline buffer is the scratch space beside the current slab; it
+    // grows into the arena (or plain memory) when a message needs more.
+    const b = new ArenaBuilder(this.#arena ?? { block: (n) => new Uint8Array(n) }, {
+      initialSize: 8,
+    });
+    b.useBlock(unit.scratch);
+    return b;
+  }
+
+  #shrinkBuilder(b: ArenaBuilder): void {
+    b.useBlock(this.#unit.scratch);
+    this.#shrinks++;
+  }
+
+  #newUnit(): Unit {
+    const all = new Uint8Array(this.#slabSize + this.#builderSize);
+    this.#slabsAllocated++;
+    return { all, slab: all.subarray(0, this.#slabSize), scratch: all.subarray(this.#slabSize) };
+  }
+
+  // Stages src[start, start + len) as one frame.
+  #stage(src: Uint8Array, start: number, len: number): void {
+    const framer = this.framer;
+    if (len > framer.maxPayloadLen) framer.checkLength(len);
+    const size = this.#headerSize + len;
+    if (this.#pos + size > this.#slabSize) {
+      this.#seal();
+      if (size > this.#slabSize) {
+        this.#stageOversized(src, start, len);
+        return;
+      }
+    }
+    const pos = this.#pos;
+    const unit = this.#unit;
+    const slab = unit.slab;
+    if (this.#custom) {
+      // May throw: nothing is staged until #pos moves.
+      framer.writeHeader(slab, pos, src.subarray(start, start + len), false);
+    } else {
+      // Built-in checksum fields are filled for the whole slab by sealFrames.
+      slab[pos] = len;
+      slab[pos + 1] = len >>> 8;
+      slab[pos + 2] = len >>> 16;
+      slab[pos + 3] = len >>> 24;
+    }
+    const at = pos + this.#headerSize;
+    if (src.buffer === unit.all.buffer) {
+      // The internal builder's scratch sits in this ArrayBuffer: no view needed.
+      const base = unit.all.byteOffset;
+      unit.all.copyWithin(at, src.byteOffset - base + start, src.byteOffset - base + start + len);
+    } else if (start === 0 && len === src.length) {
+      slab.set(src, at);
+    } else {
+      slab.set(src.subarray(start, start + len), at);
+    }
+    this.#pos = at + len;
     this.#frames++;
     this.#bytes += size;
+  }
+
+  // A frame larger than a slab gets a buffer of its own (the sink may keep it).
+  #stageOversized(src: Uint8Array, start: number, len: number): void {
+    const payload = src.subarray(start, start + len);
+    const buf = new Uint8Array(this.#headerSize + len);
+    this.framer.writeHeader(buf, 0, payload, this.#custom);
+    buf.set(payload, this.#headerSize);
+    if (!this.#custom) backend.sealFrames(buf, 0, buf.length, this.#kind);
+    this.#frames++;
+    this.#bytes += buf.length;
+    this.#handOver(buf, null);
   }
 
   #seal(): void {
     const end = this.#pos;
     if (end === 0) return;
-    if (!this.#custom) backend.sealFrames(this.#slab, 0, end, this.framer.kind);
-    // Reset before handing over: a throwing sink must not make us re-send the chunk.
+    const unit = this.#unit;
+    if (!this.#custom) backend.sealFrames(unit.slab, 0, end, this.#kind);
+    // Reset before handing over: a throwing sink must not make us re-send it.
     this.#pos = 0;
-    this.#flushes++;
-    this.#call(() => this.#sink.write(this.#slab.subarray(0, end)));
-  }
-
-  // A payload larger than the slab: header and payload go to the sink as two
-  // chunks, so the payload is never copied.
-  #writeThrough(payload: Uint8Array): void {
-    const header = this.framer.header(payload);
-    this.#flushes++;
-    this.#call(() => {
-      this.#sink.write(header);
-      this.#sink.write(payload);
-    });
-  }
-
-  #call(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof FlatStreamError) throw err;
-      throw new IoError(`sink failed: ${(err as Error)?.message ?? String(err)}`, err);
+    if (this.#handOver(unit.slab.subarray(0, end), unit)) {
+      // The sink keeps this slab for now: stage into another one. The
+      // internal builder may hold the message being staged in the old
+      // unit's scratch; it moves to the new unit after that message.
+      this.#unit = this.#free.pop() ?? this.#newUnit();
+      this.#moveBuilder = this.#builder?.backing() === unit.scratch;
     }
   }
+
+  // Gives a chunk to the sink. Returns true if the sink keeps it for a while
+  // (it returned a promise); `unit` then goes back to the free list when released.
+  #handOver(chunk: Uint8Array, unit: Unit | null): boolean {
+    this.#flushes++;
+    const r = this.#call(() => this.sink.write(chunk));
+    if (!r || typeof (r as Promise<void>).then !== 'function') return false;
+    this.#inFlight++;
+    const released = (r as Promise<void>).then(
+      () => {
+        this.#inFlight--;
+        if (unit) this.#free.push(unit);
+      },
+      (err: unknown) => {
+        this.#inFlight--;
+        this.#failure ??= asIoError(err);
+      },
+    );
+    const before = this.#finished;
+    this.#finished = Promise.all([before, released]).then(() => undefined);
+    return true;
+  }
+
+  #onTimer(): void {
+    if (this.#closed || this.#failure || this.#pos === 0) return;
+    try {
+      this.#seal();
+      this.sink.flush?.();
+    } catch (err) {
+      this.#failure ??= asIoError(err);
+    }
+  }
+
+  #call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw (this.#failure ??= asIoError(err));
+    }
+  }
+}
+
+function asIoError(err: unknown): FlatStreamError {
+  if (err instanceof FlatStreamError) return err;
+  return new IoError(`sink failed: ${(err as Error)?.message ?? String(err)}`, err);
 }

@@ -45,6 +45,8 @@ const jestCount = (file) => () => {
 };
 const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
 
+// The GC tests run the built package in child processes.
+step('build the TypeScript', 'npm', ['run', 'build:ts'], { count: () => [0, 0] });
 step('ctest', 'node', ['scripts/ctest.mjs'], { count: ctestCount });
 step(
   'ctest under ASan+UBSan' + (hasClang ? ' and bounded fuzzing' : ''),

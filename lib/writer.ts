@@ -15,6 +15,7 @@
 import type { Builder } from 'flatbuffers';
 import type { Writable } from 'node:stream';
 import { checkBytes, checkInteger, checkOptions, typeError } from './args';
+import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { backend } from './backend';
 import { ClosedError, FlatStreamError, IoError, UnfinishedBuilderError } from './errors';
@@ -43,9 +44,9 @@ export interface StreamWriterOptions {
   flushIntervalMs?: number;
   /** Initial capacity of the internal builder, in bytes (default 1024). */
   builderSize?: number;
-  /** Where the internal builder grows (default: a private arena). See {@link StreamWriter.withArena}. */
+  /** Where the internal builder grows beyond its baseline (default: plain memory). See {@link StreamWriter.withArena}. */
   arena?: BlockSource;
-  /** For a path or fd target: append (default) or truncate. */
+  /** For a path target: append (default) or truncate (an fd is written where it stands). */
   append?: boolean;
 }
 
@@ -77,7 +78,12 @@ interface Unit {
 
 function isWritable(x: object): x is Writable {
   const w = x as Partial<Writable>;
-  return typeof w.write === 'function' && typeof w.on === 'function' && typeof w.end === 'function';
+  return (
+    typeof w.write === 'function' &&
+    typeof w.on === 'function' &&
+    typeof w.end === 'function' &&
+    typeof w.removeListener === 'function'
+  );
 }
 
 function toSink(target: SinkTarget, append: boolean | undefined): Sink {
@@ -169,13 +175,14 @@ export class StreamWriter {
   }
 
   /**
-   * A writer whose internal builder grows inside `arena` (shared with your
-   * own {@link ArenaBuilder}s for expert mode, and resettable by you).
+   * A writer whose internal builder grows inside `arena` (default: a new
+   * {@link Arena}), which you can share with your own {@link ArenaBuilder}s
+   * in expert mode and reset when no builder uses its blocks any more.
    */
   static withArena(
     sink: SinkTarget,
     framer: Framer,
-    arena: BlockSource,
+    arena: BlockSource = new Arena(),
     options?: StreamWriterOptions,
   ): StreamWriter {
     return new StreamWriter(sink, framer, { ...options, arena });

@@ -160,6 +160,15 @@ describe('slabs', () => {
     expect(w.stats().flushes).toBeGreaterThan(warm.flushes + 1000);
   });
 
+  test('withArena() without an arena grows the builder inside a new Arena', () => {
+    const sink = new MemorySink();
+    const w = StreamWriter.withArena(sink, framer);
+    w.write({ serialize: (b) => buildRich(b, 1, RICH_INPUTS[2]!) });
+    w.write(telemetry(1));
+    w.close();
+    expect(readAll(sink.toBuffer(), deframer).payloads.length).toBe(2);
+  });
+
   test('a frame larger than a slab gets its own chunk; frames stay in order', () => {
     const sink = new MemorySink();
     const w = new StreamWriter(sink, new ChecksumFramer(Crc32c), { slabSize: 256 });

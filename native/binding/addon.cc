@@ -9,7 +9,8 @@
 #include "checksum.h"
 #include "frame.h"
 
-void InitArena(Napi::Env env, Napi::Object exports);  // native/binding/arena.cc
+void InitArena(Napi::Env env, Napi::Object exports);    // native/binding/arena.cc
+void InitFileMap(Napi::Env env, Napi::Object exports);  // native/binding/file_map.cc
 
 namespace {
 
@@ -122,6 +123,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scanFrames", Napi::Function::New(env, ScanFrames, "scanFrames"));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   InitArena(env, exports);
+  InitFileMap(env, exports);
   return exports;
 }
 

@@ -1,0 +1,103 @@
+// mapFile(fd, maxLength, flags) over flatstream::MappedFile (native/file_map.h).
+// Argument checks and the fallback live in lib/file-map.ts; this file converts
+// and owns the mapping's lifetime.
+//
+// The mapping reaches JS as ONE external ArrayBuffer that owns it: the
+// finalizer (run by Node on the JS thread after the buffer is collected)
+// unmaps. The mapping's size is reported to V8 as external memory, as a
+// Buffer from fs.readFileSync of the same file would be, so that dropped
+// mappings of large files prompt a collection rather than pile up.
+#include "file_map.h"
+
+#include <napi.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace {
+
+using flatstream::MapError;
+using flatstream::MappedFile;
+
+// Bits of mapFile's `flags`, as in lib/file-map.ts.
+enum Flag : uint32_t { kSequential = 1, kPopulate = 2 };
+
+// Names of the errors fstat(2) and mmap(2) can report, as Node spells them.
+const char* errno_name(int code) {
+  static const struct {
+    int code;
+    const char* name;
+  } kNames[] = {
+      {EACCES, "EACCES"}, {EAGAIN, "EAGAIN"}, {EBADF, "EBADF"},     {EFBIG, "EFBIG"},
+      {EINVAL, "EINVAL"}, {EIO, "EIO"},       {EMFILE, "EMFILE"},   {ENFILE, "ENFILE"},
+      {ENODEV, "ENODEV"}, {ENOMEM, "ENOMEM"}, {ENOTSUP, "ENOTSUP"}, {EOVERFLOW, "EOVERFLOW"},
+      {EPERM, "EPERM"},
+  };
+  for (const auto& n : kNames)
+    if (n.code == code) return n.name;
+  return "UNKNOWN";
+}
+
+// A Node-style system error: "ENODEV: not a regular file, mmap" with code,
+// errno (negative, as libuv reports it) and syscall.
+Napi::Error system_error(Napi::Env env, const MapError& e) {
+  const char* name = errno_name(e.code);
+  Napi::Error err =
+      Napi::Error::New(env, std::string(name) + ": " +
+                                (e.reason ? e.reason : std::strerror(e.code)) + ", " + e.syscall);
+  err.Set("code", name);
+  err.Set("errno", Napi::Number::New(env, -e.code));
+  err.Set("syscall", e.syscall);
+  return err;
+}
+
+void unmap(napi_env env, void*, void* hint) {
+  MappedFile* m = static_cast<MappedFile*>(hint);
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, -int64_t(m->size()), &ignored);
+  delete m;
+}
+
+// mapFile(fd, maxLength, flags) -> ArrayBuffer over the whole file, or null
+// where the host forbids external ArrayBuffers; throws a system error.
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double fd = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  const double max = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  if (!(fd >= 0 && fd <= INT32_MAX && fd == double(int(fd))))
+    throw Napi::RangeError::New(env, "fd is out of range");
+  if (!(max >= 0)) throw Napi::RangeError::New(env, "maxLength is out of range");
+  const uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+
+  flatstream::MapOptions options;
+  options.sequential = (flags & kSequential) != 0;
+  options.populate = (flags & kPopulate) != 0;
+  options.max_size = max >= 18446744073709551615.0 ? UINT64_MAX : uint64_t(max);
+  MappedFile mapped;
+  const MapError e = mapped.map(int(fd), options);
+  if (e) throw system_error(env, e);
+  if (mapped.size() == 0) return Napi::ArrayBuffer::New(env, 0);
+
+  MappedFile* owned = new MappedFile(std::move(mapped));
+  napi_value ab = nullptr;
+  const napi_status status = napi_create_external_arraybuffer(
+      env, const_cast<uint8_t*>(owned->data()), owned->size(), unmap, owned, &ab);
+  if (status != napi_ok) {
+    delete owned;
+    if (status == napi_no_external_buffers_allowed) return env.Null();
+    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  }
+  int64_t ignored = 0;
+  napi_adjust_external_memory(env, int64_t(owned->size()), &ignored);
+  return Napi::Value(env, ab);
+}
+
+}  // namespace
+
+void InitFileMap(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("mapFileSupported", Napi::Boolean::New(env, MappedFile::supported()));
+}

@@ -15,7 +15,8 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_VALIDATION_FAILED'
   | 'ERR_FLATSTREAM_IO'
   | 'ERR_FLATSTREAM_CLOSED'
-  | 'ERR_FLATSTREAM_UNFINISHED';
+  | 'ERR_FLATSTREAM_UNFINISHED'
+  | 'ERR_FLATSTREAM_BUSY';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -139,6 +140,16 @@ export class ClosedError extends FlatStreamError {
 /** A builder handed to the writer was not finished (`builder.finish(root)` was not called). */
 export class UnfinishedBuilderError extends FlatStreamError {
   constructor(what: string) {
-    super(`${what}: the FlatBuffer was not finished (call builder.finish(root) before writing)`, 'ERR_FLATSTREAM_UNFINISHED');
+    super(
+      `${what}: the FlatBuffer was not finished (call builder.finish(root) before writing)`,
+      'ERR_FLATSTREAM_UNFINISHED',
+    );
+  }
+}
+
+/** A reader was used again while one of its calls (or iterators) was still reading. */
+export class ReaderBusyError extends FlatStreamError {
+  constructor() {
+    super('StreamReader is already being read by another call or iterator', 'ERR_FLATSTREAM_BUSY');
   }
 }

@@ -40,6 +40,7 @@ export {
   IoError,
   ClosedError,
   UnfinishedBuilderError,
+  ReaderBusyError,
 } from './errors';
 export { type Sink, MemorySink } from './sink';
 export { FileSink, type FileSinkOptions, type FileWriteError } from './file-sink';
@@ -66,5 +67,13 @@ export {
   type AdaptiveWatermarkOptions,
   NoShrinkPolicy,
 } from './policy';
-export { StreamReader, type FrameCallback, type FrameInfo } from './reader';
+export {
+  StreamReader,
+  type StreamReaderOptions,
+  type ReadSource,
+  type FrameCallback,
+  type TypedCallback,
+  type GetRoot,
+  type FrameInfo,
+} from './reader';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './kinds';

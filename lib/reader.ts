@@ -1,20 +1,25 @@
 /**
- * StreamReader: reads frames back without copying them. The engine scans a
- * whole buffer per call (bounds, checksums) and returns an index of
- * (offset, length) pairs; payloads are handed out as views into the source.
+ * StreamReader: reads frames back without copying them.
+ *
+ * The engine scans a batch of frames per call (bounds, checksums) and returns
+ * an index of (offset, length) pairs; payloads are handed out as views into
+ * the source, or through one reusable `flatbuffers.ByteBuffer` positioned at
+ * each payload (`processTyped`), which allocates nothing per frame.
  */
-import { checkBytes, checkFunction, typeError } from './args';
-import { INDEX_HEADER, ScanStatus, backend } from './backend';
-import { customValue } from './checksum';
+import { ByteBuffer } from 'flatbuffers';
+import { Readable } from 'node:stream';
+import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
+import { DONE, FRAME, FrameCursor } from './cursor';
+import { ClosedError, type FlatStreamError, ReaderBusyError } from './errors';
+import { Deframer } from './framing';
+import type { MemoryPolicy } from './policy';
 import {
-  ChecksumMismatchError,
-  FlatStreamError,
-  type FrameLocation,
-  InvalidFrameError,
-  UnexpectedEofError,
-} from './errors';
-import { CUSTOM_KIND, Deframer } from './framing';
-import { Kind, LENGTH_FIELD } from './kinds';
+  AsyncFileChunks,
+  type AsyncChunks,
+  FileChunks,
+  IterableChunks,
+  type SyncChunks,
+} from './sources';
 
 /** Where a payload sits in the stream. */
 export interface FrameInfo {
@@ -25,140 +30,372 @@ export interface FrameInfo {
 }
 
 /**
- * Called for each payload. `payload` is a zero-copy view into the source;
- * `info` is reused between calls (copy its fields to keep them). Return
- * `false` to stop early.
+ * Called for each payload: a zero-copy view, valid until the callback
+ * returns (for a Uint8Array source: for as long as the source). `info` is
+ * reused between calls. Return `false` to stop early.
  */
 export type FrameCallback = (payload: Uint8Array, info: FrameInfo) => boolean | void;
 
-/** The little-endian unsigned integer of `width` bytes at buf[pos]. */
-function loadLE(buf: Uint8Array, pos: number, width: number): bigint {
-  let v = 0n;
-  for (let i = width; i-- > 0;) v = (v << 8n) | BigInt(buf[pos + i]!);
-  return v;
+/** Called for each typed root (reused between calls, like the ByteBuffer behind it). */
+export type TypedCallback<T> = (root: T, info: FrameInfo) => boolean | void;
+
+/** A flatc-generated `getRootAsX(bb, obj?)`. */
+export type GetRoot<T> = (bb: ByteBuffer, obj?: T) => T;
+
+/** Where a reader's bytes come from. */
+export type ReadSource = Uint8Array | string | URL | number | Readable | AsyncIterable<Uint8Array>;
+
+/** Options of a {@link StreamReader}. */
+export interface StreamReaderOptions {
+  /** Bytes read per call from a file (default 1 MiB). */
+  readSize?: number;
+  /** Initial size of the buffer that gathers a frame split across chunks (default 64 KiB). */
+  carrySize?: number;
+  /** When that buffer, grown for a large frame, shrinks back (default: never). */
+  memoryPolicy?: MemoryPolicy;
 }
 
-// Frames indexed per engine call: one crossing per 4096 frames is well below
-// the noise of the per-frame callback.
-const INDEX_FRAMES = 4096;
+const DEFAULT_READ = 1 << 20;
+
+function isAsyncIterable(x: object): x is AsyncIterable<unknown> {
+  return typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
 
 /**
- * Reads frames from a `Uint8Array`/`Buffer`.
+ * Reads framed FlatBuffers messages.
  *
- * Reading is sequential: `processAll` continues where the previous call
- * stopped (after an early stop, at the next frame). After an error the reader
- * stays at the offending frame and every later call throws the same error.
+ * Sources: a `Uint8Array`/`Buffer`; a file path, URL or fd (synchronous
+ * API reads with `readSync`, the async API reads ahead on libuv's threads);
+ * a Node `Readable` or any `AsyncIterable<Uint8Array>` (async API only).
+ *
+ * Reading is sequential: each call continues where the previous one stopped
+ * (after an early stop, at the next frame). The first bad frame stops reading
+ * with a typed error carrying its `offset` and `frameIndex`, after every good
+ * frame before it was delivered; the reader then stays at that frame and
+ * throws the same error on every later call.
  *
  * @example
  * ```ts
- * const reader = new StreamReader(bytes, new ChecksumDeframer(XxHash64));
- * const n = reader.processAll((payload, { offset }) => { handle(payload); });
+ * const reader = new StreamReader('events.fst', new ChecksumDeframer(XxHash64));
+ * reader.processTyped(Telemetry.getRootAsTelemetry, (t) => { sum += t.value(); });
+ * for await (const payload of new StreamReader(socket, deframer)) handle(payload);
  * ```
  */
-export class StreamReader {
+export class StreamReader implements AsyncIterable<Uint8Array> {
   readonly deframer: Deframer;
-  #source: Uint8Array;
-  #pos = 0;
-  #frameIndex = 0;
-  #error: FlatStreamError | null = null;
-  #index = new Uint32Array(INDEX_HEADER + 2 * INDEX_FRAMES);
+  #cursor: FrameCursor;
+  #sync: SyncChunks | null = null;
+  #async: AsyncChunks | null = null;
+  #stableViews: boolean;
+  #closed = false;
+  #busy = false;
   #info = { offset: 0, frameIndex: 0 };
+  #bb: ByteBuffer | null = null;
 
-  constructor(source: Uint8Array, deframer: Deframer) {
-    checkBytes(source, 'source');
+  constructor(source: ReadSource, deframer: Deframer, options?: StreamReaderOptions) {
     if (!(deframer instanceof Deframer))
       throw typeError('The "deframer" argument must be a Deframer');
-    this.#source = source;
+    checkOptions(options, 'options');
+    const readSize = options?.readSize ?? DEFAULT_READ;
+    checkInteger(readSize, 'readSize', 16, 2 ** 30);
+    const carrySize = options?.carrySize ?? 64 * 1024;
+    checkInteger(carrySize, 'carrySize', 16, 2 ** 30);
+    const policy = options?.memoryPolicy;
+    if (
+      policy !== undefined &&
+      (typeof policy !== 'object' || policy === null || typeof policy.shouldShrink !== 'function')
+    ) {
+      throw typeError('The "memoryPolicy" option must be a MemoryPolicy');
+    }
     this.deframer = deframer;
+    this.#cursor = new FrameCursor(deframer, policy, carrySize);
+    this.#stableViews = false;
+    if (typeof source === 'string' || typeof source === 'number' || source instanceof URL) {
+      if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
+      const target = source;
+      let sync: FileChunks | null = null;
+      // Opened on first use by whichever API is used.
+      this.#sync = {
+        readSync: () => (sync ??= new FileChunks(target, readSize)).readSync(),
+        close: () => sync?.close(),
+      };
+      this.#async = new AsyncFileChunks(target, readSize);
+    } else if (ArrayBuffer.isView(source)) {
+      checkBytes(source, 'source');
+      this.#cursor.push(source);
+      this.#cursor.end();
+      this.#stableViews = true;
+    } else if (typeof source === 'object' && source !== null && isAsyncIterable(source)) {
+      this.#async = new IterableChunks(source);
+    } else {
+      throw typeError(
+        'The "source" argument must be a Uint8Array, a path, a file descriptor, a Readable or an AsyncIterable<Uint8Array>',
+      );
+    }
   }
 
   /** Byte offset of the next frame to read. */
   get position(): number {
-    return this.#pos;
+    return this.#cursor.position;
   }
 
   /** Index of the next frame to read. */
   get frameIndex(): number {
-    return this.#frameIndex;
+    return this.#cursor.frameIndex + 1;
+  }
+
+  /** True when the source can only be read asynchronously (a stream). */
+  get isAsync(): boolean {
+    return this.#sync === null && this.#async !== null;
   }
 
   /**
-   * Calls `cb(payload, info)` for every remaining frame, in order. Returns
-   * the number of frames delivered by this call. Throws the first error met
-   * (after delivering every good frame before it).
+   * Calls `cb(payload, info)` for every remaining frame, in order, and
+   * returns how many were delivered. Synchronous: bytes and files only (use
+   * {@link processAllAsync} for streams).
    */
   processAll(cb: FrameCallback): number {
     checkFunction(cb, 'cb');
-    if (this.#error) throw this.#error;
-    const buf = this.#source;
-    const end = buf.length;
-    const index = this.#index;
-    const { kind, checksum, maxFrameLen } = this.deframer;
-    const engineKind = kind === CUSTOM_KIND ? Kind.None : kind;
-    const info = this.#info;
-    let delivered = 0;
-    for (;;) {
-      const base = this.#pos;
-      const n = backend.scanFrames(buf, base, end, engineKind, checksum.width, maxFrameLen, index);
-      for (let i = 0; i < n; i++) {
-        const off = base + index[INDEX_HEADER + 2 * i]!;
-        const payload = buf.subarray(off, off + index[INDEX_HEADER + 2 * i + 1]!);
-        const frameStart = off - this.deframer.headerSize;
-        if (kind === CUSTOM_KIND) this.#verifyCustom(frameStart, payload);
-        this.#pos = off + payload.length;
-        info.offset = frameStart;
-        info.frameIndex = this.#frameIndex++;
-        delivered++;
-        if (cb(payload, info) === false) return delivered;
+    return this.#run(() => {
+      const c = this.#cursor;
+      const info = this.#info;
+      let n = 0;
+      for (;;) {
+        const step = this.#nextSync();
+        if (step === DONE) return n;
+        const at = c.payloadStart;
+        info.offset = c.frameOffset;
+        info.frameIndex = c.frameIndex;
+        n++;
+        if (cb(c.window.subarray(at, at + c.payloadLength), info) === false) return n;
       }
-      const status = index[0]!;
-      if (status === ScanStatus.End) return delivered;
-      if (status !== ScanStatus.IndexFull) throw this.#fail(status, base + index[2]!, index[3]!);
+    });
+  }
+
+  /** {@link processAll} for any source; frames already in memory are delivered without awaiting. */
+  async processAllAsync(cb: FrameCallback): Promise<number> {
+    checkFunction(cb, 'cb');
+    return this.#runAsync(async () => {
+      const c = this.#cursor;
+      const info = this.#info;
+      let n = 0;
+      for (;;) {
+        const step = c.next();
+        if (step === DONE) return n;
+        if (step !== FRAME) {
+          await this.#fill();
+          continue;
+        }
+        const at = c.payloadStart;
+        info.offset = c.frameOffset;
+        info.frameIndex = c.frameIndex;
+        n++;
+        if (cb(c.window.subarray(at, at + c.payloadLength), info) === false) return n;
+      }
+    });
+  }
+
+  /**
+   * Zero-allocation typed access: calls `cb(root, info)` with the root table
+   * of every frame, read in place through ONE reusable `ByteBuffer` and ONE
+   * reusable root object (`getRoot` is flatc's `getRootAsX`). Reading fields
+   * allocates only what the fields are (a BigInt for 64-bit integers, a
+   * string for strings). The root is valid until the callback returns.
+   *
+   * @example
+   * ```ts
+   * reader.processTyped(Telemetry.getRootAsTelemetry, (t) => { total += t.value(); });
+   * ```
+   */
+  processTyped<T>(getRoot: GetRoot<T>, cb: TypedCallback<T>): number {
+    checkFunction(getRoot, 'getRoot');
+    checkFunction(cb, 'cb');
+    return this.#run(() => {
+      const c = this.#cursor;
+      const info = this.#info;
+      const bb = (this.#bb ??= new ByteBuffer(new Uint8Array(0)));
+      const state = bb as unknown as { bytes_: Uint8Array };
+      let root: T | undefined;
+      let n = 0;
+      for (;;) {
+        const step = this.#nextSync();
+        if (step === DONE) return n;
+        if (state.bytes_ !== c.window) state.bytes_ = c.window;
+        bb.setPosition(c.payloadStart);
+        root = getRoot(bb, root);
+        info.offset = c.frameOffset;
+        info.frameIndex = c.frameIndex;
+        n++;
+        if (cb(root, info) === false) return n;
+      }
+    });
+  }
+
+  /** {@link processTyped} for any source. */
+  async processTypedAsync<T>(getRoot: GetRoot<T>, cb: TypedCallback<T>): Promise<number> {
+    checkFunction(getRoot, 'getRoot');
+    checkFunction(cb, 'cb');
+    return this.#runAsync(async () => {
+      const c = this.#cursor;
+      const info = this.#info;
+      const bb = (this.#bb ??= new ByteBuffer(new Uint8Array(0)));
+      const state = bb as unknown as { bytes_: Uint8Array };
+      let root: T | undefined;
+      let n = 0;
+      for (;;) {
+        const step = c.next();
+        if (step === DONE) return n;
+        if (step !== FRAME) {
+          await this.#fill();
+          continue;
+        }
+        if (state.bytes_ !== c.window) state.bytes_ = c.window;
+        bb.setPosition(c.payloadStart);
+        root = getRoot(bb, root);
+        info.offset = c.frameOffset;
+        info.frameIndex = c.frameIndex;
+        n++;
+        if (cb(root, info) === false) return n;
+      }
+    });
+  }
+
+  /**
+   * A pull iterator over the payloads (bytes and files). Each view is valid
+   * until the next step (for a Uint8Array source: for as long as the source).
+   * `break` stops cleanly; the reader continues from there next time.
+   */
+  *messages(): IterableIterator<Uint8Array> {
+    this.#enter();
+    try {
+      const c = this.#cursor;
+      for (;;) {
+        if (this.#nextSync() === DONE) return;
+        const at = c.payloadStart;
+        const view = c.window.subarray(at, at + c.payloadLength);
+        this.#busy = false;
+        yield view;
+        this.#enter();
+      }
+    } finally {
+      this.#busy = false;
     }
   }
 
-  #verifyCustom(frameStart: number, payload: Uint8Array): void {
-    const { checksum } = this.deframer;
-    if (checksum.width === 0) return;
-    const expected = loadLE(this.#source, frameStart + LENGTH_FIELD, checksum.width);
-    const calculated = customValue(checksum, payload);
-    if (expected !== calculated) {
-      this.#pos = frameStart;
-      throw (this.#error = new ChecksumMismatchError(
-        expected,
-        calculated,
-        this.#where(frameStart),
-      ));
+  [Symbol.iterator](): IterableIterator<Uint8Array> {
+    return this.messages();
+  }
+
+  /** `for await (const payload of reader)`: any source; views as in {@link messages}. */
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    this.#enter();
+    try {
+      const c = this.#cursor;
+      for (;;) {
+        const step = c.next();
+        if (step === DONE) return;
+        if (step !== FRAME) {
+          await this.#fill();
+          continue;
+        }
+        const at = c.payloadStart;
+        const view = c.window.subarray(at, at + c.payloadLength);
+        this.#busy = false;
+        yield view;
+        this.#enter();
+      }
+    } finally {
+      this.#busy = false;
     }
   }
 
-  #where(offset: number): FrameLocation {
-    return { offset, frameIndex: this.#frameIndex };
+  /**
+   * A `Readable` in object mode of payloads, with backpressure. Payloads are
+   * copies (Buffers) unless the source is a Uint8Array, because a stream
+   * buffers objects beyond the reader's current frame.
+   */
+  toStream(): Readable {
+    const it = this[Symbol.asyncIterator]();
+    const copy = !this.#stableViews;
+    return new Readable({
+      objectMode: true,
+      read() {
+        it.next().then(
+          (r) => {
+            if (r.done) this.push(null);
+            else this.push(copy ? Buffer.from(r.value) : r.value);
+          },
+          (err: unknown) => this.destroy(err as Error),
+        );
+      },
+      destroy(err, cb) {
+        it.return?.(undefined).then(
+          () => cb(err),
+          () => cb(err),
+        );
+      },
+    });
   }
 
-  // Builds the error for a scan that stopped at `offset`, and makes it sticky.
-  #fail(status: number, offset: number, length: number): FlatStreamError {
-    this.#pos = offset;
-    const { headerSize, maxFrameLen, checksum, kind } = this.deframer;
-    const where = this.#where(offset);
-    const available = this.#source.length - offset;
-    let err: FlatStreamError;
-    if (status === ScanStatus.InvalidFrame) {
-      err = new InvalidFrameError(length, maxFrameLen, where);
-    } else if (status === ScanStatus.Partial) {
-      const part =
-        available < LENGTH_FIELD ? 'length' : available < headerSize ? 'checksum' : 'payload';
-      const needed = part === 'length' ? headerSize : headerSize + length;
-      err = new UnexpectedEofError(part, needed, available, where);
-    } else if (status === ScanStatus.ChecksumMismatch) {
-      const expected = loadLE(this.#source, offset + LENGTH_FIELD, checksum.width);
-      const payload = this.#source.subarray(offset + headerSize, offset + headerSize + length);
-      const calculated = BigInt(backend.checksum(kind, payload));
-      err = new ChecksumMismatchError(expected, calculated, where);
-    } else {
-      err = new FlatStreamError(`unknown scan status ${status}`, 'ERR_FLATSTREAM', where);
+  /** Releases the source (closes a file the reader opened). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sync?.close();
+    await this.#async?.close();
+  }
+
+  #nextSync(): number {
+    const c = this.#cursor;
+    for (;;) {
+      const step = c.next();
+      if (step !== 1) return step;
+      if (!this.#sync)
+        throw typeError(
+          'this source is a stream: use processAllAsync, processTypedAsync or for await',
+        );
+      const chunk = this.#sync.readSync();
+      if (chunk) c.push(chunk);
+      else {
+        c.end();
+        this.#sync.close();
+      }
     }
-    this.#error = err;
-    return err;
+  }
+
+  async #fill(): Promise<void> {
+    const c = this.#cursor;
+    const chunk = this.#async ? await this.#async.read() : null;
+    if (chunk) c.push(chunk);
+    else c.end();
+  }
+
+  #enter(): void {
+    if (this.#closed) throw new ClosedError('StreamReader');
+    if (this.#busy) throw new ReaderBusyError(); // calls never interleave on one cursor
+    this.#busy = true;
+  }
+
+  #run<T>(fn: () => T): T {
+    this.#enter();
+    try {
+      return fn();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #runAsync<T>(fn: () => Promise<T>): Promise<T> {
+    this.#enter();
+    try {
+      return await fn();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** The error that stopped reading, if any. */
+  get error(): FlatStreamError | null {
+    return this.#cursor.error;
   }
 }

@@ -95,7 +95,8 @@ describe('StreamReader', () => {
   });
 
   test('argument errors are TypeErrors', () => {
-    expect(() => new StreamReader('abc' as unknown as Uint8Array, deframer)).toThrow(TypeError);
+    expect(() => new StreamReader({} as unknown as Uint8Array, deframer)).toThrow(TypeError);
+    expect(() => new StreamReader(-1, deframer)).toThrow(RangeError);
     expect(() => new StreamReader(stream, {} as ChecksumDeframer)).toThrow(
       /"deframer" argument must be a Deframer/,
     );

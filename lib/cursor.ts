@@ -1,0 +1,300 @@
+/**
+ * FrameCursor: finds frames in a stream that arrives in chunks, with one
+ * engine scan per batch of frames and no copy of any frame that lies inside
+ * a chunk. Only a frame split across chunks is carried over: its bytes are
+ * gathered in a small slab that grows up to the deframer's bound (never from
+ * an unchecked length) and shrinks back under the memory policy.
+ *
+ * Pull-based and synchronous: `next()` says FRAME (the current frame is
+ * described by `window`, `payloadStart`, `payloadLength`, `frameOffset`,
+ * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
+ * it from sync sources (bytes, files) and async ones (streams) alike.
+ */
+import { INDEX_HEADER, ScanStatus, backend } from './backend';
+import { customValue } from './checksum';
+import {
+  ChecksumMismatchError,
+  FlatStreamError,
+  type FrameLocation,
+  InvalidFrameError,
+  UnexpectedEofError,
+} from './errors';
+import { CUSTOM_KIND, type Deframer } from './framing';
+import { Kind, LENGTH_FIELD } from './kinds';
+import { type MemoryPolicy, NoShrinkPolicy } from './policy';
+
+export const FRAME = 0;
+export const NEED = 1;
+export const DONE = 2;
+export type Step = typeof FRAME | typeof NEED | typeof DONE;
+
+// Frames indexed per engine call: one crossing per 4096 frames is far below
+// the cost of handing the frames out.
+const INDEX_FRAMES = 4096;
+const EMPTY = new Uint8Array(0);
+
+/** The little-endian unsigned integer of `width` bytes at buf[pos]. */
+function loadLE(buf: Uint8Array, pos: number, width: number): bigint {
+  let v = 0n;
+  for (let i = width; i-- > 0;) v = (v << 8n) | BigInt(buf[pos + i]!);
+  return v;
+}
+
+export class FrameCursor {
+  /** Buffer holding the current frame (a chunk, or the carry-over slab). */
+  window: Uint8Array = EMPTY;
+  /** The current frame's payload: window[payloadStart, payloadStart + payloadLength). */
+  payloadStart = 0;
+  payloadLength = 0;
+  /** Stream offset of the current frame's length field. */
+  frameOffset = 0;
+  /** 0-based index of the current frame. */
+  frameIndex = -1;
+
+  readonly #header: number;
+  readonly #kind: number;
+  readonly #custom: boolean;
+  readonly #deframer: Deframer;
+  readonly #policy: MemoryPolicy;
+  readonly #slabBaseline: number;
+  #index = new Uint32Array(INDEX_HEADER + 2 * INDEX_FRAMES);
+  #slab: Uint8Array;
+  #inSlab = false; // window is the slab
+  #winBase = 0; // stream offset of window[0]
+  #start = 0; // first unconsumed byte of window
+  #end = 0; // end of valid bytes in window
+  #batchN = 0;
+  #batchI = 0;
+  #batchBase = 0;
+  #status = -1; // status of the last scan; -1: nothing scanned yet for this window
+  #rest: Uint8Array | null = null; // chunk to continue with once the slab's frame is out
+  #restPos = 0;
+  #restBase = 0;
+  #pushed = 0; // stream bytes received so far
+  #eof = false;
+  #error: FlatStreamError | null = null;
+
+  constructor(deframer: Deframer, policy: MemoryPolicy = NoShrinkPolicy, slabSize = 64 * 1024) {
+    this.#deframer = deframer;
+    this.#header = deframer.headerSize;
+    this.#custom = deframer.kind === CUSTOM_KIND;
+    this.#kind = this.#custom ? Kind.None : deframer.kind;
+    this.#policy = policy;
+    this.#slabBaseline = slabSize;
+    this.#slab = new Uint8Array(slabSize);
+  }
+
+  /** Stream offset of the next frame. */
+  get position(): number {
+    return this.#winBase + this.#start;
+  }
+
+  /** The sticky error, once one was thrown. */
+  get error(): FlatStreamError | null {
+    return this.#error;
+  }
+
+  /** Current slab capacity (the carry-over buffer). */
+  get slabSize(): number {
+    return this.#slab.length;
+  }
+
+  /** Gives the cursor the next chunk of the stream (after next() said NEED). */
+  push(chunk: Uint8Array): void {
+    const base = this.#pushed;
+    this.#pushed += chunk.length;
+    if (chunk.length === 0) return;
+    if (this.#inSlab && this.#start < this.#end) {
+      this.#complete(chunk, 0, base);
+    } else {
+      this.#setWindow(chunk, base, 0, chunk.length, false);
+    }
+  }
+
+  /** Says the stream has ended (after next() said NEED). */
+  end(): void {
+    this.#eof = true;
+  }
+
+  /** Moves to the next frame. Throws the first error met, and again on every later call. */
+  next(): Step {
+    if (this.#error) throw this.#error;
+    for (;;) {
+      if (this.#batchI < this.#batchN) {
+        const i = INDEX_HEADER + 2 * this.#batchI++;
+        const start = this.#batchBase + this.#index[i]!;
+        const len = this.#index[i + 1]!;
+        const frameAt = start - this.#header;
+        if (this.#custom) this.#verifyCustom(frameAt, start, len);
+        this.payloadStart = start;
+        this.payloadLength = len;
+        this.frameOffset = this.#winBase + frameAt;
+        this.frameIndex++;
+        this.#start = start + len;
+        return FRAME;
+      }
+      const status = this.#status;
+      if (status === ScanStatus.IndexFull || (status === -1 && this.#start < this.#end)) {
+        this.#scan();
+        continue;
+      }
+      if (status === ScanStatus.End || status === -1) {
+        // Everything in the window is consumed.
+        if (this.#inSlab) this.#leaveSlab();
+        if (this.#rest) {
+          const rest = this.#rest;
+          this.#rest = null;
+          this.#setWindow(rest, this.#restBase, this.#restPos, rest.length, false);
+          continue;
+        }
+        return this.#eof ? DONE : NEED;
+      }
+      if (status === ScanStatus.Partial) {
+        if (this.#eof) throw this.#fail(status);
+        if (!this.#inSlab) {
+          this.#carry(); // rescanned from the slab, so errors point into it
+          continue;
+        }
+        return NEED;
+      }
+      throw this.#fail(status);
+    }
+  }
+
+  #setWindow(win: Uint8Array, base: number, start: number, end: number, inSlab: boolean): void {
+    this.window = win;
+    this.#winBase = base;
+    this.#start = start;
+    this.#end = end;
+    this.#inSlab = inSlab;
+    this.#batchN = this.#batchI = 0;
+    this.#status = -1;
+  }
+
+  #scan(): void {
+    const d = this.#deframer;
+    const start = this.#start;
+    this.#batchN = backend.scanFrames(
+      this.window,
+      start,
+      this.#end,
+      this.#kind,
+      d.checksum.width,
+      d.maxFrameLen,
+      this.#index,
+    );
+    this.#batchI = 0;
+    this.#batchBase = start;
+    this.#status = this.#index[0]!;
+  }
+
+  // The window (a chunk) ends inside a frame: keep that frame's bytes.
+  #carry(): void {
+    const have = this.#end - this.#start;
+    const slab = this.#ensureSlab(have);
+    slab.set(this.window.subarray(this.#start, this.#end), 0);
+    this.#setWindow(slab, this.#winBase + this.#start, 0, have, true);
+  }
+
+  // Appends from chunk[pos..] to the frame pending in the slab, only as many
+  // bytes as that frame needs; what follows it stays in the chunk, uncopied.
+  #complete(chunk: Uint8Array, pos: number, chunkBase: number): void {
+    const max = this.#deframer.maxFrameLen;
+    for (;;) {
+      const have = this.#end;
+      let needed: number = LENGTH_FIELD;
+      if (have >= LENGTH_FIELD) {
+        const s = this.#slab;
+        const len = (s[0]! | (s[1]! << 8) | (s[2]! << 16) | (s[3]! << 24)) >>> 0;
+        if (len > max) break; // the scan reports it; nothing is sized from it
+        needed = this.#header + len;
+      }
+      const take = Math.min(needed - have, chunk.length - pos);
+      if (take <= 0) break; // the frame is whole, or the chunk is used up
+      this.#ensureSlab(have + take).set(chunk.subarray(pos, pos + take), have);
+      this.#end = have + take;
+      pos += take;
+    }
+    this.#setWindow(this.#slab, this.#winBase, 0, this.#end, true);
+    if (pos < chunk.length) {
+      this.#rest = chunk;
+      this.#restPos = pos;
+      this.#restBase = chunkBase;
+    }
+  }
+
+  #ensureSlab(size: number): Uint8Array {
+    if (size <= this.#slab.length) return this.#slab;
+    // Grows geometrically; the bound was checked before `size` was computed.
+    const next = new Uint8Array(
+      Math.max(size, Math.min(2 * this.#slab.length, this.#deframer.maxFrameLen + this.#header)),
+    );
+    next.set(this.#slab.subarray(0, this.#end), 0);
+    this.#slab = next;
+    if (this.#inSlab) this.window = next;
+    return next;
+  }
+
+  #leaveSlab(): void {
+    const used = this.payloadLength + this.#header;
+    if (
+      this.#slab.length > this.#slabBaseline &&
+      this.#policy.shouldShrink(used, this.#slab.length)
+    ) {
+      this.#slab = new Uint8Array(Math.max(this.#slabBaseline, this.#policy.baseline));
+    }
+    const base = this.#winBase + this.#end;
+    this.#setWindow(EMPTY, base, 0, 0, false);
+  }
+
+  #verifyCustom(frameAt: number, start: number, len: number): void {
+    const c = this.#deframer.checksum;
+    if (c.width === 0) return;
+    const expected = loadLE(this.window, frameAt + LENGTH_FIELD, c.width);
+    const calculated = customValue(c, this.window.subarray(start, start + len));
+    if (expected !== calculated) {
+      this.#start = frameAt;
+      this.#batchN = this.#batchI = 0;
+      throw (this.#error = new ChecksumMismatchError(expected, calculated, this.#where(frameAt)));
+    }
+  }
+
+  #where(at: number): FrameLocation {
+    return { offset: this.#winBase + at, frameIndex: this.frameIndex + 1 };
+  }
+
+  // The error for a scan that stopped at the window's consumed point; sticky.
+  #fail(status: number): FlatStreamError {
+    const at = this.#batchBase + this.#index[2]!;
+    const length = this.#index[3]!;
+    this.#start = at;
+    const d = this.#deframer;
+    const where = this.#where(at);
+    const available = this.#end - at;
+    let err: FlatStreamError;
+    if (status === ScanStatus.InvalidFrame) {
+      err = new InvalidFrameError(length, d.maxFrameLen, where);
+    } else if (status === ScanStatus.Partial) {
+      const part =
+        available < LENGTH_FIELD ? 'length' : available < this.#header ? 'checksum' : 'payload';
+      err = new UnexpectedEofError(
+        part,
+        part === 'length' ? this.#header : this.#header + length,
+        available,
+        where,
+      );
+    } else if (status === ScanStatus.ChecksumMismatch) {
+      const w = this.window;
+      const expected = loadLE(w, at + LENGTH_FIELD, d.checksum.width);
+      const payload = w.subarray(at + this.#header, at + this.#header + length);
+      err = new ChecksumMismatchError(
+        expected,
+        BigInt(backend.checksum(this.#kind, payload)),
+        where,
+      );
+    } else {
+      err = new FlatStreamError(`unknown scan status ${status}`, 'ERR_FLATSTREAM', where);
+    }
+    return (this.#error = err);
+  }
+}

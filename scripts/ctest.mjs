@@ -48,12 +48,14 @@ if (args.has('--fuzz')) {
     '--log-level=WARNING',
   ]);
   run('cmake', ['--build', fbuild, '-j', jobs]);
-  const runs = process.env.FUZZ_RUNS ?? '200000';
+  // Bounded for CI: a run count, capped in time (FUZZ_RUNS / FUZZ_SECONDS to go longer).
+  const runs = process.env.FUZZ_RUNS ?? '2000000';
+  const seconds = process.env.FUZZ_SECONDS ?? '60';
   for (const f of readdirSync(fbuild).filter((n) => n.startsWith('fuzz_'))) {
     const corpus = join(fbuild, `${f}-corpus`);
     mkdirSync(corpus, { recursive: true });
     console.log(`fuzz: ${f} for ${runs} inputs`);
-    run(join(fbuild, f), [`-runs=${runs}`, '-max_len=4096', '-print_final_stats=1', corpus]);
+    run(join(fbuild, f), [`-runs=${runs}`, `-max_total_time=${seconds}`, '-max_len=4096', '-print_final_stats=1', corpus]);
   }
   if (!existsSync(fbuild)) throw new Error('fuzz build missing');
 }

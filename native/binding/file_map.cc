@@ -3,10 +3,12 @@
 // and owns the mapping's lifetime.
 //
 // The mapping reaches JS as ONE external ArrayBuffer that owns it: the
-// finalizer (run by Node on the JS thread after the buffer is collected)
-// unmaps. The mapping's size is reported to V8 as external memory, as a
-// Buffer from fs.readFileSync of the same file would be, so that dropped
-// mappings of large files prompt a collection rather than pile up.
+// finalizer (run by Node on the JS thread, in the event-loop turn after the
+// buffer is collected) unmaps. V8 counts the ArrayBuffer's length as external
+// memory by itself (measured: process.memoryUsage().external grows by the
+// file's size), so dropped mappings of large files prompt collections like
+// Buffers of the same size would; adding napi_adjust_external_memory on top
+// would count them twice.
 #include "file_map.h"
 
 #include <napi.h>
@@ -54,12 +56,7 @@ Napi::Error system_error(Napi::Env env, const MapError& e) {
   return err;
 }
 
-void unmap(napi_env env, void*, void* hint) {
-  MappedFile* m = static_cast<MappedFile*>(hint);
-  int64_t ignored = 0;
-  napi_adjust_external_memory(env, -int64_t(m->size()), &ignored);
-  delete m;
-}
+void unmap(napi_env, void*, void* hint) { delete static_cast<MappedFile*>(hint); }
 
 // mapFile(fd, maxLength, flags) -> ArrayBuffer over the whole file, or null
 // where the host forbids external ArrayBuffers; throws a system error.
@@ -90,8 +87,6 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     if (status == napi_no_external_buffers_allowed) return env.Null();
     NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   }
-  int64_t ignored = 0;
-  napi_adjust_external_memory(env, int64_t(owned->size()), &ignored);
   return Napi::Value(env, ab);
 }
 

@@ -156,43 +156,13 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   processAll(cb: FrameCallback): number {
     checkFunction(cb, 'cb');
-    return this.#run(() => {
-      const c = this.#cursor;
-      const info = this.#info;
-      let n = 0;
-      for (;;) {
-        const step = this.#nextSync();
-        if (step === DONE) return n;
-        const at = c.payloadStart;
-        info.offset = c.frameOffset;
-        info.frameIndex = c.frameIndex;
-        n++;
-        if (cb(c.window.subarray(at, at + c.payloadLength), info) === false) return n;
-      }
-    });
+    return this.#drainSync(this.#viewVisitor(cb));
   }
 
   /** {@link processAll} for any source; frames already in memory are delivered without awaiting. */
-  async processAllAsync(cb: FrameCallback): Promise<number> {
+  processAllAsync(cb: FrameCallback): Promise<number> {
     checkFunction(cb, 'cb');
-    return this.#runAsync(async () => {
-      const c = this.#cursor;
-      const info = this.#info;
-      let n = 0;
-      for (;;) {
-        const step = c.next();
-        if (step === DONE) return n;
-        if (step !== FRAME) {
-          await this.#fill();
-          continue;
-        }
-        const at = c.payloadStart;
-        info.offset = c.frameOffset;
-        info.frameIndex = c.frameIndex;
-        n++;
-        if (cb(c.window.subarray(at, at + c.payloadLength), info) === false) return n;
-      }
-    });
+    return this.#drainAsync(this.#viewVisitor(cb));
   }
 
   /**
@@ -210,54 +180,14 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   processTyped<T>(getRoot: GetRoot<T>, cb: TypedCallback<T>): number {
     checkFunction(getRoot, 'getRoot');
     checkFunction(cb, 'cb');
-    return this.#run(() => {
-      const c = this.#cursor;
-      const info = this.#info;
-      const bb = (this.#bb ??= new ByteBuffer(new Uint8Array(0)));
-      const state = bb as unknown as { bytes_: Uint8Array };
-      let root: T | undefined;
-      let n = 0;
-      for (;;) {
-        const step = this.#nextSync();
-        if (step === DONE) return n;
-        if (state.bytes_ !== c.window) state.bytes_ = c.window;
-        bb.setPosition(c.payloadStart);
-        root = getRoot(bb, root);
-        info.offset = c.frameOffset;
-        info.frameIndex = c.frameIndex;
-        n++;
-        if (cb(root, info) === false) return n;
-      }
-    });
+    return this.#drainSync(this.#typedVisitor(getRoot, cb));
   }
 
   /** {@link processTyped} for any source. */
-  async processTypedAsync<T>(getRoot: GetRoot<T>, cb: TypedCallback<T>): Promise<number> {
+  processTypedAsync<T>(getRoot: GetRoot<T>, cb: TypedCallback<T>): Promise<number> {
     checkFunction(getRoot, 'getRoot');
     checkFunction(cb, 'cb');
-    return this.#runAsync(async () => {
-      const c = this.#cursor;
-      const info = this.#info;
-      const bb = (this.#bb ??= new ByteBuffer(new Uint8Array(0)));
-      const state = bb as unknown as { bytes_: Uint8Array };
-      let root: T | undefined;
-      let n = 0;
-      for (;;) {
-        const step = c.next();
-        if (step === DONE) return n;
-        if (step !== FRAME) {
-          await this.#fill();
-          continue;
-        }
-        if (state.bytes_ !== c.window) state.bytes_ = c.window;
-        bb.setPosition(c.payloadStart);
-        root = getRoot(bb, root);
-        info.offset = c.frameOffset;
-        info.frameIndex = c.frameIndex;
-        n++;
-        if (cb(root, info) === false) return n;
-      }
-    });
+    return this.#drainAsync(this.#typedVisitor(getRoot, cb));
   }
 
   /**
@@ -343,6 +273,63 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#closed = true;
     this.#sync?.close();
     await this.#async?.close();
+  }
+
+  // A visitor handles the cursor's current frame; false stops the drain.
+  #viewVisitor(cb: FrameCallback): () => boolean {
+    const c = this.#cursor;
+    return () =>
+      cb(c.window.subarray(c.payloadStart, c.payloadStart + c.payloadLength), this.#info) !== false;
+  }
+
+  #typedVisitor<T>(getRoot: GetRoot<T>, cb: TypedCallback<T>): () => boolean {
+    const c = this.#cursor;
+    const bb = (this.#bb ??= new ByteBuffer(new Uint8Array(0)));
+    const state = bb as unknown as { bytes_: Uint8Array };
+    let root: T | undefined;
+    return () => {
+      if (state.bytes_ !== c.window) state.bytes_ = c.window;
+      bb.setPosition(c.payloadStart);
+      root = getRoot(bb, root);
+      return cb(root, this.#info) !== false;
+    };
+  }
+
+  // Delivers frames to `visit` until the end, or until it returns false.
+  #drainSync(visit: () => boolean): number {
+    return this.#run(() => {
+      let n = 0;
+      while (this.#nextSync() === FRAME) {
+        this.#setInfo();
+        n++;
+        if (!visit()) break;
+      }
+      return n;
+    });
+  }
+
+  // The same for any source: awaits only when the cursor needs more bytes.
+  #drainAsync(visit: () => boolean): Promise<number> {
+    return this.#runAsync(async () => {
+      const c = this.#cursor;
+      let n = 0;
+      for (;;) {
+        const step = c.next();
+        if (step === DONE) return n;
+        if (step !== FRAME) {
+          await this.#fill();
+          continue;
+        }
+        this.#setInfo();
+        n++;
+        if (!visit()) return n;
+      }
+    });
+  }
+
+  #setInfo(): void {
+    this.#info.offset = this.#cursor.frameOffset;
+    this.#info.frameIndex = this.#cursor.frameIndex;
   }
 
   #nextSync(): number {

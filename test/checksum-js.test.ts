@@ -6,6 +6,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { crc16Xmodem, crc32, crc32c, crc64Xz, crc64XzBig } from '../lib/js/crc';
 import { xxh3_64, xxh3_64Big } from '../lib/js/xxh3';
+import { lcg } from './vectors';
 
 type Name = 'crc16' | 'crc32' | 'xxhash64' | 'crc32c' | 'crc64';
 const NAMES: readonly Name[] = ['crc16', 'crc32', 'xxhash64', 'crc32c', 'crc64'];
@@ -38,18 +39,6 @@ const file = JSON.parse(
 const golden = JSON.parse(readFileSync(join(__dirname, 'golden', 'frames.json'), 'utf8')) as {
   frames: GoldenFrame[];
 };
-
-/** The generator of make-vectors.py: state = state * mul + inc (mod 2^32), byte = state >>> 24. */
-function lcg(seed: number, n: number): Uint8Array {
-  const { multiplier, increment } = file.generator;
-  const out = new Uint8Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, multiplier) + increment) >>> 0;
-    out[i] = state >>> 24;
-  }
-  return out;
-}
 
 const out = new Uint32Array(2);
 

@@ -1,20 +1,9 @@
 // The public checksums (native in native mode, lib/js in fallback mode)
 // against the independent vectors of scripts/make-vectors.py.
-import vectors from './vectors/checksums.json';
+import { lcg, vectors } from './vectors';
 import { checksums } from '../lib/index';
 
 type Name = keyof typeof vectors.vectors;
-
-function lcg(seed: number, n: number): Uint8Array {
-  const { multiplier, increment } = vectors.generator;
-  const out = new Uint8Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, multiplier) + increment) >>> 0;
-    out[i] = state >>> 24;
-  }
-  return out;
-}
 
 describe.each(Object.keys(vectors.vectors) as Name[])('%s', (name) => {
   const checksum = checksums[name];

@@ -13,6 +13,8 @@ const runs = [
   // The fallback is reference only, so it always gets the short run.
   { file: 'checksums.mjs', args: ['--quick'], env: { FLATSTREAM_NATIVE: '0' } },
   { file: 'framing.mjs', args: quick ? ['--quick'] : [], flags: ['--expose-gc'] },
+  // Runs each workload in a process of its own, with the V8 flags it needs.
+  { file: 'writer.mjs', args: quick ? ['--quick'] : [] },
 ];
 
 console.log(`# flatstream benchmarks, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);

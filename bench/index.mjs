@@ -15,6 +15,8 @@ const runs = [
   { file: 'framing.mjs', args: quick ? ['--quick'] : [], flags: ['--expose-gc'] },
   // Runs each workload in a process of its own, with the V8 flags it needs.
   { file: 'writer.mjs', args: quick ? ['--quick'] : [] },
+  // Re-runs itself with --expose-gc and a pinned young generation.
+  { file: 'reader.mjs', args: quick ? ['--quick'] : [] },
 ];
 
 console.log(`# flatstream benchmarks, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);

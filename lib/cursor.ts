@@ -72,7 +72,7 @@ export class FrameCursor {
   #restBase = 0;
   #pushed = 0; // stream bytes received so far
   #eof = false;
-  #error: FlatStreamError | null = null;
+  #error: Error | null = null;
 
   constructor(deframer: Deframer, policy: MemoryPolicy = NoShrinkPolicy, slabSize = 64 * 1024) {
     this.#deframer = deframer;
@@ -90,13 +90,23 @@ export class FrameCursor {
   }
 
   /** The sticky error, once one was thrown. */
-  get error(): FlatStreamError | null {
+  get error(): Error | null {
     return this.#error;
   }
 
   /** Current slab capacity (the carry-over buffer). */
   get slabSize(): number {
     return this.#slab.length;
+  }
+
+  /** Where the next frame starts: for errors raised outside the cursor (a failing source). */
+  where(): FrameLocation {
+    return { offset: this.position, frameIndex: this.frameIndex + 1 };
+  }
+
+  /** Makes `err` (e.g. the source's IoError) the sticky error. */
+  fail(err: Error): Error {
+    return (this.#error ??= err);
   }
 
   /** Gives the cursor the next chunk of the stream (after next() said NEED). */
@@ -121,11 +131,13 @@ export class FrameCursor {
     if (this.#error) throw this.#error;
     for (;;) {
       if (this.#batchI < this.#batchN) {
-        const i = INDEX_HEADER + 2 * this.#batchI++;
+        const i = INDEX_HEADER + 2 * this.#batchI;
         const start = this.#batchBase + this.#index[i]!;
         const len = this.#index[i + 1]!;
         const frameAt = start - this.#header;
+        // Before moving on: if a custom checksum throws, this frame is retried.
         if (this.#custom) this.#verifyCustom(frameAt, start, len);
+        this.#batchI++;
         this.payloadStart = start;
         this.payloadLength = len;
         this.frameOffset = this.#winBase + frameAt;

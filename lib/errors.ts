@@ -121,8 +121,8 @@ export class IoError extends FlatStreamError {
   /** The system error code, e.g. `'ENOSPC'`. */
   readonly systemCode: string | undefined;
 
-  constructor(message: string, cause?: unknown) {
-    super(message, 'ERR_FLATSTREAM_IO', undefined, { cause });
+  constructor(message: string, cause?: unknown, where?: FrameLocation) {
+    super(message, 'ERR_FLATSTREAM_IO', where, { cause });
     const e = cause as NodeJS.ErrnoException | undefined;
     this.errno = typeof e?.errno === 'number' ? e.errno : undefined;
     this.syscall = typeof e?.syscall === 'string' ? e.syscall : undefined;

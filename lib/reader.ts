@@ -10,16 +10,10 @@ import { ByteBuffer } from 'flatbuffers';
 import { Readable } from 'node:stream';
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
 import { DONE, FRAME, FrameCursor } from './cursor';
-import { ClosedError, type FlatStreamError, ReaderBusyError } from './errors';
+import { ClosedError, IoError, ReaderBusyError } from './errors';
 import { Deframer } from './framing';
 import type { MemoryPolicy } from './policy';
-import {
-  AsyncFileChunks,
-  type AsyncChunks,
-  FileChunks,
-  IterableChunks,
-  type SyncChunks,
-} from './sources';
+import { type AsyncChunks, FileSource, IterableChunks, type SyncChunks } from './sources';
 
 /** Where a payload sits in the stream. */
 export interface FrameInfo {
@@ -112,14 +106,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#stableViews = false;
     if (typeof source === 'string' || typeof source === 'number' || source instanceof URL) {
       if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
-      const target = source;
-      let sync: FileChunks | null = null;
-      // Opened on first use by whichever API is used.
-      this.#sync = {
-        readSync: () => (sync ??= new FileChunks(target, readSize)).readSync(),
-        close: () => sync?.close(),
-      };
-      this.#async = new AsyncFileChunks(target, readSize);
+      // One source serves both APIs, so a reader can switch between them.
+      const file = new FileSource(source, readSize);
+      this.#sync = file;
+      this.#async = file;
     } else if (ArrayBuffer.isView(source)) {
       checkBytes(source, 'source');
       this.#cursor.push(source);
@@ -341,7 +331,12 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         throw typeError(
           'this source is a stream: use processAllAsync, processTypedAsync or for await',
         );
-      const chunk = this.#sync.readSync();
+      let chunk: Uint8Array | null;
+      try {
+        chunk = this.#sync.readSync();
+      } catch (err) {
+        throw this.#sourceFailed(err);
+      }
       if (chunk) c.push(chunk);
       else {
         c.end();
@@ -352,9 +347,22 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   async #fill(): Promise<void> {
     const c = this.#cursor;
-    const chunk = this.#async ? await this.#async.read() : null;
+    let chunk: Uint8Array | null = null;
+    try {
+      if (this.#async) chunk = await this.#async.read();
+    } catch (err) {
+      throw this.#sourceFailed(err);
+    }
     if (chunk) c.push(chunk);
     else c.end();
+  }
+
+  // A failing source stops reading like a bad frame: sticky, and located
+  // where reading stood (a failed connection never reads as a clean end).
+  #sourceFailed(err: unknown): Error {
+    const c = this.#cursor;
+    if (err instanceof IoError) err = new IoError(err.message, err.cause, c.where());
+    return c.fail(err instanceof Error ? err : new IoError(String(err), err, c.where()));
   }
 
   #enter(): void {
@@ -382,7 +390,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   /** The error that stopped reading, if any. */
-  get error(): FlatStreamError | null {
+  get error(): Error | null {
     return this.#cursor.error;
   }
 }

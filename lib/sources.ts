@@ -6,7 +6,6 @@
  * only the frame split across two chunks, before it asks for more.
  */
 import fs from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { typeError } from './args';
 import { FlatStreamError, IoError } from './errors';
@@ -32,107 +31,147 @@ function pathOf(target: string | URL): string {
   return target instanceof URL ? fileURLToPath(target) : target;
 }
 
-/** Reads a file by path or fd with `readSync` into one reused buffer. */
-export class FileChunks implements SyncChunks {
-  #fd: number;
-  #own: boolean;
-  #buf: Uint8Array;
-  #name: string;
-
-  constructor(target: string | URL | number, readSize: number) {
-    this.#name = typeof target === 'number' ? `fd ${target}` : pathOf(target);
-    try {
-      this.#fd = typeof target === 'number' ? target : fs.openSync(pathOf(target), 'r');
-    } catch (err) {
-      throw ioError(`cannot open ${this.#name}`, err);
-    }
-    this.#own = typeof target !== 'number';
-    this.#buf = new Uint8Array(readSize);
-  }
-
-  readSync(): Uint8Array | null {
-    if (this.#fd < 0) return null;
-    let n: number;
-    try {
-      // No position: reads from the fd's current offset, so pipes work too.
-      n = fs.readSync(this.#fd, this.#buf, 0, this.#buf.length, null);
-    } catch (err) {
-      throw ioError(`cannot read ${this.#name}`, err);
-    }
-    return n === 0 ? null : this.#buf.subarray(0, n);
-  }
-
-  close(): void {
-    if (this.#fd >= 0 && this.#own) fs.closeSync(this.#fd);
-    this.#fd = -1;
-  }
-}
-
 /**
- * Reads a file asynchronously with one read always in flight ahead of the
- * chunk being scanned (two buffers, alternating), so scanning and disk
- * overlap and the event loop never waits on the disk.
+ * A file by path or fd, for both APIs at once: a reader may switch between
+ * them and continue where it stopped.
+ *
+ * Regular files are read with positional reads from an offset this source
+ * keeps (so the sync and async paths agree on where the stream stands);
+ * other fds (pipes, sockets) are read sequentially. The async path keeps one
+ * read in flight ahead of the chunk being scanned (two buffers, alternating),
+ * so scanning and the disk overlap and the event loop never waits on it.
+ * The file is closed at the end of the stream (if this source opened it).
  */
-export class AsyncFileChunks implements AsyncChunks {
+export class FileSource implements SyncChunks, AsyncChunks {
   #target: string | URL | number;
-  #handle: FileHandle | null = null;
+  #name: string;
+  #readSize: number;
   #fd = -1;
-  #bufs: [Uint8Array, Uint8Array];
+  #own: boolean;
+  #positional: boolean;
+  #pos = 0; // next file offset to hand out (positional mode)
+  #syncBuf: Uint8Array | null = null;
+  #bufs: Uint8Array[] | null = null;
   #turn = 0;
-  #ahead: Promise<number> | null = null;
+  #ahead: Promise<number> | null = null; // a read of bufs[turn] at #pos, in flight
   #done = false;
 
   constructor(target: string | URL | number, readSize: number) {
     this.#target = target;
-    this.#bufs = [new Uint8Array(readSize), new Uint8Array(readSize)];
+    this.#name = typeof target === 'number' ? `fd ${target}` : pathOf(target);
+    this.#own = typeof target !== 'number';
+    // An fd you pass is read from where it stands, sequentially (pipes too);
+    // a path this source opens is read with positional reads.
+    this.#positional = this.#own;
+    this.#readSize = readSize;
+  }
+
+  readSync(): Uint8Array | null {
+    if (this.#done) return null;
+    if (this.#ahead && !this.#positional) {
+      throw new FlatStreamError(
+        `cannot switch ${this.#name} to the synchronous API while an asynchronous read is in flight`,
+        'ERR_FLATSTREAM_BUSY',
+      );
+    }
+    // A read-ahead in flight (positional) is simply discarded: it wrote into
+    // a buffer of the async path, and #pos was not advanced by it.
+    this.#ahead = null;
+    const buf = (this.#syncBuf ??= new Uint8Array(this.#readSize));
+    let n: number;
+    try {
+      if (this.#fd < 0) this.#openSync();
+      n = fs.readSync(this.#fd, buf, 0, buf.length, this.#positional ? this.#pos : null);
+    } catch (err) {
+      this.#finish();
+      throw ioError(`cannot read ${this.#name}`, err);
+    }
+    return this.#handOut(buf, n);
   }
 
   async read(): Promise<Uint8Array | null> {
     if (this.#done) return null;
     try {
-      if (this.#fd < 0) await this.#open();
-      const buf = this.#bufs[this.#turn]!;
-      const n = await (this.#ahead ?? this.#readInto(buf));
-      this.#turn ^= 1;
-      if (n === 0) {
-        this.#ahead = null;
-        this.#done = true;
-        return null;
+      if (this.#fd < 0) await this.#openAsync();
+      const bufs = (this.#bufs ??= [
+        new Uint8Array(this.#readSize),
+        new Uint8Array(this.#readSize),
+      ]);
+      const buf = bufs[this.#turn]!;
+      const n = await (this.#ahead ?? this.#readInto(buf, this.#pos));
+      this.#ahead = null;
+      const chunk = this.#handOut(buf, n);
+      if (chunk) {
+        // The caller scans `buf` while the other buffer fills.
+        this.#turn ^= 1;
+        const ahead = this.#readInto(bufs[this.#turn]!, this.#pos);
+        ahead.catch(() => undefined); // reported by the read() that awaits it
+        this.#ahead = ahead;
       }
-      // The caller scans `buf` while the other buffer fills.
-      this.#ahead = this.#readInto(this.#bufs[this.#turn]!);
-      this.#ahead.catch(() => undefined); // reported by the next read()
-      return buf.subarray(0, n);
+      return chunk;
     } catch (err) {
-      this.#done = true;
-      throw ioError(
-        `cannot read ${typeof this.#target === 'number' ? `fd ${this.#target}` : pathOf(this.#target)}`,
-        err,
-      );
+      this.#finish();
+      throw ioError(`cannot read ${this.#name}`, err);
     }
   }
 
-  async close(): Promise<void> {
-    this.#done = true;
-    await this.#ahead?.catch(() => undefined);
-    this.#ahead = null;
-    if (this.#handle) await this.#handle.close();
-    this.#handle = null;
+  close(): Promise<void> {
+    this.#finish();
+    return Promise.resolve();
   }
 
-  async #open(): Promise<void> {
+  #handOut(buf: Uint8Array, n: number): Uint8Array | null {
+    if (n === 0) {
+      this.#finish();
+      return null;
+    }
+    this.#pos += n;
+    return buf.subarray(0, n);
+  }
+
+  #openSync(): void {
+    if (typeof this.#target === 'number') this.#fd = this.#target;
+    else {
+      this.#fd = fs.openSync(pathOf(this.#target), 'r');
+      this.#positional = fs.fstatSync(this.#fd).isFile();
+    }
+  }
+
+  async #openAsync(): Promise<void> {
     if (typeof this.#target === 'number') {
       this.#fd = this.#target;
-    } else {
-      this.#handle = await fs.promises.open(pathOf(this.#target), 'r');
-      this.#fd = this.#handle.fd;
+      return;
     }
+    const path = pathOf(this.#target);
+    this.#fd = await new Promise<number>((resolve, reject) =>
+      fs.open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))),
+    );
+    const st = await new Promise<fs.Stats>((resolve, reject) =>
+      fs.fstat(this.#fd, (err, st) => (err ? reject(err) : resolve(st))),
+    );
+    this.#positional = st.isFile();
   }
 
-  #readInto(buf: Uint8Array): Promise<number> {
+  #readInto(buf: Uint8Array, pos: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      fs.read(this.#fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n)));
+      fs.read(this.#fd, buf, 0, buf.length, this.#positional ? pos : null, (err, n) =>
+        err ? reject(err) : resolve(n),
+      );
     });
+  }
+
+  // At the end or on an error: nothing more to read; close what we opened.
+  #finish(): void {
+    this.#done = true;
+    this.#ahead = null;
+    if (this.#fd >= 0 && this.#own) {
+      try {
+        fs.closeSync(this.#fd);
+      } catch {
+        // already closed: nothing to release
+      }
+    }
+    this.#fd = -1;
   }
 }
 

@@ -4,9 +4,6 @@
 // files; this file extends that to every source × every deframer (plain,
 // built-ins, custom JS checksums, bounded) × every API, and pins the rest.
 //
-// Tests marked `test.failing` document bugs found while writing this file:
-// they pass while the bug is there and start failing once it is fixed (then
-// turn them into plain `test`s). Each says BUG and what is expected.
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
@@ -593,23 +590,17 @@ describe('early stop, then resume', () => {
     },
   );
 
-  test.failing(
-    'BUG (lib/reader.ts:118-122): a path source read with the sync API and then the async API continues where it stopped',
-    async () => {
-      // Expected: sequential reading across APIs, as the class documents.
-      // Actual: the sync API reads through its own FileChunks fd and the async API opens the
-      // file again at offset 0, so the cursor gets bytes 0.. again after the first chunk:
-      // ChecksumMismatchError (and silently wrong frames with no checksum).
-      const path = tmpFile(stream);
-      const r = new StreamReader(path, d, { readSize: 64 });
-      const got: number[] = [];
-      r.processAll((p) => (got.push(p.length), got.length < 3));
-      await r.processAllAsync((p) => void got.push(p.length));
-      expect(got).toEqual(want);
-    },
-  );
+  test('a path source read with the sync API and then the async API continues where it stopped', async () => {
+    // Both APIs share one file source and its offset (a bug once re-read from 0).
+    const path = tmpFile(stream);
+    const r = new StreamReader(path, d, { readSize: 64 });
+    const got: number[] = [];
+    r.processAll((p) => (got.push(p.length), got.length < 3));
+    await r.processAllAsync((p) => void got.push(p.length));
+    expect(got).toEqual(want);
+  });
 
-  test.failing('BUG (same cause): the async API, then the sync API, on a path', async () => {
+  test('the async API, then the sync API, on a path', async () => {
     const r = new StreamReader(tmpFile(stream), d, { readSize: 64 });
     const got: number[] = [];
     await r.processAllAsync((p) => (got.push(p.length), got.length < 3));
@@ -735,16 +726,15 @@ describe('files the reader opened are closed at the end of the stream', () => {
     expect(openFds()).toBe(before);
   });
 
-  (process.platform === 'linux' ? test.failing : test.skip)(
-    'BUG (lib/reader.ts #fill / lib/sources.ts AsyncFileChunks.read): the async API leaves the file open after the end until close()',
+  (process.platform === 'linux' ? test : test.skip)(
+    'the async API closes the file it opened at the end of the stream, before close()',
     async () => {
-      // Without close(), the FileHandle is closed by GC with DEP0137 ("Closing a FileHandle
-      // object on garbage collection is deprecated ... In the future, an error will be thrown").
+      // Otherwise the fd would stay open until close() or GC.
       const path = tmpFile(stream);
       const before = openFds();
       const r = new StreamReader(path, d);
       await r.processAllAsync(() => undefined);
-      expect(openFds()).toBe(before); // actual: before + 1
+      expect(openFds()).toBe(before);
       await r.close();
     },
   );
@@ -800,51 +790,38 @@ describe('a source that fails is an IoError', () => {
     ).toMatchObject({ systemCode: 'ENOENT' });
   });
 
-  test.failing(
-    'BUG (lib/reader.ts #fill + lib/sources.ts read(): the IoError is not kept): after an IoError every later call throws it again',
-    async () => {
-      // Actual: the source marks itself done, so the next call sees an END: a torn-tail
-      // UnexpectedEofError here (mid-frame), or a CLEAN END with 0 frames when the
-      // source failed between frames — a failed connection then reads as a complete stream.
-      const boom = new Error('read ECONNRESET');
-      const r = new StreamReader(failing(midFrame, boom), d);
-      const e = await caught(r.processAllAsync(() => undefined));
-      expect(e).toBeInstanceOf(IoError);
-      expect(await caught(r.processAllAsync(() => undefined))).toBe(e);
-      expect(r.error).toBe(e);
-    },
-  );
+  test('after an IoError every later call throws it again', async () => {
+    // Otherwise the next call would see an end: a torn tail mid-frame, or a clean end
+    // between frames — a failed connection read as a complete stream.
+    const boom = new Error('read ECONNRESET');
+    const r = new StreamReader(failing(midFrame, boom), d);
+    const e = await caught(r.processAllAsync(() => undefined));
+    expect(e).toBeInstanceOf(IoError);
+    expect(await caught(r.processAllAsync(() => undefined))).toBe(e);
+    expect(r.error).toBe(e);
+  });
 
-  test.failing(
-    'BUG (same cause): a source that fails between frames must not read as a clean end on the next call',
-    async () => {
-      const r = new StreamReader(failing(32, new Error('reset')), d); // exactly after frame 0
-      expect(await caught(r.processAllAsync(() => undefined))).toBeInstanceOf(IoError);
-      await expect(r.processAllAsync(() => undefined)).rejects.toBeInstanceOf(FlatStreamError);
-    },
-  );
+  test('a source that fails between frames must not read as a clean end on the next call', async () => {
+    const r = new StreamReader(failing(32, new Error('reset')), d); // exactly after frame 0
+    expect(await caught(r.processAllAsync(() => undefined))).toBeInstanceOf(IoError);
+    await expect(r.processAllAsync(() => undefined)).rejects.toBeInstanceOf(FlatStreamError);
+  });
 
-  test.failing(
-    'BUG (same cause, files): a file that failed to read reads as an empty stream on the next async call',
-    async () => {
-      const sub = join(dir, 'another-directory');
-      mkdirSync(sub, { recursive: true });
-      const r = new StreamReader(sub, d);
-      const e = await caught(r.processAllAsync(() => undefined));
-      expect(e).toBeInstanceOf(IoError);
-      await expect(r.processAllAsync(() => undefined)).rejects.toBe(e); // actual: resolves to 0
-    },
-  );
+  test('a file that failed to read reads as an empty stream on the next async call', async () => {
+    const sub = join(dir, 'another-directory');
+    mkdirSync(sub, { recursive: true });
+    const r = new StreamReader(sub, d);
+    const e = await caught(r.processAllAsync(() => undefined));
+    expect(e).toBeInstanceOf(IoError);
+    await expect(r.processAllAsync(() => undefined)).rejects.toBe(e);
+  });
 
-  test.failing(
-    'BUG (DESIGN §3.5, lib/sources.ts ioError / lib/reader.ts #fill): an IoError while reading carries the offset and frameIndex where reading stopped',
-    async () => {
-      const e = await caught(
-        new StreamReader(failing(midFrame, new Error('x')), d).processAllAsync(() => undefined),
-      );
-      expect(e).toMatchObject({ offset: 32, frameIndex: 1 }); // actual: both undefined
-    },
-  );
+  test('an IoError while reading carries the offset and frameIndex where reading stopped', async () => {
+    const e = await caught(
+      new StreamReader(failing(midFrame, new Error('x')), d).processAllAsync(() => undefined),
+    );
+    expect(e).toMatchObject({ offset: 32, frameIndex: 1 });
+  });
 });
 
 describe('custom checksums', () => {
@@ -869,32 +846,27 @@ describe('custom checksums', () => {
     }
   });
 
-  test.failing(
-    'BUG (lib/cursor.ts:124-128): a custom checksum that throws must not make the reader skip that frame',
-    () => {
-      // next() advances #batchI before #verifyCustom runs; when compute() throws (a user bug,
-      // or customValue's TypeError/RangeError for a bad return value), the frame is neither
-      // delivered nor kept: the next call delivers the FOLLOWING frame, with the skipped
-      // frame's frameIndex (offset 45 labelled frame 2), while position still says 30.
-      let calls = 0;
-      const Flaky: Checksum<number> = {
-        name: 'flaky',
-        width: 1,
-        compute: (p) => {
-          if (++calls === 3) throw new Error('flaky');
-          return Sum8.compute(p);
-        },
-      };
-      const r = new StreamReader(stream, new ChecksumDeframer(Flaky));
-      const seen: string[] = [];
-      const cb = (p: Uint8Array, i: FrameInfo): void =>
-        void seen.push(`${i.frameIndex}@${i.offset}:${p[0]}`);
-      expect(() => r.processAll(cb)).toThrow('flaky');
-      expect([r.position, r.frameIndex]).toEqual([30, 2]);
-      r.processAll(cb);
-      expect(seen).toEqual(['0@0:1', '1@15:2', '2@30:3', '3@45:4', '4@60:5', '5@75:6']);
-    },
-  );
+  test('a custom checksum that throws must not make the reader skip that frame', () => {
+    // A throwing compute() (a user bug, or a bad return value) leaves the frame to be
+    // retried: it is never skipped, and offsets and indexes stay in step.
+    let calls = 0;
+    const Flaky: Checksum<number> = {
+      name: 'flaky',
+      width: 1,
+      compute: (p) => {
+        if (++calls === 3) throw new Error('flaky');
+        return Sum8.compute(p);
+      },
+    };
+    const r = new StreamReader(stream, new ChecksumDeframer(Flaky));
+    const seen: string[] = [];
+    const cb = (p: Uint8Array, i: FrameInfo): void =>
+      void seen.push(`${i.frameIndex}@${i.offset}:${p[0]}`);
+    expect(() => r.processAll(cb)).toThrow('flaky');
+    expect([r.position, r.frameIndex]).toEqual([30, 2]);
+    r.processAll(cb);
+    expect(seen).toEqual(['0@0:1', '1@15:2', '2@30:3', '3@45:4', '4@60:5', '5@75:6']);
+  });
 });
 
 describe('memory policy: a huge frame grows the carry slab, AdaptiveWatermarkPolicy shrinks it back', () => {

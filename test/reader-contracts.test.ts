@@ -807,7 +807,7 @@ describe('a source that fails is an IoError', () => {
     await expect(r.processAllAsync(() => undefined)).rejects.toBeInstanceOf(FlatStreamError);
   });
 
-  test('a file that failed to read reads as an empty stream on the next async call', async () => {
+  test('a file that failed to read throws the same IoError on the next async call (never an empty stream)', async () => {
     const sub = join(dir, 'another-directory');
     mkdirSync(sub, { recursive: true });
     const r = new StreamReader(sub, d);

@@ -7,7 +7,7 @@
  * - memory comes from an {@link BlockSource} (an `Arena`), and growth asks it
  *   for a bigger block instead of allocating a fresh ArrayBuffer;
  * - `clear()` keeps its arrays (the stock one re-creates the vtable arrays
- *   for every message);
+ *   for every message, and `endObject()` then allocates their backing store);
  * - 64-bit fields are stored with `DataView.setBigInt64` (the stock path goes
  *   through `BigInt.asIntN` and shifts, allocating several BigInts per field);
  * - scalars are stored with one DataView store instead of byte by byte;
@@ -36,7 +36,6 @@ interface BuilderState {
   vtable_in_use: number;
   isNested: boolean;
   object_start: number;
-  vtables: number[];
   vector_num_elems: number;
   force_defaults: boolean;
   string_maps: Map<string | Uint8Array, number> | null;
@@ -69,6 +68,8 @@ export class ArenaBuilder extends Builder {
   #bytes!: Uint8Array;
   #finished = false;
   #initialSize: number;
+  #vtableOffsets: number[] = [];
+  #vtableCount = 0;
 
   constructor(source: BlockSource = heapBlocks, options?: ArenaBuilderOptions) {
     super(1); // the stock constructor allocates this byte; replaced below
@@ -116,7 +117,7 @@ export class ArenaBuilder extends Builder {
     s.vtable_in_use = 0;
     s.isNested = false;
     s.object_start = 0;
-    s.vtables.length = 0; // kept, not re-created
+    this.#vtableCount = 0; // the offsets array is kept, not re-created
     s.vector_num_elems = 0;
     s.force_defaults = false;
     s.string_maps?.clear();
@@ -160,6 +161,81 @@ export class ArenaBuilder extends Builder {
 
   override writeFloat64(value: number): void {
     this.#view.setFloat64((this.#state().space -= 8), value, true);
+  }
+
+  /**
+   * The stock endObject(), with the list of vtables kept in an array that is
+   * never truncated: `vtables.length = 0` in the stock clear() drops its
+   * backing store, so the next push allocates one — per message.
+   */
+  override endObject(): number {
+    const s = this.#state();
+    const vtable = s.vtable;
+    if (vtable === null || !s.isNested)
+      throw new Error('FlatBuffers: endObject called without startObject');
+    this.addInt32(0);
+    const vtableloc = this.offset();
+    let i = s.vtable_in_use - 1;
+    while (i >= 0 && vtable[i] === 0) i--; // trim trailing zeroes
+    const trimmedSize = i + 1;
+    for (; i >= 0; i--) this.addInt16(vtable[i] !== 0 ? vtableloc - vtable[i]! : 0);
+    this.addInt16(vtableloc - s.object_start);
+    const len = (trimmedSize + 2) * 2;
+    this.addInt16(len);
+    // Look for an identical vtable written earlier (after any growth above).
+    const view = this.#view;
+    const cap = this.#bytes.length;
+    const vt1 = s.space;
+    let existing = 0;
+    outer: for (let k = 0; k < this.#vtableCount; k++) {
+      const vt2 = cap - this.#vtableOffsets[k]!;
+      if (view.getInt16(vt2, true) !== len) continue;
+      for (let j = 2; j < len; j += 2) {
+        if (view.getInt16(vt1 + j, true) !== view.getInt16(vt2 + j, true)) continue outer;
+      }
+      existing = this.#vtableOffsets[k]!;
+      break;
+    }
+    if (existing) {
+      s.space = cap - vtableloc;
+      view.setInt32(s.space, existing - vtableloc, true);
+    } else {
+      this.#vtableOffsets[this.#vtableCount++] = this.offset();
+      view.setInt32(cap - vtableloc, this.offset() - vtableloc, true);
+    }
+    s.isNested = false;
+    return vtableloc;
+  }
+
+  // Scalars: prep and store in one method each, so a double or BigInt value
+  // crosses as few call boundaries as possible (each one V8 does not inline
+  // boxes a double into a fresh HeapNumber).
+  override addFloat64(value: number): void {
+    this.prep(8, 0);
+    this.#view.setFloat64((this.#state().space -= 8), value, true);
+  }
+
+  override addFieldFloat64(voffset: number, value: number, defaultValue: number): void {
+    const s = this.#state();
+    if (s.force_defaults || value != defaultValue) {
+      this.prep(8, 0);
+      this.#view.setFloat64((s.space -= 8), value, true);
+      if (s.vtable !== null) s.vtable[voffset] = this.#bytes.length - s.space;
+    }
+  }
+
+  override addInt64(value: bigint): void {
+    this.prep(8, 0);
+    this.#view.setBigInt64((this.#state().space -= 8), value, true);
+  }
+
+  override addFieldInt64(voffset: number, value: bigint, defaultValue: bigint): void {
+    const s = this.#state();
+    if (s.force_defaults || value !== defaultValue) {
+      this.prep(8, 0);
+      this.#view.setBigInt64((s.space -= 8), value, true);
+      if (s.vtable !== null) s.vtable[voffset] = this.#bytes.length - s.space;
+    }
   }
 
   override finish(rootTable: number, fileIdentifier?: string, sizePrefix?: boolean): void {

@@ -51,7 +51,7 @@ if (args.has('--fuzz')) {
   // Bounded for CI: a run count, capped in time (FUZZ_RUNS / FUZZ_SECONDS to go longer).
   const runs = process.env.FUZZ_RUNS ?? '2000000';
   const seconds = process.env.FUZZ_SECONDS ?? '60';
-  for (const f of readdirSync(fbuild).filter((n) => n.startsWith('fuzz_'))) {
+  for (const f of readdirSync(fbuild).filter((n) => /^fuzz_\w+$/.test(n))) {
     const corpus = join(fbuild, `${f}-corpus`);
     mkdirSync(corpus, { recursive: true });
     console.log(`fuzz: ${f} for ${runs} inputs`);

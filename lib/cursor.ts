@@ -18,8 +18,10 @@ import {
   type FrameLocation,
   InvalidFrameError,
   UnexpectedEofError,
+  ValidationFailedError,
 } from './errors';
-import { CUSTOM_KIND, type Deframer } from './framing';
+import { CUSTOM_KIND, type Deframer, type Observer } from './framing';
+import type { CompiledValidator } from './validation';
 import { Kind, LENGTH_FIELD } from './kinds';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
 
@@ -56,6 +58,8 @@ export class FrameCursor {
   readonly #custom: boolean;
   readonly #deframer: Deframer;
   readonly #policy: MemoryPolicy;
+  readonly #validator: CompiledValidator | null;
+  readonly #observers: readonly Observer[];
   readonly #slabBaseline: number;
   #index = new Uint32Array(INDEX_HEADER + 2 * INDEX_FRAMES);
   #slab: Uint8Array;
@@ -80,6 +84,8 @@ export class FrameCursor {
     this.#custom = deframer.kind === CUSTOM_KIND;
     this.#kind = this.#custom ? Kind.None : deframer.kind;
     this.#policy = policy;
+    this.#validator = deframer.compiled;
+    this.#observers = deframer.observers;
     this.#slabBaseline = slabSize;
     this.#slab = new Uint8Array(slabSize);
   }
@@ -135,9 +141,11 @@ export class FrameCursor {
         const start = this.#batchBase + this.#index[i]!;
         const len = this.#index[i + 1]!;
         const frameAt = start - this.#header;
-        // Before moving on: if a custom checksum throws, this frame is retried.
+        // Before moving on: if a custom checksum or a validator throws, this frame is retried.
         if (this.#custom) this.#verifyCustom(frameAt, start, len);
+        if (this.#validator) this.#validate(frameAt, start, len);
         this.#batchI++;
+        if (this.#observers.length) this.#observe(start, len);
         this.payloadStart = start;
         this.payloadLength = len;
         this.frameOffset = this.#winBase + frameAt;
@@ -257,6 +265,24 @@ export class FrameCursor {
     }
     const base = this.#winBase + this.#end;
     this.#setWindow(EMPTY, base, 0, 0, false);
+  }
+
+  #validate(frameAt: number, start: number, len: number): void {
+    const bad = this.#validator!.check(this.window, start, len);
+    if (bad) {
+      this.#start = frameAt;
+      this.#batchN = this.#batchI = 0;
+      throw (this.#error = new ValidationFailedError(
+        bad.validator,
+        bad.reason,
+        this.#where(frameAt),
+      ));
+    }
+  }
+
+  #observe(start: number, len: number): void {
+    const view = this.window.subarray(start, start + len);
+    for (const fn of this.#observers) fn(view);
   }
 
   #verifyCustom(frameAt: number, start: number, len: number): void {

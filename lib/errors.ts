@@ -16,7 +16,9 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_IO'
   | 'ERR_FLATSTREAM_CLOSED'
   | 'ERR_FLATSTREAM_UNFINISHED'
-  | 'ERR_FLATSTREAM_BUSY';
+  | 'ERR_FLATSTREAM_BUSY'
+  | 'ERR_FLATSTREAM_SCHEMA'
+  | 'ERR_FLATSTREAM_NATIVE_REQUIRED';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { checkBytes, checkInteger, checkOptions, typeError } from './args';
 import { ClosedError, IoError } from './errors';
 import type { Sink } from './sink';
+import type { Deframer } from './framing';
+import { type RecoveryReport, recoverFile } from './recover';
 
 /** Options of a {@link FileSink}. */
 export interface FileSinkOptions {
@@ -34,6 +36,14 @@ export interface FileSinkOptions {
    * thread, as a blocking write would, but never forever.
    */
   eagainTimeout?: number;
+  /**
+   * Paths only, appending: reopen a stream whose writer died. The file is
+   * scanned with this deframer first; a torn tail (a frame cut short) is
+   * truncated away so new frames follow the last intact one. Damage inside
+   * the file (a checksum mismatch, an invalid length, a validation failure)
+   * is thrown, never truncated. The report is in `sink.recovery`.
+   */
+  recover?: Deframer;
 }
 
 /**
@@ -104,6 +114,9 @@ export class FileSink implements Sink {
   // For messages: "FileSink '<path>'" or "FileSink fd <n>", fixed at construction.
   #name: string;
 
+  /** With the `recover` option: how the file ended before this sink appended to it. */
+  recovery: RecoveryReport | undefined;
+
   constructor(pathOrFd: string | number | URL, options?: FileSinkOptions) {
     checkOptions(options, 'options');
     const append = options?.append;
@@ -123,6 +136,7 @@ export class FileSink implements Sink {
       for (const [name, value] of [
         ['append', append],
         ['mode', mode],
+        ['recover', options?.recover],
       ] as const) {
         if (value !== undefined) {
           throw Object.assign(
@@ -149,6 +163,14 @@ export class FileSink implements Sink {
     }
     this.path = path;
     this.#name = `FileSink '${path}'`;
+    if (options?.recover !== undefined) {
+      if (append === false)
+        throw typeError(
+          'The "recover" option needs append mode: truncating would discard what it recovers',
+        );
+      if (fs.existsSync(path))
+        this.recovery = recoverFile(path, options.recover, { truncate: true });
+    }
     try {
       this.#fd = fs.openSync(path, append === false ? 'w' : 'a', mode ?? 0o666);
     } catch (err) {

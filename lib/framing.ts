@@ -13,6 +13,25 @@ import { type Checksum, NoChecksum, checkChecksum, customValue, isBuiltin } from
 import { backend } from './backend';
 import { InvalidFrameError } from './errors';
 import { DEFAULT_MAX_FRAME_LEN, LENGTH_FIELD, WIRE_MAX_FRAME_LEN } from './kinds';
+import {
+  type CompiledValidator,
+  CompositeValidator,
+  NoValidator,
+  type Validator,
+  checkValidator,
+  compileValidator,
+} from './validation';
+
+/** Sees each payload (a zero-copy view, valid during the call). */
+export type Observer = (payload: Uint8Array) => void;
+
+/** What framers and deframers share besides the checksum. */
+interface Adapters {
+  validator: Validator;
+  observers: readonly Observer[];
+}
+
+const NO_ADAPTERS: Adapters = { validator: NoValidator, observers: [] };
 
 /** Id used for a custom (JS) checksum: the native side then only skips its field. */
 export const CUSTOM_KIND = -1;
@@ -24,12 +43,40 @@ abstract class FrameCodec {
   readonly headerSize: number;
   /** @internal Built-in id, or CUSTOM_KIND when the checksum runs in JS. */
   readonly kind: number;
+  /** The validator every payload must pass (NoValidator unless set). */
+  readonly validator: Validator;
+  /** Observers, in the order they were added. */
+  readonly observers: readonly Observer[];
+  /** @internal The validator, compiled (null when there is nothing to check). */
+  readonly compiled: CompiledValidator | null;
 
-  constructor(checksum: Checksum) {
+  constructor(checksum: Checksum, adapters: Adapters) {
     checkChecksum(checksum);
     this.checksum = checksum;
     this.headerSize = LENGTH_FIELD + checksum.width;
     this.kind = isBuiltin(checksum) ? checksum.kind : CUSTOM_KIND;
+    this.validator = adapters.validator;
+    this.observers = adapters.observers;
+    this.compiled = compileValidator(adapters.validator);
+  }
+
+  /** @internal */
+  protected adapters(): Adapters {
+    return { validator: this.validator, observers: this.observers };
+  }
+
+  /** @internal The adapters with `v` added after the current validator (AND). */
+  protected withValidatorAdapters(v: Validator): Adapters {
+    checkValidator(v);
+    const validator =
+      this.validator === NoValidator ? v : new CompositeValidator(this.validator, v);
+    return { validator, observers: this.observers };
+  }
+
+  /** @internal */
+  protected withObserverAdapters(fn: Observer): Adapters {
+    if (typeof fn !== 'function') throw new TypeError('The "fn" argument must be a function');
+    return { validator: this.validator, observers: [...this.observers, fn] };
   }
 }
 
@@ -48,8 +95,12 @@ export class Framer extends FrameCodec {
   /** Largest payload accepted (2^32 − 1 unless bounded). */
   readonly maxPayloadLen: number;
 
-  constructor(checksum: Checksum = NoChecksum, options?: FramerOptions) {
-    super(checksum);
+  constructor(
+    checksum: Checksum = NoChecksum,
+    options?: FramerOptions,
+    adapters: Adapters = NO_ADAPTERS,
+  ) {
+    super(checksum, adapters);
     checkOptions(options, 'options');
     const max = options?.maxPayloadLen ?? WIRE_MAX_FRAME_LEN;
     checkInteger(max, 'maxPayloadLen', 0, WIRE_MAX_FRAME_LEN);
@@ -59,7 +110,28 @@ export class Framer extends FrameCodec {
   /** A framer like this one that rejects payloads longer than `maxLen` with an InvalidFrameError. */
   bounded(maxLen: number): Framer {
     checkInteger(maxLen, 'maxLen', 0, WIRE_MAX_FRAME_LEN);
-    return new Framer(this.checksum, { maxPayloadLen: maxLen });
+    return new Framer(this.checksum, { maxPayloadLen: maxLen }, this.adapters());
+  }
+
+  /**
+   * A framer like this one whose payloads must also pass `v` before they are
+   * staged (a `ValidationFailedError` otherwise; nothing is staged).
+   */
+  withValidator(v: Validator): Framer {
+    return new Framer(
+      this.checksum,
+      { maxPayloadLen: this.maxPayloadLen },
+      this.withValidatorAdapters(v),
+    );
+  }
+
+  /** A framer like this one that shows each staged payload to `fn` (zero-copy). */
+  observe(fn: Observer): Framer {
+    return new Framer(
+      this.checksum,
+      { maxPayloadLen: this.maxPayloadLen },
+      this.withObserverAdapters(fn),
+    );
   }
 
   /** Throws InvalidFrameError if a payload of `length` bytes may not be framed. */
@@ -139,8 +211,12 @@ export class Deframer extends FrameCodec {
   /** Largest payload length accepted. */
   readonly maxFrameLen: number;
 
-  constructor(checksum: Checksum = NoChecksum, options?: DeframerOptions) {
-    super(checksum);
+  constructor(
+    checksum: Checksum = NoChecksum,
+    options?: DeframerOptions,
+    adapters: Adapters = NO_ADAPTERS,
+  ) {
+    super(checksum, adapters);
     checkOptions(options, 'options');
     const max = options?.maxFrameLen ?? DEFAULT_MAX_FRAME_LEN;
     checkInteger(max, 'maxFrameLen', 0, WIRE_MAX_FRAME_LEN);
@@ -149,7 +225,29 @@ export class Deframer extends FrameCodec {
 
   /** A deframer like this one with another read bound. */
   withMaxFrameLen(maxFrameLen: number): Deframer {
-    return new Deframer(this.checksum, { maxFrameLen });
+    return new Deframer(this.checksum, { maxFrameLen }, this.adapters());
+  }
+
+  /**
+   * A deframer like this one whose payloads must also pass `v`, checked
+   * after the checksum and before user code (a `ValidationFailedError`
+   * otherwise, at that frame).
+   */
+  withValidator(v: Validator): Deframer {
+    return new Deframer(
+      this.checksum,
+      { maxFrameLen: this.maxFrameLen },
+      this.withValidatorAdapters(v),
+    );
+  }
+
+  /** A deframer like this one that shows each payload to `fn` once it passed every check (zero-copy). */
+  observe(fn: Observer): Deframer {
+    return new Deframer(
+      this.checksum,
+      { maxFrameLen: this.maxFrameLen },
+      this.withObserverAdapters(fn),
+    );
   }
 
   /** Alias of {@link withMaxFrameLen}, after flatstream-rs's `bounded()`. */

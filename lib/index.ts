@@ -27,7 +27,19 @@ export {
   DefaultDeframer,
   ChecksumDeframer,
   type DeframerOptions,
+  type Observer,
 } from './framing';
+export {
+  type Validator,
+  type VerifierLimits,
+  type SchemaOptions,
+  NoValidator,
+  SizeValidator,
+  TableRootValidator,
+  TypedValidator,
+  CompositeValidator,
+} from './validation';
+export { recover, recoverFile, type RecoveryReport, type RecoverFileOptions } from './recover';
 export {
   FlatStreamError,
   type FlatStreamErrorCode,

@@ -18,9 +18,15 @@ import { checkBytes, checkInteger, checkOptions, typeError } from './args';
 import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { backend } from './backend';
-import { ClosedError, FlatStreamError, IoError, UnfinishedBuilderError } from './errors';
+import {
+  ClosedError,
+  FlatStreamError,
+  IoError,
+  UnfinishedBuilderError,
+  ValidationFailedError,
+} from './errors';
 import { FileSink } from './file-sink';
-import { CUSTOM_KIND, Framer } from './framing';
+import { CUSTOM_KIND, type Deframer, Framer } from './framing';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
 import type { Sink } from './sink';
 import { WritableSink } from './writable-sink';
@@ -48,6 +54,8 @@ export interface StreamWriterOptions {
   arena?: BlockSource;
   /** For a path target: append (default) or truncate (an fd is written where it stands). */
   append?: boolean;
+  /** For a path target: repair a torn tail left by a writer that died, then append (see FileSinkOptions.recover). */
+  recover?: Deframer;
 }
 
 /** Counters of a {@link StreamWriter}. */
@@ -93,9 +101,13 @@ function isWritable(x: object): x is Writable {
   );
 }
 
-function toSink(target: SinkTarget, append: boolean | undefined): Sink {
+function toSink(target: SinkTarget, options: StreamWriterOptions | undefined): Sink {
   if (typeof target === 'string' || typeof target === 'number' || target instanceof URL) {
-    return new FileSink(target, append === undefined ? undefined : { append });
+    const { append, recover } = options ?? {};
+    return new FileSink(target, {
+      ...(append === undefined ? {} : { append }),
+      ...(recover === undefined ? {} : { recover }),
+    });
   }
   if (typeof target === 'object' && target !== null) {
     if (isWritable(target)) return new WritableSink(target);
@@ -177,7 +189,7 @@ export class StreamWriter {
     this.#builderSize = builderSize;
     this.#arena = arena;
     this.#unit = this.#newUnit();
-    this.sink = toSink(sink, options?.append);
+    this.sink = toSink(sink, options);
     if (options?.flushIntervalMs !== undefined) {
       this.#timer = setInterval(() => this.#onTimer(), options.flushIntervalMs);
       this.#timer.unref();
@@ -398,6 +410,10 @@ export class StreamWriter {
   #stage(src: Uint8Array, start: number, len: number): void {
     const framer = this.framer;
     if (len > framer.maxPayloadLen) framer.checkLength(len);
+    if (framer.compiled) {
+      const bad = framer.compiled.check(src, start, len);
+      if (bad) throw new ValidationFailedError(bad.validator, bad.reason);
+    }
     const size = this.#headerSize + len;
     if (this.#pos + size > this.#slabSize) {
       this.#seal();
@@ -434,6 +450,10 @@ export class StreamWriter {
     this.#pos = at + len;
     this.#frames++;
     this.#bytes += size;
+    if (framer.observers.length) {
+      const view = slab.subarray(at, at + len);
+      for (const fn of framer.observers) fn(view);
+    }
   }
 
   // Copies a small payload from another buffer (an expert-mode builder)
@@ -461,6 +481,7 @@ export class StreamWriter {
     if (!this.#custom) backend.sealFrames(buf, 0, buf.length, this.#kind);
     this.#frames++;
     this.#bytes += buf.length;
+    for (const fn of this.framer.observers) fn(payload);
     this.#handOver(buf, null);
   }
 

@@ -54,6 +54,7 @@ export class FileSource implements SyncChunks, AsyncChunks {
   #bufs: Uint8Array[] | null = null;
   #turn = 0;
   #ahead: Promise<number> | null = null; // a read of bufs[turn] at #pos, in flight
+  #stale: Promise<number> | null = null; // a discarded read-ahead, maybe still in flight
   #done = false;
 
   constructor(target: string | URL | number, readSize: number) {
@@ -74,8 +75,10 @@ export class FileSource implements SyncChunks, AsyncChunks {
         'ERR_FLATSTREAM_BUSY',
       );
     }
-    // A read-ahead in flight (positional) is simply discarded: it wrote into
-    // a buffer of the async path, and #pos was not advanced by it.
+    // A read-ahead in flight (positional) is discarded: it writes into a
+    // buffer of the async path and #pos was not advanced by it. It is still
+    // awaited before that buffer or the fd is used again.
+    if (this.#ahead) this.#stale = this.#ahead;
     this.#ahead = null;
     const buf = (this.#syncBuf ??= new Uint8Array(this.#readSize));
     let n: number;
@@ -92,6 +95,10 @@ export class FileSource implements SyncChunks, AsyncChunks {
   async read(): Promise<Uint8Array | null> {
     if (this.#done) return null;
     try {
+      if (this.#stale) {
+        await this.#stale.catch(() => undefined);
+        this.#stale = null;
+      }
       if (this.#fd < 0) await this.#openAsync();
       const bufs = (this.#bufs ??= [
         new Uint8Array(this.#readSize),
@@ -163,15 +170,21 @@ export class FileSource implements SyncChunks, AsyncChunks {
   // At the end or on an error: nothing more to read; close what we opened.
   #finish(): void {
     this.#done = true;
-    this.#ahead = null;
-    if (this.#fd >= 0 && this.#own) {
+    const pending = this.#ahead ?? this.#stale;
+    this.#ahead = this.#stale = null;
+    const fd = this.#own ? this.#fd : -1;
+    this.#fd = -1;
+    if (fd < 0) return;
+    const close = (): void => {
       try {
-        fs.closeSync(this.#fd);
+        fs.closeSync(fd);
       } catch {
         // already closed: nothing to release
       }
-    }
-    this.#fd = -1;
+    };
+    // Never close under a queued read: the fd number could be reused meanwhile.
+    if (pending) pending.then(close, close);
+    else close();
   }
 }
 

@@ -88,6 +88,15 @@ ScanResult scan_frames(const uint8_t* buf, size_t len, size_t start, const Frame
         return r;
       }
     }
+    if (format.validators) {
+      const ChainResult v = format.validators->check(payload, size_t(payload_len));
+      if (!v.ok()) {
+        r.status = ScanStatus::kValidationFailed;
+        r.validation = v;
+        r.length = payload_len;
+        return r;
+      }
+    }
     index[2 * r.frames] = uint32_t(pos + header - start);
     index[2 * r.frames + 1] = uint32_t(payload_len);
     ++r.frames;

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "checksum.h"
+#include "validator_chain.h"
 
 namespace flatstream {
 
@@ -26,6 +27,8 @@ struct FrameFormat {
   ChecksumKind kind = ChecksumKind::kNone;
   unsigned width = 0;
   uint64_t max_frame_len = kDefaultMaxFrameLen;
+  // Run on each payload after its checksum verified; nullptr: none. Not owned.
+  const ValidatorChain* validators = nullptr;
 
   size_t header_size() const noexcept { return kLengthFieldSize + width; }
   bool verifies() const noexcept { return kind != ChecksumKind::kNone; }
@@ -68,20 +71,26 @@ enum class ScanStatus : uint32_t {
   kIndexFull = 2,         // the index is full; the next frame starts at `consumed`
   kChecksumMismatch = 3,  // the frame at `consumed` failed its checksum
   kInvalidFrame = 4,      // the frame at `consumed` declares a length above the bound
+  kValidationFailed = 5,  // the frame at `consumed` passed its checksum, not the validators
 };
 
 struct ScanResult {
   ScanStatus status = ScanStatus::kEnd;
   size_t frames = 0;        // complete, verified frames written to the index
   size_t consumed = 0;      // absolute offset in buf of the first frame not in the index
-  uint64_t length = 0;      // kInvalidFrame / kPartial (when known): the declared length
+  uint64_t length = 0;      // kInvalidFrame / kPartial (when known) / kChecksumMismatch /
+                            // kValidationFailed: the declared length
   uint64_t needed = 0;      // kPartial: bytes the frame needs in total (header, or header + L)
   uint64_t expected = 0;    // kChecksumMismatch: the value stored in the frame
   uint64_t calculated = 0;  // kChecksumMismatch: the value computed over the payload
+  ChainResult validation;   // kValidationFailed: which validator failed and why
 };
 
-// Scans buf[start, len): checks each length against the bound before anything
-// else, then (for built-in checksums) verifies the payload. For every good
+// Scans buf[start, len). Per frame, in this order: the length against the
+// bound (before anything is sized or read from it), the checksum field and
+// the payload present, the checksum (built-ins), then format.validators. A
+// check that fails stops the scan at that frame, so a validator never sees a
+// payload whose checksum failed. For every good
 // frame appends (payload offset, payload length) to `index` (2 entries per
 // frame, at most `index_capacity` frames). Offsets are relative to `start`, so
 // the caller must keep len - start below 2^32. Stops at the end of the buffer,

@@ -1,4 +1,6 @@
 // Frame sealing and scanning: the contracts of native/frame.h.
+#include <flatbuffers/flatbuffers.h>
+
 #include <cstring>
 #include <vector>
 
@@ -38,6 +40,47 @@ std::vector<uint8_t> build_stream(ChecksumKind kind, const std::vector<size_t>& 
 }
 
 const std::vector<size_t> kSizes = {0, 3, 1, 1500, 48, 7};
+
+// A small valid FlatBuffer (a table of two u64 and a double, like Telemetry).
+std::vector<uint8_t> table_payload(uint64_t i) {
+  flatbuffers::FlatBufferBuilder b(64);
+  const auto start = b.StartTable();
+  b.AddElement<uint64_t>(4, 1000 + i, 0);
+  b.AddElement<uint64_t>(6, 1700000000000ull + i, 0);
+  b.AddElement<double>(8, 0.5 + double(i), 0.0);
+  b.Finish(flatbuffers::Offset<void>(b.EndTable(start)));
+  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+// Frames the given payloads and seals them.
+std::vector<uint8_t> frame_payloads(ChecksumKind kind, const std::vector<std::vector<uint8_t>>& ps,
+                                    std::vector<size_t>* starts = nullptr) {
+  const unsigned width = checksum_width(kind);
+  std::vector<uint8_t> out;
+  for (const auto& p : ps) {
+    if (starts) starts->push_back(out.size());
+    const size_t at = out.size();
+    out.resize(at + 4 + width + p.size());
+    store_u32le(&out[at], uint32_t(p.size()));
+    if (!p.empty()) std::memcpy(&out[at + 4 + width], p.data(), p.size());
+  }
+  if (starts) starts->push_back(out.size());
+  CHECK(seal_frames(out.data(), out.size(), kind).ok);
+  return out;
+}
+
+// Frame starts of build_stream(kind, sizes), and its end.
+std::vector<size_t> boundaries_of(ChecksumKind kind, const std::vector<size_t>& sizes) {
+  std::vector<size_t> b = {0};
+  for (size_t x : sizes) b.push_back(b.back() + 4 + checksum_width(kind) + x);
+  return b;
+}
+
+FrameFormat with_chain(ChecksumKind kind, uint64_t bound, const ValidatorChain* chain) {
+  FrameFormat f = make_format(kind, 0, bound);
+  f.validators = chain;
+  return f;
+}
 
 }  // namespace
 
@@ -192,6 +235,86 @@ TEST_CASE(custom_width_field_is_skipped_unverified) {
   CHECK_EQ(r.frames, 1u);
   CHECK_EQ(index[0], 7u);
   CHECK_EQ(index[1], 2u);
+}
+
+// --- Validators inside the scan -------------------------------------------
+
+TEST_CASE(scan_runs_validators_after_the_checksum_and_stops_at_the_frame) {
+  const ValidatorChain chain({ValidatorChain::Size{1, 1024}, ValidatorChain::TableRoot()});
+  for (ChecksumKind kind : kAllKinds) {
+    std::vector<size_t> at;
+    const std::vector<uint8_t> junk(20, 0xab);
+    const std::vector<uint8_t> s =
+        frame_payloads(kind, {table_payload(0), table_payload(1), junk, table_payload(3)}, &at);
+    std::vector<uint32_t> index(16);
+    ScanResult r =
+        scan_frames(s.data(), s.size(), 0, with_chain(kind, 4096, &chain), index.data(), 8);
+    CHECK(r.status == ScanStatus::kValidationFailed);
+    CHECK_EQ(r.frames, 2u);
+    CHECK_EQ(r.consumed, at[2]);
+    CHECK_EQ(r.length, junk.size());
+    CHECK_EQ(r.validation.index, 1u);  // TableRoot, after Size passed
+    CHECK(r.validation.message() == "root offset out of bounds");
+    CHECK_EQ(index[2], at[1] + 4 + checksum_width(kind));
+    // Past the bad frame the scan goes on.
+    r = scan_frames(s.data(), s.size(), at[3], with_chain(kind, 4096, &chain), index.data(), 8);
+    CHECK(r.status == ScanStatus::kEnd);
+    CHECK_EQ(r.frames, 1u);
+    // Without the chain every frame passes.
+    r = scan_frames(s.data(), s.size(), 0, with_chain(kind, 4096, nullptr), index.data(), 8);
+    CHECK(r.status == ScanStatus::kEnd);
+    CHECK_EQ(r.frames, 4u);
+  }
+}
+
+TEST_CASE(bound_and_checksum_come_before_validators) {
+  const ValidatorChain chain({ValidatorChain::TableRoot()});
+  std::vector<size_t> at;
+  std::vector<uint8_t> s =
+      frame_payloads(ChecksumKind::kCrc32, {table_payload(0), std::vector<uint8_t>(20, 0xab)}, &at);
+  std::vector<uint32_t> index(16);
+  const FrameFormat f = with_chain(ChecksumKind::kCrc32, 4096, &chain);
+  // A payload both corrupt and invalid is a checksum mismatch.
+  s[at[1] + 8 + 5] ^= 0x40;
+  ScanResult r = scan_frames(s.data(), s.size(), 0, f, index.data(), 8);
+  CHECK(r.status == ScanStatus::kChecksumMismatch);
+  CHECK_EQ(r.consumed, at[1]);
+  // A length above the bound is invalid before anything else.
+  r = scan_frames(s.data(), s.size(), 0, with_chain(ChecksumKind::kCrc32, 19, &chain), index.data(),
+                  8);
+  CHECK(r.status == ScanStatus::kInvalidFrame);
+  CHECK_EQ(r.consumed, 0u);  // the first payload is longer than 19 bytes too
+  // A full index stops before the next frame is validated.
+  s[at[1] + 8 + 5] ^= 0x40;
+  r = scan_frames(s.data(), s.size(), 0, f, index.data(), 1);
+  CHECK(r.status == ScanStatus::kIndexFull);
+  CHECK_EQ(r.consumed, at[1]);
+  // A truncated frame is partial, whatever its bytes.
+  r = scan_frames(s.data(), s.size() - 1, 0, f, index.data(), 8);
+  CHECK(r.status == ScanStatus::kPartial);
+}
+
+TEST_CASE(validators_see_each_payload_exactly) {
+  for (ChecksumKind kind : kAllKinds) {
+    const std::vector<uint8_t> s = build_stream(kind, kSizes);
+    const std::vector<size_t> at = boundaries_of(kind, kSizes);
+    std::vector<uint32_t> index(64);
+    const ValidatorChain fits({ValidatorChain::Size{0, 1500}});
+    ScanResult r =
+        scan_frames(s.data(), s.size(), 0, with_chain(kind, 4096, &fits), index.data(), 32);
+    CHECK(r.status == ScanStatus::kEnd);
+    const ValidatorChain tight({ValidatorChain::Size{0, 1499}});
+    r = scan_frames(s.data(), s.size(), 0, with_chain(kind, 4096, &tight), index.data(), 32);
+    CHECK(r.status == ScanStatus::kValidationFailed);
+    CHECK_EQ(r.consumed, at[3]);
+    CHECK_EQ(r.length, 1500u);
+    CHECK_EQ(r.validation.index, 0u);
+    const ValidatorChain nonempty({ValidatorChain::Size{1, 1500}});
+    r = scan_frames(s.data(), s.size(), 0, with_chain(kind, 4096, &nonempty), index.data(), 32);
+    CHECK(r.status == ScanStatus::kValidationFailed);
+    CHECK_EQ(r.consumed, 0u);
+    CHECK(r.validation.message() == "payload of 0 bytes is shorter than 1");
+  }
 }
 
 CHECK_MAIN()

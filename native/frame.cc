@@ -104,4 +104,116 @@ ScanResult scan_frames(const uint8_t* buf, size_t len, size_t start, const Frame
   }
 }
 
+namespace {
+
+// What one frame says, under the scan's checks in the scan's order.
+enum class Verdict : uint8_t {
+  kGood,       // complete and verified; the next frame starts at `next`
+  kBad,        // above the bound, checksum mismatch or a validator failed
+  kUndecided,  // runs past the buffer: more data will tell
+};
+struct FrameVerdict {
+  Verdict verdict = Verdict::kUndecided;
+  size_t next = 0;
+};
+
+FrameVerdict check_frame(const uint8_t* buf, size_t len, size_t at, const FrameFormat& f) noexcept {
+  const size_t avail = len - at;
+  if (avail < kLengthFieldSize) return {};
+  const uint64_t payload_len = load_u32le(buf + at);
+  if (payload_len > f.max_frame_len) return {Verdict::kBad, 0};
+  const size_t header = f.header_size();
+  if (avail < header || avail - header < payload_len) return {};
+  const uint8_t* payload = buf + at + header;
+  if (load_le(buf + at + kLengthFieldSize, f.width) != checksum(f.kind, payload, payload_len))
+    return {Verdict::kBad, 0};
+  if (f.validators && !f.validators->check(payload, size_t(payload_len)).ok())
+    return {Verdict::kBad, 0};
+  return {Verdict::kGood, at + header + size_t(payload_len)};
+}
+
+// Verdicts of frames met while walking a candidate's run, for the candidates
+// after it: sorted by offset, those behind the current candidate dropped.
+// Fixed capacity, so nothing is allocated; when full, the farthest is dropped.
+class VerdictMemo {
+ public:
+  void drop_below(size_t at) noexcept {
+    while (head_ < n_ && e_[head_].at < at) ++head_;
+  }
+  const FrameVerdict* find(size_t at) const noexcept {
+    for (size_t i = head_; i < n_ && e_[i].at <= at; ++i)
+      if (e_[i].at == at) return &e_[i].v;
+    return nullptr;
+  }
+  void put(size_t at, FrameVerdict v) noexcept {
+    if (n_ == kCapacity && head_ > 0) {
+      for (size_t i = head_; i < n_; ++i) e_[i - head_] = e_[i];
+      n_ -= head_;
+      head_ = 0;
+    }
+    if (n_ == kCapacity) {
+      if (e_[n_ - 1].at < at) return;
+      --n_;
+    }
+    size_t i = n_++;
+    for (; i > head_ && e_[i - 1].at > at; --i) e_[i] = e_[i - 1];
+    e_[i] = {at, v};
+  }
+
+ private:
+  static constexpr size_t kCapacity = 64;
+  struct Entry {
+    size_t at;
+    FrameVerdict v;
+  };
+  Entry e_[kCapacity];
+  size_t head_ = 0;
+  size_t n_ = 0;
+};
+
+}  // namespace
+
+ResyncResult resync_frames(const uint8_t* buf, size_t len, size_t start, const FrameFormat& format,
+                           size_t run) noexcept {
+  ResyncResult r;
+  constexpr size_t kNone = ~size_t{0};
+  size_t keep = kNone;
+  if (!format.verifies()) {
+    r.status = ResyncStatus::kNoChecksum;
+    return r;
+  }
+  if (run == 0) run = 1;
+  VerdictMemo memo;
+  for (size_t p = start + 1; p < len; ++p) {
+    memo.drop_below(p);
+    size_t at = p, frames = 0;
+    Verdict verdict;
+    for (;;) {
+      FrameVerdict v;
+      if (const FrameVerdict* known = memo.find(at)) {
+        v = *known;
+      } else {
+        v = check_frame(buf, len, at, format);
+        if (at != p && v.verdict != Verdict::kUndecided) memo.put(at, v);
+      }
+      verdict = v.verdict;
+      if (verdict != Verdict::kGood) break;
+      ++frames;
+      at = v.next;
+      if (frames == run || at == len) break;
+    }
+    if (verdict == Verdict::kGood) {
+      r.status = ResyncStatus::kFound;
+      r.offset = p;
+      r.frames = frames;
+      r.keep = keep < p ? keep : p;
+      return r;
+    }
+    if (verdict == Verdict::kUndecided && keep == kNone) keep = p;
+  }
+  r.status = ResyncStatus::kNotFound;
+  r.keep = keep != kNone ? keep : len > start ? len : start + 1;
+  return r;
+}
+
 }  // namespace flatstream

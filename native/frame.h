@@ -6,6 +6,9 @@
 // blank) and seals them all in one call; the reader scans a buffer in one call
 // and gets back an index of (offset, length) pairs. Both are one crossing from
 // JS per slab, never one per frame (DESIGN.md §3.1).
+//
+// A corruption-skipping reader finds where intact frames resume with
+// resync_frames, which only a checksummed stream makes meaningful.
 #pragma once
 
 #include <cstddef>
@@ -97,5 +100,45 @@ struct ScanResult {
 // at a partial frame, when the index is full, or at the first bad frame.
 ScanResult scan_frames(const uint8_t* buf, size_t len, size_t start, const FrameFormat& format,
                        uint32_t* index, size_t index_capacity) noexcept;
+
+// --- Resynchronisation ------------------------------------------------------
+
+enum class ResyncStatus : uint32_t {
+  kFound = 0,       // `offset` starts a verified run
+  kNotFound = 1,    // no offset in the buffer does (yet): keep bytes from `keep`
+  kNoChecksum = 2,  // refused: without a checksum any bytes look like frames
+};
+
+struct ResyncResult {
+  ResyncStatus status = ResyncStatus::kNotFound;
+  size_t offset = 0;  // kFound: where the run starts
+  size_t frames = 0;  // kFound: frames in the run (`run`, or fewer that end the buffer exactly)
+  // Every offset in (start, keep) is ruled out for good: bytes before `keep`
+  // may be discarded. An offset is undecided while its run needs bytes past
+  // the buffer (a frame may begin in the last header + bound bytes); `keep`
+  // is the first undecided offset, capped by `offset` when found and by the
+  // buffer's end (at least start + 1). kFound with keep < offset: an earlier
+  // offset may still start a run once more data arrives; a reader that wants
+  // the same answer for every chunking waits for it.
+  size_t keep = 0;
+};
+
+// The smallest offset p > start at which `run` consecutive complete frames
+// pass the bound, the checksum and format.validators, or at which at least
+// one frame does and the frames end exactly at `len` (fewer than `run`
+// remain). For a reader that skips corruption: after a bad frame at `start`,
+// resume at p. run == 0 counts as 1. Refuses kind == kNone (custom checksums
+// included): then nothing would tell frames from noise.
+//
+// Cost: each offset is a candidate once; it costs a bound check and, when the
+// declared frame lies inside the buffer, one checksum (and the validators if
+// that passes). Walking a candidate's run re-uses the verdicts of frames
+// already checked (a 64-entry memo), so with fewer than 64 overlapping
+// partial runs each offset is checksummed at most once. Worst case (hostile
+// bytes whose every offset declares a frame reaching far into the buffer):
+// O(n * min(n, max_frame_len)) bytes checksummed for a buffer of n bytes; a
+// tight max_frame_len bounds it. Allocates nothing.
+ResyncResult resync_frames(const uint8_t* buf, size_t len, size_t start, const FrameFormat& format,
+                           size_t run) noexcept;
 
 }  // namespace flatstream

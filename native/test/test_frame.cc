@@ -1,4 +1,4 @@
-// Frame sealing and scanning: the contracts of native/frame.h.
+// Frame sealing, scanning and resynchronisation: the contracts of native/frame.h.
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstring>
@@ -80,6 +80,40 @@ FrameFormat with_chain(ChecksumKind kind, uint64_t bound, const ValidatorChain* 
   FrameFormat f = make_format(kind, 0, bound);
   f.validators = chain;
   return f;
+}
+
+// What resync_frames must say about an offset, by scanning from it.
+enum class Run { kValid, kRuledOut, kUndecided };
+Run oracle(const std::vector<uint8_t>& s, size_t q, const FrameFormat& f, size_t run) {
+  std::vector<uint32_t> index(2 * run);
+  const ScanResult r = scan_frames(s.data(), s.size(), q, f, index.data(), run);
+  if (r.frames >= run || (r.status == ScanStatus::kEnd && r.frames > 0)) return Run::kValid;
+  if (r.status == ScanStatus::kPartial || r.status == ScanStatus::kEnd) return Run::kUndecided;
+  return Run::kRuledOut;
+}
+
+// Holds a resync result to its definition: the smallest valid offset after
+// `start`, everything before `keep` ruled out, `keep` itself undecided.
+void check_resync(const std::vector<uint8_t>& s, size_t start, const FrameFormat& f, size_t run,
+                  const ResyncResult& r) {
+  const size_t len = s.size();
+  const bool found = r.status == ResyncStatus::kFound;
+  CHECK(found || r.status == ResyncStatus::kNotFound);
+  const size_t limit = found ? r.offset : len;
+  if (found) {
+    CHECK(r.offset > start && r.offset < len);
+    CHECK(oracle(s, r.offset, f, run) == Run::kValid);
+    CHECK(r.frames >= 1 && r.frames <= run);
+    CHECK(r.keep <= r.offset);
+  }
+  CHECK(r.keep > start);
+  for (size_t q = start + 1; q < limit; ++q) {
+    const Run o = oracle(s, q, f, run);
+    CHECK(o != Run::kValid);
+    if (q < r.keep) CHECK(o == Run::kRuledOut);
+    if (q == r.keep) CHECK(o == Run::kUndecided);
+  }
+  if (!found && r.keep < len) CHECK(oracle(s, r.keep, f, run) == Run::kUndecided);
 }
 
 }  // namespace
@@ -314,6 +348,157 @@ TEST_CASE(validators_see_each_payload_exactly) {
     CHECK(r.status == ScanStatus::kValidationFailed);
     CHECK_EQ(r.consumed, 0u);
     CHECK(r.validation.message() == "payload of 0 bytes is shorter than 1");
+  }
+}
+
+// --- Resynchronisation ----------------------------------------------------
+
+TEST_CASE(resync_refuses_a_stream_without_a_checksum) {
+  const std::vector<uint8_t> s = build_stream(ChecksumKind::kNone, kSizes);
+  CHECK(resync_frames(s.data(), s.size(), 0, make_format(ChecksumKind::kNone, 0, 4096), 1).status ==
+        ResyncStatus::kNoChecksum);
+  CHECK(resync_frames(s.data(), s.size(), 0, make_format(ChecksumKind::kNone, 4, 4096), 1).status ==
+        ResyncStatus::kNoChecksum);
+}
+
+TEST_CASE(resync_lands_on_the_next_intact_frame_after_every_byte_corruption) {
+  const std::vector<size_t> sizes = {0, 3, 1, 300, 48, 7, 48, 5};
+  for (ChecksumKind kind : kAllKinds) {
+    if (kind == ChecksumKind::kNone) continue;
+    const std::vector<uint8_t> s = build_stream(kind, sizes);
+    const std::vector<size_t> at = boundaries_of(kind, sizes);
+    const FrameFormat f = make_format(kind, 0, 4096);
+    std::vector<uint32_t> index(64);
+    for (size_t run = 1; run <= 3; ++run) {
+      for (size_t i = 0; i < s.size(); ++i) {
+        for (uint8_t edit : {uint8_t(0x01), uint8_t(0x80)}) {
+          std::vector<uint8_t> bad = s;
+          bad[i] ^= edit;
+          const ScanResult r = scan_frames(bad.data(), bad.size(), 0, f, index.data(), 32);
+          size_t frame = 0;
+          while (at[frame + 1] <= i) ++frame;
+          CHECK_EQ(r.consumed, at[frame]);
+          const ResyncResult k = resync_frames(bad.data(), bad.size(), r.consumed, f, run);
+          if (frame + 1 < sizes.size()) {
+            CHECK(k.status == ResyncStatus::kFound);
+            CHECK_EQ(k.offset, at[frame + 1]);
+            CHECK_EQ(k.frames, std::min(run, sizes.size() - frame - 1));
+          } else {
+            CHECK(k.status == ResyncStatus::kNotFound);
+          }
+          if (run == 2) check_resync(bad, r.consumed, f, run, k);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE(resync_accepts_a_run_that_ends_the_buffer) {
+  const std::vector<uint8_t> s = build_stream(ChecksumKind::kCrc32c, {48, 48});
+  const ResyncResult r =
+      resync_frames(s.data(), s.size(), 0, make_format(ChecksumKind::kCrc32c, 0, 4096), 3);
+  CHECK(r.status == ResyncStatus::kFound);
+  CHECK_EQ(r.offset, 56u);
+  CHECK_EQ(r.frames, 1u);
+  CHECK_EQ(r.keep, 56u);
+}
+
+TEST_CASE(resync_keeps_the_bytes_of_a_frame_that_may_still_complete) {
+  // A corrupt frame (header and payload 0xFF), then a frame cut short.
+  std::vector<uint8_t> s = {8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+  s.insert(s.end(), 8, 0xff);
+  const std::vector<uint8_t> next = build_stream(ChecksumKind::kCrc32, {20});
+  s.insert(s.end(), next.begin(), next.end() - 5);
+  const FrameFormat f = make_format(ChecksumKind::kCrc32, 0, 64);
+  ResyncResult r = resync_frames(s.data(), s.size(), 0, f, 1);
+  CHECK(r.status == ResyncStatus::kNotFound);
+  CHECK_EQ(r.keep, 16u);
+  check_resync(s, 0, f, 1, r);
+  // Whole, it is found; an earlier offset that may still complete lowers keep.
+  s.insert(s.end(), next.end() - 5, next.end());
+  r = resync_frames(s.data(), s.size(), 0, f, 1);
+  CHECK(r.status == ResyncStatus::kFound);
+  CHECK_EQ(r.offset, 16u);
+  CHECK_EQ(r.keep, 16u);
+  s[9] = 60;  // offset 9 now declares 60 bytes: past the end, within the bound
+  s[10] = s[11] = s[12] = 0;
+  r = resync_frames(s.data(), s.size(), 0, f, 1);
+  CHECK(r.status == ResyncStatus::kFound);
+  CHECK_EQ(r.offset, 16u);
+  CHECK_EQ(r.keep, 9u);
+  check_resync(s, 0, f, 1, r);
+}
+
+TEST_CASE(resync_skips_frames_that_fail_the_validators) {
+  std::vector<size_t> at;
+  std::vector<uint8_t> s =
+      frame_payloads(ChecksumKind::kXxHash64,
+                     {std::vector<uint8_t>(30, 0xee), std::vector<uint8_t>(20, 0xab),
+                      table_payload(1), table_payload(2)},
+                     &at);
+  s[at[0] + 14] ^= 1;  // the first frame is corrupt; the second sealed but no FlatBuffer
+  const ValidatorChain chain({ValidatorChain::TableRoot()});
+  ResyncResult r =
+      resync_frames(s.data(), s.size(), 0, with_chain(ChecksumKind::kXxHash64, 4096, nullptr), 2);
+  CHECK(r.status == ResyncStatus::kFound);
+  CHECK_EQ(r.offset, at[1]);
+  r = resync_frames(s.data(), s.size(), 0, with_chain(ChecksumKind::kXxHash64, 4096, &chain), 2);
+  CHECK(r.status == ResyncStatus::kFound);
+  CHECK_EQ(r.offset, at[2]);
+  check_resync(s, 0, with_chain(ChecksumKind::kXxHash64, 4096, &chain), 2, r);
+}
+
+TEST_CASE(zeros_are_empty_frames_to_a_crc_unless_a_validator_says_no) {
+  // CRCs of nothing are 0, so zero-filled bytes (a preallocated file's tail)
+  // read as valid empty frames; XXH3 of nothing is not 0. A Size{1, ...}
+  // validator (or TableRoot) tells them apart.
+  for (ChecksumKind kind : {ChecksumKind::kCrc32, ChecksumKind::kXxHash64}) {
+    std::vector<uint8_t> s(64, 0);
+    const std::vector<uint8_t> tail = build_stream(kind, {48, 48});
+    s.insert(s.end(), tail.begin(), tail.end());
+    ResyncResult r = resync_frames(s.data(), s.size(), 0, make_format(kind, 0, 4096), 2);
+    CHECK(r.status == ResyncStatus::kFound);
+    CHECK_EQ(r.offset, kind == ChecksumKind::kCrc32 ? 1u : 64u);
+    const ValidatorChain nonempty({ValidatorChain::Size{1, 4096}});
+    r = resync_frames(s.data(), s.size(), 0, with_chain(kind, 4096, &nonempty), 2);
+    CHECK(r.status == ResyncStatus::kFound);
+    CHECK_EQ(r.offset, 64u);
+  }
+}
+
+TEST_CASE(resync_matches_its_definition_on_random_streams) {
+  // Mixtures of intact frames, garbage, zeros and cut frames, from every start.
+  uint32_t x = 12345;
+  auto rnd = [&x](uint32_t n) {
+    x = x * 1103515245u + 12345u;
+    return (x >> 8) % n;
+  };
+  const ValidatorChain nonempty({ValidatorChain::Size{1, 4096}});
+  for (int round = 0; round < 60; ++round) {
+    const ChecksumKind kind = kAllKinds[1 + rnd(5)];
+    std::vector<uint8_t> s;
+    for (int part = 0, parts = 2 + int(rnd(8)); part < parts; ++part) {
+      const uint32_t what = rnd(4);
+      if (what <= 1) {
+        std::vector<size_t> sizes;
+        for (uint32_t n = 1 + rnd(4); n > 0; --n) sizes.push_back(rnd(3) == 0 ? 0 : rnd(40));
+        const std::vector<uint8_t> frames = build_stream(kind, sizes);
+        s.insert(s.end(), frames.begin(), frames.end() - (what == 1 ? rnd(6) : 0));
+      } else if (what == 2) {
+        for (uint32_t n = rnd(30); n > 0; --n) s.push_back(uint8_t(rnd(256)));
+      } else {
+        s.insert(s.end(), rnd(12), 0);
+      }
+    }
+    const uint64_t bound = rnd(2) ? 64 : kDefaultMaxFrameLen;
+    for (const ValidatorChain* chain : {(const ValidatorChain*)nullptr, &nonempty}) {
+      const FrameFormat f = with_chain(kind, bound, chain);
+      for (size_t run = 1; run <= 4; ++run) {
+        for (size_t start = 0; start <= s.size(); start += 1 + rnd(3)) {
+          check_resync(s, start, f, run, resync_frames(s.data(), s.size(), start, f, run));
+        }
+      }
+    }
   }
 }
 

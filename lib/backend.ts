@@ -1,12 +1,29 @@
 /**
  * The one seam between the facade and the engines that do the byte work:
  * the native addon when it loads, otherwise the pure TypeScript fallback
- * (lib/js/), which implements the same five calls with the same results.
+ * (lib/js/), which implements the same calls with the same results.
  * Every call works on a whole buffer or slab, never on one frame of a batch.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { jsBackend } from './js/frame';
+
+/** Why a payload failed a validator chain: the validator's position in it, and its reason. */
+export interface ChainFailure {
+  index: number;
+  reason: string;
+}
+
+/**
+ * Validators run on each payload inside a scan, after its checksum
+ * (AND, in order, first failure wins). The addon accepts only its own
+ * `ValidatorChain` (`nativeExport('ValidatorChain')`, native/binding/validator.cc);
+ * the TypeScript engine accepts any object with this `check`, that one included.
+ */
+export interface ValidatorChainLike {
+  /** null when buf[offset, offset + length) passes every validator. */
+  check(buf: Uint8Array, offset: number, length: number): ChainFailure | null;
+}
 
 /** What lib/ needs from an engine (native/binding/addon.cc, lib/js/frame.ts). */
 export interface Backend {
@@ -17,9 +34,11 @@ export interface Backend {
   /** Fills the checksum field of every frame staged in slab[start, end); returns the frame count. */
   sealFrames(slab: Uint8Array, start: number, end: number, kind: number): number;
   /**
-   * Scans buf[start, end) for frames. Writes into `index`: [0] status, [1]
-   * frames, [2] consumed - start, [3] declared length, then (offset - start,
-   * length) pairs. Returns the number of frames indexed.
+   * Scans buf[start, end) for frames. Per frame: the bound, the checksum
+   * field and payload present, the checksum, then `validators`; the first
+   * check that fails stops the scan at that frame. Writes into `index` a
+   * header of {@link INDEX_HEADER} slots (see {@link IndexSlot}), then
+   * (offset - start, length) pairs. Returns the number of frames indexed.
    */
   scanFrames(
     buf: Uint8Array,
@@ -29,6 +48,30 @@ export interface Backend {
     width: number,
     maxFrameLen: number,
     index: Uint32Array,
+    validators?: ValidatorChainLike,
+  ): number;
+  /**
+   * After a bad frame at `start`: the smallest offset p > start at which
+   * `run` consecutive complete frames pass the bound, the checksum and
+   * `validators`, or at least one does and the frames end exactly at `end`.
+   * Returns p (absolute), or -1 when no offset of buf(start, end) does yet.
+   * `out` (Float64Array, at least {@link RESYNC_OUT} long) receives [0]
+   * keep: every offset in (start, keep) is ruled out for good, so bytes
+   * before it may be dropped (the first offset whose run needs more data,
+   * at most p and end), and [1] the frames of the run found (0 if none; fewer
+   * than `run` when they end the buffer). Throws a RangeError for kind 0:
+   * without a checksum noise looks like frames.
+   */
+  resyncFrames(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    kind: number,
+    width: number,
+    maxFrameLen: number,
+    run: number,
+    validators?: ValidatorChainLike,
+    out?: Float64Array,
   ): number;
 }
 
@@ -39,10 +82,29 @@ export const ScanStatus = {
   IndexFull: 2,
   ChecksumMismatch: 3,
   InvalidFrame: 4,
+  /** The frame at `consumed` passed its checksum but a validator failed ({@link IndexSlot}.validator). */
+  ValidationFailed: 5,
 } as const;
 
-/** Header slots at the start of a scan index. */
-export const INDEX_HEADER = 4;
+/** Header slots at the start of a scan index; (offset, length) pairs follow. */
+export const INDEX_HEADER = 6;
+
+/** What each header slot of a scan index holds. */
+export const IndexSlot = {
+  status: 0,
+  frames: 1,
+  /** Offset of the first frame not indexed, relative to `start`. */
+  consumed: 2,
+  /** The declared length of the frame the scan stopped at (when known). */
+  length: 3,
+  /** ValidationFailed: the failing validator's position in the chain; 0 otherwise. */
+  validator: 4,
+  /** Always 0. */
+  reserved: 5,
+} as const;
+
+/** Length of resyncFrames' `out`: [0] keep, [1] frames of the run found. */
+export const RESYNC_OUT = 2;
 
 interface NativeBinding extends Backend {
   napiVersion: number;

@@ -3,7 +3,7 @@
  * (lib/backend.ts) with the same results, byte for byte. Used when the addon
  * cannot load, or with FLATSTREAM_NATIVE=0.
  */
-import type { Backend } from '../backend';
+import type { Backend, ValidatorChainLike } from '../backend';
 import { KIND_WIDTH, Kind, LENGTH_FIELD } from '../kinds';
 import { crc16Xmodem, crc32, crc32c, crc64Xz } from './crc';
 import { xxh3_64 } from './xxh3';
@@ -64,6 +64,43 @@ const PARTIAL = 1;
 const INDEX_FULL = 2;
 const CHECKSUM_MISMATCH = 3;
 const INVALID_FRAME = 4;
+const VALIDATION_FAILED = 5;
+
+// Header slots of a scan index, as INDEX_HEADER in lib/backend.ts (not
+// imported: backend.ts imports this module).
+const HEADER = 6;
+
+// resync: what one frame says, as check_frame in native/frame.cc.
+const GOOD = 0;
+const BAD = 1;
+const UNDECIDED = 2;
+let verdictNext = 0; // GOOD: where the next frame starts
+
+function checkFrame(
+  buf: Uint8Array,
+  end: number,
+  at: number,
+  kind: number,
+  width: number,
+  maxFrameLen: number,
+  validators: ValidatorChainLike | undefined,
+): number {
+  const avail = end - at;
+  if (avail < LENGTH_FIELD) return UNDECIDED;
+  const len = readU32(buf, at);
+  if (len > maxFrameLen) return BAD;
+  const header = LENGTH_FIELD + width;
+  if (avail < header || avail - header < len) return UNDECIDED;
+  checksumHalves(kind, buf, at + header, at + header + len);
+  if (!halvesMatch(buf, at + LENGTH_FIELD, width)) return BAD;
+  if (validators && validators.check(buf, at + header, len) != null) return BAD;
+  verdictNext = at + header + len;
+  return GOOD;
+}
+
+// Verdicts met while walking a candidate's run, kept for later candidates;
+// capped like native/frame.cc's memo (the cap changes cost, never results).
+const MEMO_CAPACITY = 64;
 
 export const jsBackend: Backend = {
   checksum(kind, data) {
@@ -98,14 +135,16 @@ export const jsBackend: Backend = {
     return frames;
   },
 
-  scanFrames(buf, start, end, kind, width, maxFrameLen, index) {
+  scanFrames(buf, start, end, kind, width, maxFrameLen, index, validators) {
     checkKind(kind);
+    if (index.length < HEADER + 2) throw new RangeError('index too small');
     const header = LENGTH_FIELD + width;
-    const capacity = (index.length - 4) >>> 1;
+    const capacity = (index.length - HEADER) >>> 1;
     let pos = start;
     let frames = 0;
     let status: number = END;
     let length = 0; // reported only where native reports it
+    let failed = 0;
     for (;;) {
       const avail = end - pos;
       if (avail <= 0) break;
@@ -136,8 +175,19 @@ export const jsBackend: Backend = {
           break;
         }
       }
-      index[4 + 2 * frames] = pos + header - start;
-      index[5 + 2 * frames] = len;
+      if (validators) {
+        // After the checksum, as in native/frame.cc. A throw propagates and
+        // the batch is lost; the caller rescans from `start`.
+        const failure = validators.check(buf, pos + header, len);
+        if (failure != null) {
+          status = VALIDATION_FAILED;
+          length = len;
+          failed = failure.index;
+          break;
+        }
+      }
+      index[HEADER + 2 * frames] = pos + header - start;
+      index[HEADER + 1 + 2 * frames] = len;
       frames++;
       pos += header + len;
     }
@@ -145,6 +195,55 @@ export const jsBackend: Backend = {
     index[1] = frames;
     index[2] = pos - start;
     index[3] = length;
+    index[4] = failed;
+    index[5] = 0;
     return frames;
+  },
+
+  // The same search as resync_frames in native/frame.cc, with the same results.
+  resyncFrames(buf, start, end, kind, width, maxFrameLen, run, validators, out) {
+    checkKind(kind);
+    if (kind === Kind.None) throw new RangeError('resync needs a built-in checksum');
+    if (!(Number.isInteger(run) && run >= 1 && run <= 0xffffffff)) {
+      throw new RangeError('run is out of range');
+    }
+    width = KIND_WIDTH[kind]!;
+    const memo = new Map<number, number>(); // offset -> -1 (bad) or the next frame's offset
+    let keep = -1;
+    for (let p = start + 1; p < end; p++) {
+      memo.delete(p - 1);
+      let at = p;
+      let frames = 0;
+      let verdict: number;
+      for (;;) {
+        const known = memo.get(at);
+        if (known !== undefined) {
+          verdict = known < 0 ? BAD : GOOD;
+          verdictNext = known;
+        } else {
+          verdict = checkFrame(buf, end, at, kind, width, maxFrameLen, validators);
+          if (at !== p && verdict !== UNDECIDED && memo.size < MEMO_CAPACITY) {
+            memo.set(at, verdict === BAD ? -1 : verdictNext);
+          }
+        }
+        if (verdict !== GOOD) break;
+        frames++;
+        at = verdictNext;
+        if (frames === run || at === end) break;
+      }
+      if (verdict === GOOD) {
+        if (out) {
+          out[0] = keep >= 0 && keep < p ? keep : p;
+          out[1] = frames;
+        }
+        return p;
+      }
+      if (verdict === UNDECIDED && keep < 0) keep = p;
+    }
+    if (out) {
+      out[0] = keep >= 0 ? keep : end > start ? end : start + 1;
+      out[1] = 0;
+    }
+    return -1;
   },
 };

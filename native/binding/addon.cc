@@ -9,8 +9,11 @@
 #include "checksum.h"
 #include "frame.h"
 
-void InitArena(Napi::Env env, Napi::Object exports);    // native/binding/arena.cc
-void InitFileMap(Napi::Env env, Napi::Object exports);  // native/binding/file_map.cc
+void InitArena(Napi::Env env, Napi::Object exports);      // native/binding/arena.cc
+void InitFileMap(Napi::Env env, Napi::Object exports);    // native/binding/file_map.cc
+void InitValidator(Napi::Env env, Napi::Object exports);  // native/binding/validator.cc
+// nullptr for undefined/null, the chain of a ValidatorChain, a TypeError otherwise.
+const flatstream::ValidatorChain* validator_chain_of(const Napi::Value& v);  // validator.cc
 
 namespace {
 
@@ -88,32 +91,79 @@ Napi::Value SealFrames(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(r.frames));
 }
 
-// scanFrames(buf, start, end, kind, width, maxFrameLen, index) -> frames
-// index: Uint32Array; [0..3] = status, frames, consumed - start, declared
-// length; then (offset - start, length) pairs. One call per batch of frames.
-constexpr size_t kIndexHeader = 4;
+// The frame format of scanFrames' and resyncFrames' arguments 3..5 (and 7).
+flatstream::FrameFormat format_of(const Napi::CallbackInfo& info, size_t validators_arg) {
+  const ChecksumKind kind = kind_of(info[3]);
+  const unsigned width = unsigned(index_arg(info[4], 8, "checksum width"));
+  const uint64_t max_len = index_arg(info[5], flatstream::kWireMaxFrameLen, "maxFrameLen");
+  flatstream::FrameFormat format = flatstream::make_format(kind, width, max_len);
+  format.validators = validator_chain_of(info[validators_arg]);
+  return format;
+}
+
+// scanFrames(buf, start, end, kind, width, maxFrameLen, index, validators?) -> frames
+// index: Uint32Array; a header of kIndexHeader slots, then (offset - start,
+// length) pairs. Header: [0] status, [1] frames, [2] consumed - start, [3]
+// declared length, [4] status 5 (kValidationFailed): the failing validator's
+// position in the chain, else 0, [5] reserved (0). validators: a
+// ValidatorChain run on each payload after its checksum, or undefined. One
+// call per batch of frames.
+constexpr size_t kIndexHeader = 6;
 Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
   const Bytes b = bytes_of(info[0]);
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
   if (end - start > flatstream::kWireMaxFrameLen)
     throw Napi::RangeError::New(info.Env(), "scan window must be below 4 GiB");
-  const ChecksumKind kind = kind_of(info[3]);
-  const unsigned width = unsigned(index_arg(info[4], 8, "checksum width"));
-  const uint64_t max_len = index_arg(info[5], flatstream::kWireMaxFrameLen, "maxFrameLen");
+  const flatstream::FrameFormat format = format_of(info, 7);
   const Bytes idx = bytes_of(info[6]);
   const size_t slots = idx.len / sizeof(uint32_t);
   if (slots < kIndexHeader + 2 || reinterpret_cast<uintptr_t>(idx.data) % alignof(uint32_t) != 0)
     throw Napi::RangeError::New(info.Env(), "index too small");
   uint32_t* index = reinterpret_cast<uint32_t*>(idx.data);
-  const flatstream::FrameFormat format = flatstream::make_format(kind, width, max_len);
   const flatstream::ScanResult r = flatstream::scan_frames(
       b.data, end, start, format, index + kIndexHeader, (slots - kIndexHeader) / 2);
   index[0] = uint32_t(r.status);
   index[1] = uint32_t(r.frames);
   index[2] = uint32_t(r.consumed - start);
   index[3] = uint32_t(r.length);
+  index[4] =
+      r.status == flatstream::ScanStatus::kValidationFailed ? uint32_t(r.validation.index) : 0;
+  index[5] = 0;
   return Napi::Number::New(info.Env(), double(r.frames));
+}
+
+// resyncFrames(buf, start, end, kind, width, maxFrameLen, run, validators?, out?)
+//   -> absolute offset of the first verified run after `start`, or -1
+// out: Float64Array of >= 2, filled with [0] keep (bytes of buf before it are
+// ruled out for good and may be dropped), [1] frames in the run found (0 when
+// none). Throws a RangeError without a checksum (kind 0). Slow path: once per
+// corruption met, not per batch.
+Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
+  const Bytes b = bytes_of(info[0]);
+  const uint64_t end = index_arg(info[2], b.len, "end");
+  const uint64_t start = index_arg(info[1], end, "start");
+  const flatstream::FrameFormat format = format_of(info, 7);
+  if (!format.verifies())
+    throw Napi::RangeError::New(info.Env(), "resync needs a built-in checksum");
+  const double run = index_arg(info[6], 0xFFFFFFFFu, "run");
+  if (run < 1) throw Napi::RangeError::New(info.Env(), "run is out of range");
+  double* out = nullptr;
+  if (!info[8].IsUndefined()) {
+    if (!info[8].IsTypedArray() ||
+        info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        info[8].As<Napi::TypedArray>().ElementLength() < 2)
+      throw Napi::TypeError::New(info.Env(), "out must be a Float64Array of at least 2");
+    out = reinterpret_cast<double*>(bytes_of(info[8]).data);
+  }
+  const flatstream::ResyncResult r =
+      flatstream::resync_frames(b.data, end, start, format, size_t(run));
+  const bool found = r.status == flatstream::ResyncStatus::kFound;
+  if (out) {
+    out[0] = double(r.keep);
+    out[1] = found ? double(r.frames) : 0;
+  }
+  return Napi::Number::New(info.Env(), found ? double(r.offset) : -1);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -121,9 +171,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksumImpl", Napi::Function::New(env, ChecksumImpl, "checksumImpl"));
   exports.Set("sealFrames", Napi::Function::New(env, SealFrames, "sealFrames"));
   exports.Set("scanFrames", Napi::Function::New(env, ScanFrames, "scanFrames"));
+  exports.Set("resyncFrames", Napi::Function::New(env, ResyncFrames, "resyncFrames"));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   InitArena(env, exports);
   InitFileMap(env, exports);
+  InitValidator(env, exports);
   return exports;
 }
 

@@ -10,7 +10,7 @@
  * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
  * it from sync sources (bytes, files) and async ones (streams) alike.
  */
-import { INDEX_HEADER, ScanStatus, backend } from './backend';
+import { INDEX_HEADER, ScanStatus, type ValidatorChainLike, backend } from './backend';
 import { customValue } from './checksum';
 import {
   ChecksumMismatchError,
@@ -59,6 +59,8 @@ export class FrameCursor {
   readonly #deframer: Deframer;
   readonly #policy: MemoryPolicy;
   readonly #validator: CompiledValidator | null;
+  readonly #batch: ValidatorChainLike | undefined;
+  readonly #perFrame: boolean;
   readonly #observers: readonly Observer[];
   readonly #slabBaseline: number;
   #index = new Uint32Array(INDEX_HEADER + 2 * INDEX_FRAMES);
@@ -85,6 +87,10 @@ export class FrameCursor {
     this.#kind = this.#custom ? Kind.None : deframer.kind;
     this.#policy = policy;
     this.#validator = deframer.compiled;
+    // Built-in validators run inside the engine's scan; others per frame here,
+    // as do all of them behind a custom checksum (verified here, and first).
+    this.#batch = this.#custom ? undefined : (deframer.compiled?.batch ?? undefined);
+    this.#perFrame = deframer.compiled !== null && this.#batch === undefined;
     this.#observers = deframer.observers;
     this.#slabBaseline = slabSize;
     this.#slab = new Uint8Array(slabSize);
@@ -143,7 +149,7 @@ export class FrameCursor {
         const frameAt = start - this.#header;
         // Before moving on: if a custom checksum or a validator throws, this frame is retried.
         if (this.#custom) this.#verifyCustom(frameAt, start, len);
-        if (this.#validator) this.#validate(frameAt, start, len);
+        if (this.#perFrame) this.#validate(frameAt, start, len);
         this.#batchI++;
         if (this.#observers.length) this.#observe(start, len);
         this.payloadStart = start;
@@ -202,6 +208,7 @@ export class FrameCursor {
       d.checksum.width,
       d.maxFrameLen,
       this.#index,
+      this.#batch,
     );
     this.#batchI = 0;
     this.#batchBase = start;
@@ -328,6 +335,13 @@ export class FrameCursor {
       err = new ChecksumMismatchError(
         expected,
         BigInt(backend.checksum(this.#kind, payload)),
+        where,
+      );
+    } else if (status === ScanStatus.ValidationFailed) {
+      const bad = this.#validator!.check(this.window, at + this.#header, length);
+      err = new ValidationFailedError(
+        bad?.validator ?? 'unknown',
+        bad?.reason ?? 'rejected',
         where,
       );
     } else {

@@ -9,7 +9,7 @@
  * untrusted streams from Node safe.
  */
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
-import { nativeExport } from './backend';
+import { type ValidatorChainLike, nativeExport } from './backend';
 import { FlatStreamError } from './errors';
 
 /** A check of one payload: `null`/`undefined` when it passes, otherwise the reason. */
@@ -41,9 +41,7 @@ export interface VerifierLimits {
   checkAlignment?: boolean;
 }
 
-interface NativeChain {
-  check(buf: Uint8Array, offset: number, length: number): { index: number; reason: string } | null;
-}
+type NativeChain = ValidatorChainLike;
 type NativeChainClass = new (specs: NativeSpec[]) => NativeChain;
 
 function nativeChain(specs: NativeSpec[]): NativeChain | null {
@@ -276,9 +274,12 @@ export function checkValidator(v: unknown): asserts v is Validator {
 }
 
 /**
- * @internal A compiled validator: `check` returns the failing validator's
- * name and reason for buf[offset, offset + length), or null. Built-ins are
- * checked without creating a view.
+ * @internal A compiled validator. `check` returns the failing validator's
+ * name and reason for buf[offset, offset + length), or null; built-ins are
+ * checked without creating a view. When every validator is a built-in,
+ * `batch` is the chain the engine runs inside its scan (the addon's own
+ * ValidatorChain, or a TS one for the fallback engine) and `names` maps its
+ * failing index to a validator name.
  */
 export interface CompiledValidator {
   check(
@@ -286,6 +287,8 @@ export interface CompiledValidator {
     offset: number,
     length: number,
   ): { validator: string; reason: string } | null;
+  readonly batch: ValidatorChainLike | null;
+  readonly names: readonly string[];
 }
 
 /** @internal */
@@ -293,8 +296,28 @@ export function compileValidator(v: Validator): CompiledValidator | null {
   const list = v instanceof CompositeValidator ? v.validators : [v];
   const active = list.filter((x) => x !== NoValidator);
   if (active.length === 0) return null;
+  const names = active.map((x) => x.name);
+  let batch: ValidatorChainLike | null = null;
+  if (active.every((x) => x instanceof BuiltinValidator)) {
+    const builtins = active as BuiltinValidator[];
+    batch = nativeChain(builtins.map((x) => x.spec)) ?? {
+      check(buf, offset, length) {
+        for (let i = 0; i < builtins.length; i++) {
+          const reason = builtins[i]!.check(buf, offset, length);
+          if (reason) return { index: i, reason };
+        }
+        return null;
+      },
+    };
+  }
   return {
+    batch,
+    names,
     check(buf, offset, length) {
+      if (batch) {
+        const bad = batch.check(buf, offset, length);
+        return bad ? { validator: names[bad.index]!, reason: bad.reason } : null;
+      }
       let view: Uint8Array | null = null;
       for (const x of active) {
         const reason =

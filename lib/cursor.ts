@@ -10,7 +10,7 @@
  * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
  * it from sync sources (bytes, files) and async ones (streams) alike.
  */
-import { INDEX_HEADER, ScanStatus, type ValidatorChainLike, backend } from './backend';
+import { INDEX_HEADER, RESYNC_OUT, ScanStatus, type ValidatorChainLike, backend } from './backend';
 import { customValue } from './checksum';
 import {
   ChecksumMismatchError,
@@ -24,6 +24,19 @@ import { CUSTOM_KIND, type Deframer, type Observer } from './framing';
 import type { CompiledValidator } from './validation';
 import { Kind, LENGTH_FIELD } from './kinds';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
+
+/** A range of the stream that skip mode did not deliver, and why. */
+export interface SkippedRange {
+  /** Stream offset where it starts (a frame's length field). */
+  offset: number;
+  /** Its length in bytes. */
+  length: number;
+  reason: string;
+}
+
+// Frames that must verify in a row before reading resumes after damage (or
+// fewer, when they end the stream): one good-looking frame could be chance.
+const RESYNC_RUN = 2;
 
 export const FRAME = 0;
 export const NEED = 1;
@@ -52,6 +65,9 @@ export class FrameCursor {
   frameOffset = 0;
   /** 0-based index of the current frame. */
   frameIndex = -1;
+  /** Skip mode: ranges skipped, and their bytes. */
+  skippedRanges = 0;
+  skippedBytes = 0;
 
   readonly #header: number;
   readonly #kind: number;
@@ -79,8 +95,19 @@ export class FrameCursor {
   #pushed = 0; // stream bytes received so far
   #eof = false;
   #error: Error | null = null;
+  readonly #skip: boolean;
+  readonly #onSkip: ((range: SkippedRange) => void) | null;
+  #resyncing = false;
+  #skipFrom = 0; // stream offset where the range being skipped starts
+  #skipReason = '';
+  #resyncOut = new Float64Array(RESYNC_OUT);
 
-  constructor(deframer: Deframer, policy: MemoryPolicy = NoShrinkPolicy, slabSize = 64 * 1024) {
+  constructor(
+    deframer: Deframer,
+    policy: MemoryPolicy = NoShrinkPolicy,
+    slabSize = 64 * 1024,
+    onSkip: ((range: SkippedRange) => void) | null = null,
+  ) {
     this.#deframer = deframer;
     this.#header = deframer.headerSize;
     this.#custom = deframer.kind === CUSTOM_KIND;
@@ -94,6 +121,8 @@ export class FrameCursor {
     this.#observers = deframer.observers;
     this.#slabBaseline = slabSize;
     this.#slab = new Uint8Array(slabSize);
+    this.#skip = onSkip !== null;
+    this.#onSkip = onSkip;
   }
 
   /** Stream offset of the next frame. */
@@ -126,7 +155,11 @@ export class FrameCursor {
     const base = this.#pushed;
     this.#pushed += chunk.length;
     if (chunk.length === 0) return;
-    if (this.#inSlab && this.#start < this.#end) {
+    if (this.#resyncing) {
+      // Looking for where good frames resume: gather everything.
+      this.#ensureSlab(this.#end + chunk.length).set(chunk, this.#end);
+      this.#end += chunk.length;
+    } else if (this.#inSlab && this.#start < this.#end) {
       this.#complete(chunk, 0, base);
     } else {
       this.#setWindow(chunk, base, 0, chunk.length, false);
@@ -159,6 +192,10 @@ export class FrameCursor {
         this.#start = start + len;
         return FRAME;
       }
+      if (this.#resyncing) {
+        if (this.#resync()) continue;
+        return NEED;
+      }
       const status = this.#status;
       if (status === ScanStatus.IndexFull || (status === -1 && this.#start < this.#end)) {
         this.#scan();
@@ -175,16 +212,126 @@ export class FrameCursor {
         }
         return this.#eof ? DONE : NEED;
       }
+      if (this.#skip && status >= ScanStatus.ChecksumMismatch) {
+        this.#skipBadFrame(status);
+        continue;
+      }
       if (status === ScanStatus.Partial) {
+        if (this.#eof && this.#skip) {
+          this.#beginResync(this.#batchBase + this.#index[2]!, 'torn frame at the end');
+          continue;
+        }
         if (this.#eof) throw this.#fail(status);
         if (!this.#inSlab) {
           this.#carry(); // rescanned from the slab, so errors point into it
           continue;
         }
+        if (this.#start > 0) this.#compact(); // the pending frame must start the slab
         return NEED;
       }
       throw this.#fail(status);
     }
+  }
+
+  // Skip mode: the scan stopped at a bad frame. A frame that verified but
+  // failed a validator has a trustworthy length: skip exactly it. Otherwise
+  // the length may be garbage: resynchronise on the checksum.
+  #skipBadFrame(status: number): void {
+    const at = this.#batchBase + this.#index[2]!;
+    const length = this.#index[3]!;
+    if (status === ScanStatus.ValidationFailed) {
+      const bad = this.#validator!.check(this.window, at + this.#header, length);
+      const size = this.#header + length;
+      this.#report(
+        this.#winBase + at,
+        size,
+        `validation failed (${bad?.validator}): ${bad?.reason}`,
+      );
+      this.#start = at + size;
+      this.#batchN = this.#batchI = 0;
+      this.#status = -1;
+      return;
+    }
+    this.#beginResync(
+      at,
+      status === ScanStatus.ChecksumMismatch ? 'checksum mismatch' : 'invalid frame length',
+    );
+  }
+
+  #beginResync(at: number, reason: string): void {
+    this.#skipFrom = this.#winBase + at;
+    this.#skipReason = reason;
+    this.#resyncing = true;
+    // Everything from the bad frame on goes to the slab, where more data can join it.
+    const rest = this.window.subarray(at, this.#end);
+    const slab = this.#ensureSlab(rest.length);
+    if (this.window === slab) slab.copyWithin(0, at, this.#end);
+    else slab.set(rest, 0);
+    this.#setWindow(slab, this.#winBase + at, 0, rest.length, true);
+    this.#resyncing = true;
+    if (this.#rest) {
+      // The chunk that completed the bad frame goes on after it.
+      const more = this.#rest.subarray(this.#restPos);
+      this.#ensureSlab(this.#end + more.length).set(more, this.#end);
+      this.#end += more.length;
+      this.#rest = null;
+    }
+  }
+
+  // Looks for the first offset after the bad frame where a run of frames
+  // verifies. True when reading can go on (found, or nothing left at the end).
+  #resync(): boolean {
+    const d = this.#deframer;
+    const out = this.#resyncOut;
+    const p = backend.resyncFrames(
+      this.window,
+      0,
+      this.#end,
+      this.#kind,
+      d.checksum.width,
+      d.maxFrameLen,
+      RESYNC_RUN,
+      this.#batch,
+      out,
+    );
+    const keep = out[0]!;
+    if (p >= 0 && (keep >= p || this.#eof)) {
+      this.#report(this.#skipFrom, this.#winBase + p - this.#skipFrom, this.#skipReason);
+      this.#resyncing = false;
+      this.#setWindow(this.window, this.#winBase, p, this.#end, true);
+      return true;
+    }
+    if (this.#eof) {
+      this.#report(this.#skipFrom, this.#winBase + this.#end - this.#skipFrom, this.#skipReason);
+      this.#resyncing = false;
+      this.#setWindow(this.window, this.#winBase, this.#end, this.#end, true);
+      this.#status = ScanStatus.End;
+      return true;
+    }
+    // Offsets before `keep` are ruled out for good; keep one byte before it
+    // so that `keep` itself stays a candidate (resync looks past its start).
+    const from = Math.max(0, keep - 1);
+    if (from > 0) {
+      this.window.copyWithin(0, from, this.#end);
+      this.#winBase += from;
+      this.#end -= from;
+    }
+    this.#status = -1;
+    return false;
+  }
+
+  // Moves the slab's unconsumed bytes to its start (after a resync, frames
+  // before a partial one were read from the slab itself).
+  #compact(): void {
+    const start = this.#start;
+    this.#slab.copyWithin(0, start, this.#end);
+    this.#setWindow(this.#slab, this.#winBase + start, 0, this.#end - start, true);
+  }
+
+  #report(offset: number, length: number, reason: string): void {
+    this.skippedRanges++;
+    this.skippedBytes += length;
+    this.#onSkip!({ offset, length, reason });
   }
 
   #setWindow(win: Uint8Array, base: number, start: number, end: number, inSlab: boolean): void {

@@ -87,5 +87,6 @@ export {
   type TypedCallback,
   type GetRoot,
   type FrameInfo,
+  type SkippedRange,
 } from './reader';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './kinds';

@@ -9,7 +9,7 @@
 import { ByteBuffer } from 'flatbuffers';
 import { Readable } from 'node:stream';
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
-import { DONE, FRAME, FrameCursor } from './cursor';
+import { DONE, FRAME, FrameCursor, type SkippedRange } from './cursor';
 import { ClosedError, IoError, ReaderBusyError } from './errors';
 import { Deframer } from './framing';
 import type { MemoryPolicy } from './policy';
@@ -36,6 +36,8 @@ export type TypedCallback<T> = (root: T, info: FrameInfo) => boolean | void;
 /** A flatc-generated `getRootAsX(bb, obj?)`. */
 export type GetRoot<T> = (bb: ByteBuffer, obj?: T) => T;
 
+export type { SkippedRange };
+
 /** Where a reader's bytes come from. */
 export type ReadSource = Uint8Array | string | URL | number | Readable | AsyncIterable<Uint8Array>;
 
@@ -47,6 +49,18 @@ export interface StreamReaderOptions {
   carrySize?: number;
   /** When that buffer, grown for a large frame, shrinks back (default: never). */
   memoryPolicy?: MemoryPolicy;
+  /**
+   * What a corrupt frame does: `'error'` (default, as flatstream-rs) stops
+   * reading with its error; `'skip'` skips it and reads on. A frame that
+   * verified but failed a validator is skipped by its length; otherwise the
+   * length itself may be garbage, so the reader resynchronises at the first
+   * offset where frames verify again (two in a row, or up to the end). A
+   * payload is never delivered unless it verified. Needs a built-in
+   * checksum: without one, noise cannot be told from frames.
+   */
+  onCorrupt?: 'error' | 'skip';
+  /** Skip mode: called with each range skipped (`{ offset, length, reason }`). */
+  onSkip?: (range: SkippedRange) => void;
 }
 
 const DEFAULT_READ = 1 << 20;
@@ -101,8 +115,26 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     ) {
       throw typeError('The "memoryPolicy" option must be a MemoryPolicy');
     }
+    const onCorrupt = options?.onCorrupt ?? 'error';
+    if (onCorrupt !== 'error' && onCorrupt !== 'skip') {
+      throw typeError(
+        `The "onCorrupt" option must be 'error' or 'skip'. Received ${String(onCorrupt)}`,
+      );
+    }
+    const onSkip = options?.onSkip;
+    if (onSkip !== undefined) checkFunction(onSkip, 'onSkip');
+    if (onCorrupt === 'skip' && !(deframer.kind >= 1 && deframer.kind <= 5)) {
+      throw typeError(
+        "onCorrupt: 'skip' needs a built-in checksum: without one, a corrupt length cannot be told from a real one",
+      );
+    }
     this.deframer = deframer;
-    this.#cursor = new FrameCursor(deframer, policy, carrySize);
+    this.#cursor = new FrameCursor(
+      deframer,
+      policy,
+      carrySize,
+      onCorrupt === 'skip' ? (onSkip ?? (() => undefined)) : null,
+    );
     this.#stableViews = false;
     if (typeof source === 'string' || typeof source === 'number' || source instanceof URL) {
       if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
@@ -132,6 +164,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   /** Index of the next frame to read. */
   get frameIndex(): number {
     return this.#cursor.frameIndex + 1;
+  }
+
+  /** Skip mode: how many ranges, and how many bytes, were skipped so far. */
+  get skipped(): { ranges: number; bytes: number } {
+    return { ranges: this.#cursor.skippedRanges, bytes: this.#cursor.skippedBytes };
   }
 
   /** True when the source can only be read asynchronously (a stream). */

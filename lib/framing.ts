@@ -8,7 +8,7 @@
  * deframer of another checksum (or none) does not fail cleanly: the format has
  * no magic, so it mis-frames. The checksum is agreed out of band.
  */
-import { checkBytes, checkInteger, checkOptions } from './args';
+import { checkBytes, checkInteger, checkOptions, typeError } from './args';
 import { type Checksum, NoChecksum, checkChecksum, customValue, isBuiltin } from './checksum';
 import { backend } from './backend';
 import { InvalidFrameError } from './errors';
@@ -36,7 +36,7 @@ const NO_ADAPTERS: Adapters = { validator: NoValidator, observers: [] };
 /** Id used for a custom (JS) checksum: the native side then only skips its field. */
 export const CUSTOM_KIND = -1;
 
-abstract class FrameCodec {
+abstract class FrameCodec<Self> {
   /** The checksum agreed for this stream. */
   readonly checksum: Checksum;
   /** Bytes before the payload: 4 + checksum width. */
@@ -65,18 +65,29 @@ abstract class FrameCodec {
     return { validator: this.validator, observers: this.observers };
   }
 
-  /** @internal The adapters with `v` added after the current validator (AND). */
-  protected withValidatorAdapters(v: Validator): Adapters {
+  /** @internal The same codec with other adapters. */
+  protected abstract derive(adapters: Adapters): Self;
+
+  /**
+   * The same, with `v` checked after the current validator (AND): on the
+   * write side before a frame is staged, on the read side after the
+   * checksum and before user code. Failures are `ValidationFailedError`s.
+   */
+  withValidator(v: Validator): Self {
     checkValidator(v);
     const validator =
       this.validator === NoValidator ? v : new CompositeValidator(this.validator, v);
-    return { validator, observers: this.observers };
+    return this.derive({ validator, observers: this.observers });
   }
 
-  /** @internal */
-  protected withObserverAdapters(fn: Observer): Adapters {
-    if (typeof fn !== 'function') throw new TypeError('The "fn" argument must be a function');
-    return { validator: this.validator, observers: [...this.observers, fn] };
+  /**
+   * The same, showing each payload to `fn` (zero-copy, valid during the
+   * call): on the write side once staged, on the read side once it passed
+   * every check.
+   */
+  observe(fn: Observer): Self {
+    if (typeof fn !== 'function') throw typeError('The "fn" argument must be a function');
+    return this.derive({ validator: this.validator, observers: [...this.observers, fn] });
   }
 }
 
@@ -91,7 +102,7 @@ export interface FramerOptions {
  * {@link ChecksumFramer}; `bounded(n)` rejects larger payloads before any
  * byte of them is written.
  */
-export class Framer extends FrameCodec {
+export class Framer extends FrameCodec<Framer> {
   /** Largest payload accepted (2^32 − 1 unless bounded). */
   readonly maxPayloadLen: number;
 
@@ -113,25 +124,9 @@ export class Framer extends FrameCodec {
     return new Framer(this.checksum, { maxPayloadLen: maxLen }, this.adapters());
   }
 
-  /**
-   * A framer like this one whose payloads must also pass `v` before they are
-   * staged (a `ValidationFailedError` otherwise; nothing is staged).
-   */
-  withValidator(v: Validator): Framer {
-    return new Framer(
-      this.checksum,
-      { maxPayloadLen: this.maxPayloadLen },
-      this.withValidatorAdapters(v),
-    );
-  }
-
-  /** A framer like this one that shows each staged payload to `fn` (zero-copy). */
-  observe(fn: Observer): Framer {
-    return new Framer(
-      this.checksum,
-      { maxPayloadLen: this.maxPayloadLen },
-      this.withObserverAdapters(fn),
-    );
+  /** @internal */
+  protected derive(adapters: Adapters): Framer {
+    return new Framer(this.checksum, { maxPayloadLen: this.maxPayloadLen }, adapters);
   }
 
   /** Throws InvalidFrameError if a payload of `length` bytes may not be framed. */
@@ -207,7 +202,7 @@ export interface DeframerOptions {
 }
 
 /** Turns a byte stream back into payloads. Use {@link DefaultDeframer} or {@link ChecksumDeframer}. */
-export class Deframer extends FrameCodec {
+export class Deframer extends FrameCodec<Deframer> {
   /** Largest payload length accepted. */
   readonly maxFrameLen: number;
 
@@ -228,31 +223,14 @@ export class Deframer extends FrameCodec {
     return new Deframer(this.checksum, { maxFrameLen }, this.adapters());
   }
 
-  /**
-   * A deframer like this one whose payloads must also pass `v`, checked
-   * after the checksum and before user code (a `ValidationFailedError`
-   * otherwise, at that frame).
-   */
-  withValidator(v: Validator): Deframer {
-    return new Deframer(
-      this.checksum,
-      { maxFrameLen: this.maxFrameLen },
-      this.withValidatorAdapters(v),
-    );
-  }
-
-  /** A deframer like this one that shows each payload to `fn` once it passed every check (zero-copy). */
-  observe(fn: Observer): Deframer {
-    return new Deframer(
-      this.checksum,
-      { maxFrameLen: this.maxFrameLen },
-      this.withObserverAdapters(fn),
-    );
-  }
-
   /** Alias of {@link withMaxFrameLen}, after flatstream-rs's `bounded()`. */
   bounded(maxLen: number): Deframer {
     return this.withMaxFrameLen(maxLen);
+  }
+
+  /** @internal */
+  protected derive(adapters: Adapters): Deframer {
+    return new Deframer(this.checksum, { maxFrameLen: this.maxFrameLen }, adapters);
   }
 }
 

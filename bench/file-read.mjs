@@ -3,7 +3,10 @@
 // fs.readSync into a reused slab vs fs.readFileSync, and FileHandle.read
 // double-buffered for the async API, with the event loop's longest stall.
 // Every row is one full pass over the same file; rows alternate, medians.
-//   node bench/file-read.mjs [--quick] [--workload small|large]
+//   node bench/file-read.mjs [--quick] [--workload small|large] [--cold]
+// --cold (Linux, GNU dd): evicts the file from the page cache before every
+// pass (`dd iflag=nocache count=0`, outside the timed region), for the cost
+// of disk reads and of major page faults; the default measures a warm file.
 // (without --workload it runs each workload in a process of its own; it
 // re-runs itself with --expose-gc, to release mappings and buffers between
 // passes outside the timed region)
@@ -14,12 +17,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { banner, consume, fmt, lib, median, quick, require, table, verdict } from './harness.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
 const wi = args.indexOf('--workload');
 const workloadName = wi >= 0 ? args[wi + 1] : null;
+const cold = args.includes('--cold');
 
 if (typeof globalThis.gc !== 'function' || workloadName === null) {
   let status = 0;
@@ -193,6 +198,78 @@ function asyncReadRow(size, scan = true) {
   };
 }
 
+// A read-ahead thread of our own, as a native one would be, stood in for by a
+// worker_thread calling readSync into shared slabs: the same double buffering
+// as asyncReadRow without libuv's pool. ctl = [fd, requested, served, len0,
+// len1]; request k reads into slab k & 1.
+const READER_THREAD = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { ctl, bufs, headroom, size } = workerData;
+const views = bufs.map((b) => new Uint8Array(b));
+for (let served = 0; ; ) {
+  while (Atomics.load(ctl, 1) === served) Atomics.wait(ctl, 1, served);
+  ctl[3 + (served & 1)] = fs.readSync(ctl[0], views[served & 1], headroom, size, null);
+  Atomics.store(ctl, 2, ++served);
+  Atomics.notify(ctl, 2);
+}`;
+const threads = new Map();
+function readerThread(size) {
+  if (!threads.has(size)) {
+    const ctl = new Int32Array(new SharedArrayBuffer(5 * 4));
+    const bufs = [0, 1].map(() => new SharedArrayBuffer(HEADROOM + size));
+    const worker = new Worker(READER_THREAD, {
+      eval: true,
+      workerData: { ctl, bufs, headroom: HEADROOM, size },
+    });
+    worker.unref(); // ref'd during a pass: a pending Atomics.waitAsync keeps no process alive
+    threads.set(size, { worker, ctl, views: bufs.map((b) => new Uint8Array(b)) });
+  }
+  return threads.get(size);
+}
+
+function threadReadRow(size) {
+  return async () => {
+    const { worker, ctl, views } = readerThread(size);
+    const request = () => {
+      Atomics.add(ctl, 1, 1);
+      Atomics.notify(ctl, 1);
+    };
+    const filled = async (k) => {
+      for (let done; (done = Atomics.load(ctl, 2)) <= k;) {
+        await Atomics.waitAsync(ctl, 2, done).value;
+      }
+      return ctl[3 + (k & 1)];
+    };
+    const fd = fs.openSync(file, 'r');
+    ctl[0] = fd;
+    worker.ref();
+    try {
+      let k = Atomics.load(ctl, 1);
+      request();
+      request();
+      let tail = 0;
+      for (; ; k++) {
+        const n = await filled(k);
+        if (n === 0) {
+          await filled(k + 1); // the read queued behind it, at the end of the file too
+          break;
+        }
+        const buf = views[k & 1];
+        const end = HEADROOM + n;
+        const stop = scanSlab(buf, HEADROOM - tail, end);
+        tail = end - stop;
+        views[(k + 1) & 1].set(buf.subarray(stop, end), HEADROOM - tail);
+        request(); // request k + 2: this slab again
+      }
+      if (tail !== 0) throw new Error('torn file');
+    } finally {
+      worker.unref();
+      fs.closeSync(fd);
+    }
+  };
+}
+
 /** The reader's own async file path, as committed (lib/sources.ts). */
 function readerAsyncRow(readSize) {
   return async () => {
@@ -225,17 +302,33 @@ function mmapAsyncRow(size) {
 }
 
 // ---- measurement -------------------------------------------------------------
+function evict() {
+  const r = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error('--cold needs GNU dd (iflag=nocache)');
+  // Spawning forked this process, which write-protected all its memory: write
+  // to the reused buffers now, so the timed pass does not pay those faults.
+  for (const b of [copyDst, ...slabs.values()]) b.fill(0);
+}
+
 const tick = () => new Promise(setImmediate);
 
+const mapsFile = '/proc/self/maps';
+const stillMapped = () =>
+  fs.existsSync(mapsFile) && fs.readFileSync(mapsFile, 'utf8').includes(file);
+
 async function release() {
-  // Collected mappings are unmapped by a finalizer in a later event-loop turn.
-  globalThis.gc();
-  await tick();
-  await tick();
+  // Collected mappings are unmapped by a finalizer in a later event-loop turn;
+  // wait for it (Linux: until /proc/self/maps no longer lists the file), so
+  // that mappings never pile up and --cold can evict every page.
+  for (let turns = 0; turns < 2 || (stillMapped() && turns < 100); turns++) {
+    globalThis.gc();
+    await tick();
+  }
 }
 
 async function runAll(cases, rounds, perPass) {
   const pass = async (c) => {
+    if (cold) evict();
     frames = 0;
     await c.run();
     if (c.scans !== false && frames !== perPass) {
@@ -268,12 +361,12 @@ async function runAll(cases, rounds, perPass) {
 }
 
 // ---- the run ----------------------------------------------------------------
-banner(`Reading a framed file, ${workloadName} frames`);
+banner(`Reading a framed file, ${workloadName} frames${cold ? ', cold' : ''}`);
 writeFile();
 const fileBytes = fs.statSync(file).size;
 console.log(
   `file: ${W.frames.toLocaleString('en-US')} frames of ${W.min === W.max ? `${W.min} B` : `${W.min / 1024} KiB–${W.max / MiB} MiB`}` +
-    ` with XXH3, ${(fileBytes / MiB).toFixed(1)} MiB, in ${os.tmpdir()} (warm: just written, and read once before timing)`,
+    ` with XXH3, ${(fileBytes / MiB).toFixed(1)} MiB, in ${os.tmpdir()} ${cold ? '(cold: evicted from the page cache before every pass)' : '(warm: just written, and read once before timing)'}`,
 );
 
 const memory = fs.readFileSync(file);
@@ -315,6 +408,10 @@ const async_ = [
   { name: 'FileHandle.read 4 MiB x2 + StreamReader', run: asyncReadRow(4 * MiB) },
   { name: 'FileHandle.read 16 MiB x2 + StreamReader', run: asyncReadRow(16 * MiB) },
   { name: 'mmap + StreamReader, 4 MiB windows, setImmediate between', run: mmapAsyncRow(4 * MiB) },
+  {
+    name: 'worker_thread readSync 4 MiB x2 + StreamReader (a read-ahead thread of our own)',
+    run: threadReadRow(4 * MiB),
+  },
   {
     name: 'StreamReader(path).processAllAsync, readSize 1 MiB (default)',
     run: readerAsyncRow(MiB),
@@ -378,7 +475,7 @@ console.log(
   `\nbest sync: ${bestSync.name}, ${fmt.gbs(gbs(bestSync))} GB/s; best async: ${bestAsync.name}, ${fmt.gbs(gbs(bestAsync))} GB/s` +
     `\nread-ahead bound max(readSync 4 MiB only, scan from memory): ${fmt.gbs(overlapBound)} GB/s;` +
     ` FileHandle.read 4 MiB x2 reaches ${((100 * gbs(byName('FileHandle.read 4 MiB x2 +'))) / overlapBound).toFixed(0)}% of it` +
-    `\nrelease ms: gc() plus two event-loop turns after the pass, untimed (mappings are unmapped there)`,
+    `\nrelease ms: gc() and event-loop turns after the pass until the file is unmapped, untimed`,
 );
 if (workloadName === 'large') {
   console.log('\n### Targets (reported, not asserted)');

@@ -17,6 +17,8 @@ const runs = [
   { file: 'writer.mjs', args: quick ? ['--quick'] : [] },
   // Re-runs itself with --expose-gc and a pinned young generation.
   { file: 'reader.mjs', args: quick ? ['--quick'] : [] },
+  // Re-runs itself with a pinned young generation.
+  { file: 'validation.mjs', args: quick ? ['--quick'] : [] },
 ];
 
 console.log(`# flatstream benchmarks, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);

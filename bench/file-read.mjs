@@ -310,6 +310,45 @@ function threadReadRow(size) {
   };
 }
 
+/** The same read-ahead thread under the synchronous API: the main thread blocks in Atomics.wait. */
+function threadReadSyncRow(size) {
+  return () => {
+    const { ctl, views } = readerThread(size);
+    const request = () => {
+      Atomics.add(ctl, 1, 1);
+      Atomics.notify(ctl, 1);
+    };
+    const filled = (k) => {
+      for (let done; (done = Atomics.load(ctl, 2)) <= k;) Atomics.wait(ctl, 2, done);
+      return ctl[3 + (k & 1)];
+    };
+    const fd = fs.openSync(file, 'r');
+    ctl[0] = fd;
+    try {
+      let k = Atomics.load(ctl, 1);
+      request();
+      request();
+      let tail = 0;
+      for (; ; k++) {
+        const n = filled(k);
+        if (n === 0) {
+          filled(k + 1);
+          break;
+        }
+        const buf = views[k & 1];
+        const end = HEADROOM + n;
+        const stop = scanSlab(buf, HEADROOM - tail, end);
+        tail = end - stop;
+        views[(k + 1) & 1].set(buf.subarray(stop, end), HEADROOM - tail);
+        request();
+      }
+      if (tail !== 0) throw new Error('torn file');
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+}
+
 /** The reader's own async file path, as committed (lib/sources.ts). */
 function readerAsyncRow(readSize) {
   return async () => {
@@ -437,6 +476,10 @@ const sync = [
   { name: 'readSync 1 MiB slab + StreamReader per slab', run: readSyncRow(1 * MiB) },
   { name: 'readSync 4 MiB slab + StreamReader per slab', run: readSyncRow(4 * MiB) },
   { name: 'readSync 16 MiB slab + StreamReader per slab', run: readSyncRow(16 * MiB) },
+  {
+    name: 'worker_thread readSync 4 MiB x2 + StreamReader (a read-ahead thread of our own)',
+    run: threadReadSyncRow(4 * MiB),
+  },
   { name: 'readFileSync + StreamReader', run: readFileRow() },
   { name: 'StreamReader(path).processAll, readSize 1 MiB (default)', run: readerSyncRow(MiB) },
   { name: 'StreamReader(path).processAll, readSize 4 MiB', run: readerSyncRow(4 * MiB) },

@@ -582,7 +582,7 @@ if (workloadName === 'large') {
         verdict(gbs(fromMemory) >= memcpy / 2),
       ],
       [
-        'large frames + XXH3, warm file (best sync)',
+        `large frames + XXH3, ${cold ? 'cold' : 'warm'} file (best sync)`,
         '>= 50% of memcpy',
         `${fmt.gbs(gbs(bestSync))} GB/s, ${((100 * gbs(bestSync)) / memcpy).toFixed(0)}%`,
         verdict(gbs(bestSync) >= memcpy / 2),

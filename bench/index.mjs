@@ -13,6 +13,8 @@ const runs = [
   // The fallback is reference only, so it always gets the short run.
   { file: 'checksums.mjs', args: ['--quick'], env: { FLATSTREAM_NATIVE: '0' } },
   { file: 'framing.mjs', args: quick ? ['--quick'] : [], flags: ['--expose-gc'] },
+  // Re-runs itself with --expose-gc, one process per workload (48 B, 64 KiB–1 MiB).
+  { file: 'file-read.mjs', args: quick ? ['--quick'] : [] },
   // Runs each workload in a process of its own, with the V8 flags it needs.
   { file: 'writer.mjs', args: quick ? ['--quick'] : [] },
   // Re-runs itself with --expose-gc and a pinned young generation.

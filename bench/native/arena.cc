@@ -13,32 +13,13 @@
 #include <cstdlib>
 #include <vector>
 
+#include "measure.h"
+
 using namespace flatstream;
+using bench::g_sink;
+using bench::measure;
 
 namespace {
-
-volatile uint64_t g_sink;
-
-// Median ns per call of fn(i) over `runs` runs of about 20 ms each.
-template <typename F>
-double measure(F fn, int runs) {
-  using clock = std::chrono::steady_clock;
-  size_t iters = 1024;
-  for (;;) {  // calibrate to about 20 ms
-    const auto t0 = clock::now();
-    for (size_t i = 0; i < iters; ++i) g_sink = fn(i);
-    if (clock::now() - t0 > std::chrono::milliseconds(20)) break;
-    iters *= 2;
-  }
-  std::vector<double> ns;
-  for (int r = 0; r < runs; ++r) {
-    const auto t0 = clock::now();
-    for (size_t i = 0; i < iters; ++i) g_sink = fn(i);
-    ns.push_back(std::chrono::duration<double, std::nano>(clock::now() - t0).count() / iters);
-  }
-  std::sort(ns.begin(), ns.end());
-  return ns[ns.size() / 2];
-}
 
 uint64_t build_event(flatbuffers::FlatBufferBuilder& b, size_t i) {
   const auto start = b.StartTable();

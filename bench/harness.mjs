@@ -1,5 +1,6 @@
 // Shared by the benchmarks: loading the built package, the machine banner,
 // alternating measurement with medians, and plain-text tables.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -17,6 +18,20 @@ export const lib = require(distPath);
 export { require };
 
 export const argv = process.argv.slice(2);
+
+/**
+ * Runs the calling script again in a child with these V8 flags, unless it
+ * already has them; `before()` runs first in the parent (e.g. compiling).
+ * Returns only in the child.
+ */
+export function reexecWith(flags, scriptUrl, before = () => undefined) {
+  if (flags.every((f) => process.execArgv.includes(f))) return;
+  before();
+  const r = spawnSync(process.execPath, [...flags, fileURLToPath(scriptUrl), ...argv], {
+    stdio: 'inherit',
+  });
+  process.exit(r.status ?? 1);
+}
 export const quick = argv.includes('--quick');
 
 /** What a reader of the numbers needs to judge them. */

@@ -5,7 +5,6 @@
 // the official `flatbuffers` package, a hand-written length-prefix loop and
 // `@node-rs/xxhash`. One process, every table alternating its rows, medians.
 //   node bench/reader.mjs [--quick]      (re-runs itself with the V8 flags below)
-import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   mkdtempSync,
@@ -17,9 +16,19 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
-import { banner, consume, fmt, lib, median, quick, require, table, verdict } from './harness.mjs';
+import {
+  reexecWith,
+  banner,
+  consume,
+  fmt,
+  lib,
+  median,
+  quick,
+  require,
+  table,
+  verdict,
+} from './harness.mjs';
 import { loadGenerated } from './generated.mjs';
 
 // --expose-gc for gc() before each heap/GC run (it does not change how V8
@@ -27,14 +36,7 @@ import { loadGenerated } from './generated.mjs';
 // bench/writer.mjs, so that a row's GC count does not depend on the rows
 // that ran before it.
 const NODE_FLAGS = ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'];
-if (!NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
-  loadGenerated(); // compile before the child starts
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, self, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
-  process.exit(r.status ?? 1);
-}
+reexecWith(NODE_FLAGS, import.meta.url, loadGenerated); // compile before the child starts
 
 const { StreamReader, StreamWriter, MemorySink, ChecksumFramer, ChecksumDeframer } = lib;
 const { DefaultFramer, DefaultDeframer, XxHash64 } = lib;

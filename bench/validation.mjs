@@ -5,25 +5,17 @@
 // write side, where each payload is checked before it is staged. One process,
 // every table alternating its rows, medians; nothing is asserted.
 //   node bench/validation.mjs [--quick]   (re-runs itself with a pinned young generation)
-import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { banner, compare, fmt, lib, quick, require, table } from './harness.mjs';
+import { reexecWith, banner, compare, fmt, lib, quick, require, table } from './harness.mjs';
 import { loadGenerated } from './generated.mjs';
 
 // processAll hands out a view per frame and the JS validator allocates more:
 // with the young generation pinned (V8's default maximum, as in reader.mjs)
 // a row's scavenges do not depend on the rows that ran before it.
 const NODE_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
-if (!NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
-  loadGenerated(); // compile before the child starts
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, self, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
-  process.exit(r.status ?? 1);
-}
+reexecWith(NODE_FLAGS, import.meta.url, loadGenerated); // compile before the child starts
 
 const { StreamReader, StreamWriter, MemorySink, ChecksumFramer, ChecksumDeframer, XxHash64 } = lib;
 const { SizeValidator, TableRootValidator, TypedValidator, CompositeValidator } = lib;

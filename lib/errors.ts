@@ -18,7 +18,8 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_UNFINISHED'
   | 'ERR_FLATSTREAM_BUSY'
   | 'ERR_FLATSTREAM_SCHEMA'
-  | 'ERR_FLATSTREAM_NATIVE_REQUIRED';
+  | 'ERR_FLATSTREAM_NATIVE_REQUIRED'
+  | 'ERR_FLATSTREAM_STAGING_FULL';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -153,5 +154,29 @@ export class UnfinishedBuilderError extends FlatStreamError {
 export class ReaderBusyError extends FlatStreamError {
   constructor() {
     super('StreamReader is already being read by another call or iterator', 'ERR_FLATSTREAM_BUSY');
+  }
+}
+
+/** A feature that needs the native addon was used where it did not load (or `FLATSTREAM_NATIVE=0`). */
+export class NativeRequiredError extends FlatStreamError {
+  constructor(what: string) {
+    super(`${what} needs the native addon, which is not loaded`, 'ERR_FLATSTREAM_NATIVE_REQUIRED');
+  }
+}
+
+/**
+ * A capture's staging stayed full for longer than its `blockTimeoutMs`
+ * (the writer thread cannot keep up with the producer); nothing of the
+ * message was staged.
+ */
+export class StagingFullError extends FlatStreamError {
+  constructor(
+    readonly waitedMs: number,
+    readonly slabs: number,
+  ) {
+    super(
+      `capture staging full: all ${slabs} slabs still queued after ${waitedMs} ms`,
+      'ERR_FLATSTREAM_STAGING_FULL',
+    );
   }
 }

@@ -53,8 +53,24 @@ export {
   ClosedError,
   UnfinishedBuilderError,
   ReaderBusyError,
+  NativeRequiredError,
+  StagingFullError,
 } from './errors';
-export { type Sink, MemorySink } from './sink';
+export {
+  type Sink,
+  type Staging,
+  type StagingSink,
+  type StagingUnit,
+  MemorySink,
+} from './sink';
+export {
+  CaptureSink,
+  type CaptureLatency,
+  type CapturePolicy,
+  type CaptureRecovery,
+  type CaptureSinkOptions,
+  type CaptureStats,
+} from './capture-sink';
 export { FileSink, type FileSinkOptions, type FileWriteError } from './file-sink';
 export { WritableSink, type WritableSinkOptions } from './writable-sink';
 export {

@@ -10,7 +10,7 @@
  */
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
 import { type ValidatorChainLike, nativeExport } from './backend';
-import { FlatStreamError } from './errors';
+import { FlatStreamError, NativeRequiredError } from './errors';
 
 /** A check of one payload: `null`/`undefined` when it passes, otherwise the reason. */
 export interface Validator {
@@ -232,10 +232,7 @@ function nativeChainOrThrow(specs: NativeSpec[]): NativeChain {
     throw new FlatStreamError(`invalid schema: ${(err as Error).message}`, 'ERR_FLATSTREAM_SCHEMA');
   }
   if (!chain) {
-    throw new FlatStreamError(
-      'TypedValidator.fromSchema needs the native addon (flatstream.native is false)',
-      'ERR_FLATSTREAM_NATIVE_REQUIRED',
-    );
+    throw new NativeRequiredError('TypedValidator.fromSchema');
   }
   return chain;
 }

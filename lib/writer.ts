@@ -14,7 +14,7 @@
  */
 import type { Builder } from 'flatbuffers';
 import type { Writable } from 'node:stream';
-import { checkBytes, checkInteger, checkOptions, typeError } from './args';
+import { checkBytes, checkInteger, checkOptions, rangeError, typeError } from './args';
 import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { backend } from './backend';
@@ -22,13 +22,14 @@ import {
   ClosedError,
   FlatStreamError,
   IoError,
+  StagingFullError,
   UnfinishedBuilderError,
   ValidationFailedError,
 } from './errors';
 import { FileSink } from './file-sink';
 import { CUSTOM_KIND, type Deframer, Framer } from './framing';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
-import type { Sink } from './sink';
+import { isStagingSink, type Sink, type Staging, type StagingUnit } from './sink';
 import { WritableSink } from './writable-sink';
 
 /** Something that serializes itself into a builder and calls `builder.finish(root)`. */
@@ -44,9 +45,16 @@ export type SinkTarget = Sink | string | URL | number | Writable;
 
 /** Options of a {@link StreamWriter}. */
 export interface StreamWriterOptions {
-  /** Staging slab size in bytes (default 64 KiB). A frame larger than a slab gets a buffer of its own. */
+  /**
+   * Staging slab size in bytes (default 64 KiB). A frame larger than a slab
+   * gets a buffer of its own. A sink that lends its own staging (a
+   * CaptureSink) sets it, and `builderSize`, itself.
+   */
   slabSize?: number;
-  /** Seal and flush staged frames at least this often, in ms (default: only when full, on flush() and close()). */
+  /**
+   * Seal and flush staged frames at least this often, in ms (default: only
+   * when full, on flush() and close(); a CaptureSink's own `flushIntervalMs`).
+   */
   flushIntervalMs?: number;
   /** Initial capacity of the internal builder, in bytes (default 1024). */
   builderSize?: number;
@@ -72,18 +80,18 @@ export interface WriterStats {
   slabsInFlight: number;
   /** Times the internal builder gave memory back under its memory policy. */
   builderShrinks: number;
+  /** Frames dropped because the sink's staging was full (a CaptureSink with `policy: 'drop'`). */
+  drops: number;
 }
 
 const DEFAULT_SLAB = 64 * 1024;
 const DEFAULT_BUILDER = 1024;
 
 /** A slab and, right after it in the same ArrayBuffer, room for the internal builder. */
-interface Unit {
-  all: Uint8Array;
-  slab: Uint8Array;
-  view: DataView; // over `slab`
-  scratch: Uint8Array;
-}
+type Unit = StagingUnit;
+
+// Where units of the writer's own slabs store their commit (nobody reads it).
+const NO_COMMITS = new Int32Array(1);
 
 // Up to this size a payload from another buffer is copied with DataView
 // loads and stores, which allocate nothing; above it `set(subarray)` is
@@ -143,9 +151,16 @@ export class StreamWriter {
   #custom: boolean;
   #kind: number;
   #slabSize: number;
+  // Capacity of the current unit: #slabSize, or 0 while a staging sink has
+  // lent none (every write then takes the slow path, which asks for one).
+  #limit: number;
   #builderSize: number;
+  #staging: Staging | null = null;
+  #commits: Int32Array = NO_COMMITS;
+  #unitFrames = 0;
+  #drops = 0;
   #arena: BlockSource | undefined;
-  #unit: Unit;
+  #unit!: Unit;
   #free: Unit[] = [];
   #pos = 0;
   #builder: ArenaBuilder | null = null;
@@ -185,12 +200,25 @@ export class StreamWriter {
     this.#custom = framer.kind === CUSTOM_KIND;
     this.#kind = framer.kind;
     this.#slabSize = slabSize;
+    this.#limit = slabSize;
     this.#builderSize = builderSize;
     this.#arena = arena;
-    this.#unit = this.#newUnit();
     this.sink = toSink(sink, options);
-    if (options?.flushIntervalMs !== undefined) {
-      this.#timer = setInterval(() => this.#onTimer(), options.flushIntervalMs);
+    let flushIntervalMs = options?.flushIntervalMs;
+    if (isStagingSink(this.sink)) {
+      const staging = this.sink.bindStaging({ kind: framer.kind, headerSize: framer.headerSize });
+      this.#staging = staging;
+      this.#commits = staging.commits;
+      this.#slabSize = staging.slabSize;
+      flushIntervalMs ??= staging.flushIntervalMs;
+      const unit = staging.acquire();
+      if (!unit) throw new Error('a new staging sink has no free slab'); // cannot happen
+      this.#useUnit(unit);
+    } else {
+      this.#unit = this.#newUnit();
+    }
+    if (flushIntervalMs !== undefined) {
+      this.#timer = setInterval(() => this.#onTimer(), flushIntervalMs);
       this.#timer.unref();
     }
   }
@@ -369,6 +397,7 @@ export class StreamWriter {
       slabsAllocated: this.#slabsAllocated,
       slabsInFlight: this.#inFlight,
       builderShrinks: this.#shrinks,
+      drops: this.#drops,
     };
   }
 
@@ -402,6 +431,7 @@ export class StreamWriter {
       slab,
       view: new DataView(all.buffer, 0, this.#slabSize),
       scratch: all.subarray(this.#slabSize),
+      cell: 0,
     };
   }
 
@@ -414,10 +444,20 @@ export class StreamWriter {
       if (bad) throw new ValidationFailedError(bad.validator, bad.reason);
     }
     const size = this.#headerSize + len;
-    if (this.#pos + size > this.#slabSize) {
+    if (this.#pos + size > this.#limit) {
+      if (size > this.#slabSize && this.#staging) {
+        throw rangeError(
+          `A frame of ${size} bytes does not fit the sink's staging slabs of ${this.#slabSize} bytes (raise its slabSize)`,
+        );
+      }
       this.#seal();
       if (size > this.#slabSize) {
         this.#stageOversized(src, start, len);
+        return;
+      }
+      if (this.#limit === 0 && !this.#nextUnit()) {
+        this.#drops++;
+        this.#staging!.dropped(size);
         return;
       }
     }
@@ -448,6 +488,9 @@ export class StreamWriter {
       slab.set(src.subarray(start, start + len), at);
     }
     this.#pos = at + len;
+    // What survives if the process dies now (a staging sink's shared memory).
+    this.#commits[unit.cell] = this.#pos;
+    this.#unitFrames++;
     this.#frames++;
     this.#bytes += size;
     if (framer.observers.length) {
@@ -488,6 +531,17 @@ export class StreamWriter {
     const end = this.#pos;
     if (end === 0) return;
     const unit = this.#unit;
+    if (this.#staging) {
+      // The sink seals the checksums (off this thread) and lends the next
+      // unit when the next frame needs one.
+      this.#pos = 0;
+      this.#limit = 0;
+      this.#flushes++;
+      const frames = this.#unitFrames;
+      this.#unitFrames = 0;
+      this.#call(() => this.#staging!.submit(unit, end, frames));
+      return;
+    }
     if (!this.#custom) backend.sealFrames(unit.slab, 0, end, this.#kind);
     // Reset before handing over: a throwing sink must not make us re-send it.
     this.#pos = 0;
@@ -498,6 +552,32 @@ export class StreamWriter {
       this.#unit = this.#free.pop() ?? this.#newUnit();
       this.#moveBuilder = this.#builder?.backing() === unit.scratch;
     }
+  }
+
+  // Stages into `unit` from now on.
+  #useUnit(unit: Unit): void {
+    this.#unit = unit;
+    this.#pos = 0;
+    this.#limit = this.#slabSize;
+    this.#builderSize = unit.scratch.length;
+  }
+
+  // Asks the staging sink for a unit; false when its policy drops this frame.
+  #nextUnit(): boolean {
+    const old = this.#unit;
+    let unit: Unit | null;
+    try {
+      unit = this.#staging!.acquire();
+    } catch (err) {
+      if (err instanceof StagingFullError) throw err; // transient: the next write tries again
+      throw (this.#failure ??= asIoError(err));
+    }
+    if (!unit) return false;
+    this.#useUnit(unit);
+    // The internal builder may hold the message being staged in the old
+    // unit's scratch: it moves to the new unit's after that message.
+    if (unit !== old) this.#moveBuilder = this.#builder?.backing() === old.scratch;
+    return true;
   }
 
   // Gives a chunk to the sink. Returns true if the sink keeps it for a while

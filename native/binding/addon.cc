@@ -12,6 +12,7 @@
 void InitArena(Napi::Env env, Napi::Object exports);      // native/binding/arena.cc
 void InitFileMap(Napi::Env env, Napi::Object exports);    // native/binding/file_map.cc
 void InitValidator(Napi::Env env, Napi::Object exports);  // native/binding/validator.cc
+void InitCapture(Napi::Env env, Napi::Object exports);    // native/binding/capture.cc
 // nullptr for undefined/null, the chain of a ValidatorChain, a TypeError otherwise.
 const flatstream::ValidatorChain* validator_chain_of(const Napi::Value& v);  // validator.cc
 
@@ -176,6 +177,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitArena(env, exports);
   InitFileMap(env, exports);
   InitValidator(env, exports);
+  InitCapture(env, exports);
   return exports;
 }
 

@@ -10,13 +10,11 @@
 // Buffers of the same size would; adding napi_adjust_external_memory on top
 // would count them twice.
 #include "file_map.h"
+#include "system_error.h"
 
 #include <napi.h>
 
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <string>
 #include <utility>
 
 namespace {
@@ -27,33 +25,8 @@ using flatstream::MappedFile;
 // Bits of mapFile's `flags`, as in lib/file-map.ts.
 enum Flag : uint32_t { kSequential = 1, kPopulate = 2 };
 
-// Names of the errors fstat(2) and mmap(2) can report, as Node spells them.
-const char* errno_name(int code) {
-  static const struct {
-    int code;
-    const char* name;
-  } kNames[] = {
-      {EACCES, "EACCES"}, {EAGAIN, "EAGAIN"}, {EBADF, "EBADF"},     {EFBIG, "EFBIG"},
-      {EINVAL, "EINVAL"}, {EIO, "EIO"},       {EMFILE, "EMFILE"},   {ENFILE, "ENFILE"},
-      {ENODEV, "ENODEV"}, {ENOMEM, "ENOMEM"}, {ENOTSUP, "ENOTSUP"}, {EOVERFLOW, "EOVERFLOW"},
-      {EPERM, "EPERM"},
-  };
-  for (const auto& n : kNames)
-    if (n.code == code) return n.name;
-  return "UNKNOWN";
-}
-
-// A Node-style system error: "ENODEV: not a regular file, mmap" with code,
-// errno (negative, as libuv reports it) and syscall.
 Napi::Error system_error(Napi::Env env, const MapError& e) {
-  const char* name = errno_name(e.code);
-  Napi::Error err =
-      Napi::Error::New(env, std::string(name) + ": " +
-                                (e.reason ? e.reason : std::strerror(e.code)) + ", " + e.syscall);
-  err.Set("code", name);
-  err.Set("errno", Napi::Number::New(env, -e.code));
-  err.Set("syscall", e.syscall);
-  return err;
+  return flatstream_binding::system_error(env, e.code, e.syscall, e.reason);
 }
 
 void unmap(napi_env, void*, void* hint) { delete static_cast<MappedFile*>(hint); }

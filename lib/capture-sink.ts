@@ -1,0 +1,540 @@
+/**
+ * CaptureSink: crash-safe capture for latency-critical processes
+ * (docs/capture.md). The writer stages frames straight into slabs that are a
+ * shared mapping of a staging file (memory the kernel keeps when the process
+ * dies); a dedicated native thread seals them and writes them to the stream
+ * file. The event loop never waits on the disk, except where the `'block'`
+ * policy says so.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkInteger, checkOptions, typeError } from './args';
+import { nativeExport } from './backend';
+import { ClosedError, IoError, NativeRequiredError, StagingFullError } from './errors';
+import type { Staging, StagingSink, StagingUnit } from './sink';
+
+/** What a capture does when every staging slab is full and still queued for the disk. */
+export type CapturePolicy = 'block' | 'drop' | 'grow';
+
+/** Options of a {@link CaptureSink}. */
+export interface CaptureSinkOptions {
+  /** Bytes per staging slab (default 1 MiB): the largest frame, header included. */
+  slabSize?: number;
+  /** Staging slabs at the start (default 8). */
+  slabs?: number;
+  /**
+   * When every slab is full and queued (default `'block'`): `'block'` waits
+   * up to `blockTimeoutMs` for the thread to free one, then throws
+   * `StagingFullError`; `'drop'` drops the new frame and counts it, never
+   * waiting; `'grow'` adds slabs up to `maxBytes`, then blocks.
+   */
+  policy?: CapturePolicy;
+  /** Longest wait for a free slab, in ms (default 1000). */
+  blockTimeoutMs?: number;
+  /** `'grow'`: staging memory cap in bytes (default 64 MiB). */
+  maxBytes?: number;
+  /** Hand the filling slab to the thread at least this often, in ms (default 1000). */
+  flushIntervalMs?: number;
+  /** fdatasync the stream file at least this often, in ms (default: only on `sync()`). */
+  syncIntervalMs?: number;
+  /** Where the staging file lives (default: in /dev/shm, named after the stream's path). */
+  stagingPath?: string;
+  /** Drain synchronously when the process (or worker) exits (default true). */
+  flushOnExit?: boolean;
+  /** Drain when one of these signals arrives (`true`: SIGINT and SIGTERM; default false). */
+  flushOnSignal?: boolean | NodeJS.Signals[];
+  /** Bound of every synchronous drain, in ms (default 5000). */
+  exitTimeoutMs?: number;
+  /** Permission bits of a new stream file (default 0o644). */
+  mode?: number;
+}
+
+/** What opening a capture drained from a writer that died. */
+export interface CaptureRecovery {
+  /** Staged slabs written to the stream file at open. */
+  slabs: number;
+  frames: number;
+  bytes: number;
+  /** Bytes cut from the stream's end (a torn tail). */
+  tornBytes: number;
+  /** Whether the stream had to be walked frame by frame to find its end. */
+  walked: boolean;
+}
+
+/** Latency of the writer thread's slab writes, in microseconds. */
+export interface CaptureLatency {
+  p50: number;
+  p99: number;
+  p999: number;
+  /** Since open. */
+  max: number;
+  /** Writes the percentiles are over (the last 8192 at most). */
+  samples: number;
+}
+
+/** Counters of a {@link CaptureSink}, since it was opened. */
+export interface CaptureStats {
+  /** Frames and bytes handed to the writer thread. */
+  frames: number;
+  bytes: number;
+  /** Frames and bytes in the stream file. */
+  framesWritten: number;
+  bytesWritten: number;
+  /** Frames (and their bytes) dropped by the `'drop'` policy. */
+  drops: number;
+  droppedBytes: number;
+  /** Slabs handed over and not yet written. */
+  queueDepth: number;
+  /** Staging slabs allocated. */
+  slabs: number;
+  /** Slabs handed over. */
+  flushes: number;
+  /** Slab writes by the thread. */
+  writes: number;
+  fsyncs: number;
+  /** Failed writes or syncs (the first one stops the thread). */
+  errors: number;
+  /** Frames and bytes a writer that died had staged, written at open (see {@link CaptureSink.recovery}). */
+  recoveredFrames: number;
+  recoveredBytes: number;
+  writeLatency: CaptureLatency;
+}
+
+/** @internal The native handle (native/binding/capture.cc). */
+interface Handle {
+  bind(kind: number, headerSize: number): void;
+  header(): ArrayBuffer | null;
+  slot(i: number): ArrayBuffer | null;
+  acquire(grow: boolean, waitMs: number): number;
+  submit(slot: number, len: number, frames: number): void;
+  requestSync(): void;
+  lastTicket(): number;
+  completed(): number;
+  notifyAt(ticket: number): void;
+  unref(): void;
+  flushSync(timeoutMs: number): void;
+  close(timeoutMs: number): void;
+  stats(): Omit<CaptureStats, 'drops' | 'droppedBytes' | 'recoveredFrames' | 'recoveredBytes'>;
+  recovery(): CaptureRecovery;
+  error(): (Error & NodeJS.ErrnoException) | null;
+  inject(errno: number, afterWrites: number, delayMs: number): void;
+}
+type HandleCtor = new (...args: unknown[]) => Handle;
+
+const ACQUIRED_NONE = -1;
+const ACQUIRED_TIMEOUT = -2;
+const SCRATCH = 4096; // the writer's builder scratch beside each slab
+const SLOT_RECORD = 32; // native/capture.h: SlotRecord
+const HEADER_FIXED = 64; // native/capture.h: StagingHeader
+const DEFAULTS = {
+  slabSize: 1 << 20,
+  slabs: 8,
+  blockTimeoutMs: 1000,
+  maxBytes: 64 << 20,
+  flushIntervalMs: 1000,
+  exitTimeoutMs: 5000,
+  mode: 0o644,
+};
+const POLICIES: readonly CapturePolicy[] = ['block', 'drop', 'grow'];
+
+// Open sinks the exit and signal handlers drain; one listener each, shared.
+const open = new Set<CaptureSink>();
+const signalSinks = new Map<NodeJS.Signals, Set<CaptureSink>>();
+let exitHooked = false;
+
+// An exit or signal path cannot throw to anyone: say it on stderr.
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    try {
+      fs.writeSync(2, `flatstream: ${(err as Error).message}\n`);
+    } catch {
+      // stderr is gone too
+    }
+  }
+}
+
+function onExit(): void {
+  for (const sink of [...open]) quietly(() => sink.closeSync());
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const sinks = signalSinks.get(signal);
+  for (const sink of sinks ?? []) quietly(() => sink.flushSync());
+  // Only ours: do what the signal would have done without us.
+  if (process.listenerCount(signal) === 1) {
+    process.removeListener(signal, onSignal);
+    signalSinks.delete(signal);
+    process.kill(process.pid, signal);
+  }
+}
+
+function defaultStagingPath(stream: string): string {
+  const hash = createHash('sha256').update(stream).digest('hex').slice(0, 16);
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return `/dev/shm/flatstream-${hash}.staging`;
+  } catch {
+    return `${stream}.staging`;
+  }
+}
+
+function asIoError(e: Error & NodeJS.ErrnoException, what: string): IoError {
+  return new IoError(`${what}: ${e.message}`, e);
+}
+
+function checkSignals(value: unknown): NodeJS.Signals[] {
+  if (value === undefined || value === false) return [];
+  if (value === true) return ['SIGINT', 'SIGTERM'];
+  if (
+    Array.isArray(value) &&
+    value.every((s) => typeof s === 'string' && s in os.constants.signals)
+  ) {
+    return value as NodeJS.Signals[];
+  }
+  throw typeError('The "flushOnSignal" option must be a boolean or an array of signal names');
+}
+
+/**
+ * A crash-safe {@link StagingSink} for a {@link StreamWriter}: frames that
+ * `write()` accepted survive the death of the process; a native thread
+ * writes them to `path`. See docs/capture.md for the guarantees.
+ *
+ * Emits `'error'` (an {@link IoError}) when the writer thread fails, if a
+ * listener is attached; the writer's next call throws it either way.
+ *
+ * @example
+ * ```ts
+ * const sink = new CaptureSink('events.fst');
+ * const writer = new StreamWriter(sink, new ChecksumFramer(XxHash64));
+ * writer.write(event);
+ * ```
+ */
+export class CaptureSink extends EventEmitter implements StagingSink, Staging {
+  /** The stream file, absolute. */
+  readonly path: string;
+  /** The staging file. */
+  readonly stagingPath: string;
+  readonly policy: CapturePolicy;
+  /** What opening drained from a writer that died (zeros when there was nothing). */
+  readonly recovery: CaptureRecovery;
+  readonly slabSize: number;
+  readonly flushIntervalMs: number | undefined;
+  readonly commits: Int32Array;
+  #handle: Handle;
+  #units: StagingUnit[] = [];
+  #blockTimeoutMs: number;
+  #exitTimeoutMs: number;
+  #signals: NodeJS.Signals[];
+  #bound = false;
+  #closed = false;
+  #failure: IoError | null = null;
+  #drops = 0;
+  #droppedBytes = 0;
+  #full = false;
+  #waiters: { ticket: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  #closing: Promise<void> | null = null;
+
+  constructor(file: string | URL, options?: CaptureSinkOptions) {
+    super();
+    const Ctor = nativeExport('CaptureHandle') as HandleCtor | undefined;
+    if (typeof Ctor !== 'function') throw new NativeRequiredError('CaptureSink');
+    if (typeof file !== 'string' && !(file instanceof URL))
+      throw typeError('The "path" argument must be a string or a URL');
+    checkOptions(options, 'options');
+    const o = { ...DEFAULTS, ...options };
+    checkInteger(o.slabSize, 'slabSize', 64, 2 ** 30);
+    checkInteger(o.slabs, 'slabs', 1, 65536);
+    checkInteger(o.blockTimeoutMs, 'blockTimeoutMs', 0, 2 ** 31 - 1);
+    checkInteger(o.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
+    checkInteger(o.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
+    checkInteger(o.exitTimeoutMs, 'exitTimeoutMs', 0, 2 ** 31 - 1);
+    checkInteger(o.mode, 'mode', 0, 0o7777);
+    if (o.syncIntervalMs !== undefined)
+      checkInteger(o.syncIntervalMs, 'syncIntervalMs', 1, 2 ** 31 - 1);
+    const policy = o.policy ?? 'block';
+    if (!POLICIES.includes(policy))
+      throw typeError(`The "policy" option must be 'block', 'drop' or 'grow'. Received ${String(policy)}`);
+    if (o.flushOnExit !== undefined && typeof o.flushOnExit !== 'boolean')
+      throw typeError('The "flushOnExit" option must be a boolean');
+    if (o.stagingPath !== undefined && typeof o.stagingPath !== 'string')
+      throw typeError('The "stagingPath" option must be a string');
+    this.#signals = checkSignals(o.flushOnSignal);
+    const maxSlots =
+      policy === 'grow' ? Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize))) : o.slabs;
+
+    this.path = path.resolve(typeof file === 'string' ? file : fileURLToPath(file));
+    this.stagingPath = path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
+    this.policy = policy;
+    this.slabSize = o.slabSize;
+    this.flushIntervalMs = o.flushIntervalMs;
+    this.#blockTimeoutMs = o.blockTimeoutMs;
+    this.#exitTimeoutMs = o.exitTimeoutMs;
+    try {
+      this.#handle = new Ctor(
+        this.path,
+        this.stagingPath,
+        o.slabSize,
+        SCRATCH,
+        o.slabs,
+        maxSlots,
+        o.mode,
+        o.syncIntervalMs ?? 0,
+        o.exitTimeoutMs,
+        () => this.#onNotify(),
+      );
+    } catch (err) {
+      throw asIoError(err as Error, `cannot open capture of ${this.path}`);
+    }
+    this.recovery = this.#handle.recovery();
+    const header = this.#handle.header();
+    if (!header) {
+      this.#handle.close(0);
+      throw new NativeRequiredError('CaptureSink (in a host that forbids external ArrayBuffers)');
+    }
+    this.commits = new Int32Array(header);
+    open.add(this);
+    if (o.flushOnExit !== false && !exitHooked) {
+      process.on('exit', onExit);
+      exitHooked = true;
+    }
+    for (const signal of this.#signals) {
+      let set = signalSinks.get(signal);
+      if (!set) {
+        signalSinks.set(signal, (set = new Set()));
+        process.on(signal, onSignal);
+      }
+      set.add(this);
+    }
+    if (o.flushOnExit === false) open.delete(this);
+  }
+
+  /** @internal Called once by the StreamWriter that owns this sink. */
+  bindStaging(format: { kind: number; headerSize: number }): Staging {
+    this.#check();
+    if (this.#bound) throw typeError('This CaptureSink already belongs to a StreamWriter');
+    try {
+      this.#handle.bind(format.kind, format.headerSize);
+    } catch (err) {
+      throw asIoError(err as Error, `cannot capture to ${this.path}`);
+    }
+    this.#bound = true;
+    return this;
+  }
+
+  /** @internal Staging: the next slab (see StagingSink). */
+  acquire(): StagingUnit | null {
+    this.#check();
+    const grow = this.policy === 'grow';
+    const wait = this.policy === 'drop' ? 0 : this.#blockTimeoutMs;
+    let slot: number;
+    try {
+      slot = this.#handle.acquire(grow, wait);
+    } catch (err) {
+      throw this.#fail(asIoError(err as Error, `cannot grow the staging of ${this.path}`));
+    }
+    if (slot >= 0) {
+      this.#full = false;
+      return this.#units[slot] ?? this.#mapUnit(slot);
+    }
+    if (slot === ACQUIRED_NONE) {
+      this.#full = true;
+      return null;
+    }
+    if (slot === ACQUIRED_TIMEOUT) throw new StagingFullError(wait, this.#handle.stats().slabs);
+    throw this.#threadFailure();
+  }
+
+  /** @internal Staging: hands a slab to the writer thread. */
+  submit(unit: StagingUnit, end: number, frames: number): void {
+    this.#check();
+    this.#handle.submit((unit.cell * 4 - 4 - HEADER_FIXED) / SLOT_RECORD, end, frames);
+  }
+
+  /** @internal Staging: counts a dropped frame. */
+  dropped(bytes: number): void {
+    this.#drops++;
+    this.#droppedBytes += bytes;
+  }
+
+  /** A CaptureSink takes frames only from the StreamWriter it belongs to. */
+  write(_chunk: Uint8Array): void {
+    throw typeError(
+      'A CaptureSink stages frames for a StreamWriter (new StreamWriter(sink, framer)); it does not take chunks',
+    );
+  }
+
+  /** The writer already handed its slab to the thread: nothing to do. */
+  flush(): void {
+    this.#check();
+  }
+
+  /** Queues an fdatasync of the stream file after everything handed over so far. */
+  sync(): void {
+    this.#check();
+    this.#handle.requestSync();
+  }
+
+  /**
+   * Resolves once everything handed to the thread before this call is in the
+   * stream file (and fdatasync'ed, if `sync()` was called last); rejects with
+   * the thread's IoError.
+   */
+  flushed(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closed) return this.#closing ?? Promise.resolve();
+    const ticket = this.#handle.lastTicket();
+    if (this.#handle.completed() >= ticket) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ ticket, resolve, reject });
+      this.#handle.notifyAt(ticket);
+    });
+  }
+
+  /** True while every slab is queued (the `'drop'` policy is dropping). */
+  get needsDrain(): boolean {
+    return this.#full;
+  }
+
+  /** Resolves when the thread has written what is queued now. */
+  drain(): Promise<void> {
+    return this.flushed().then(() => {
+      this.#full = false;
+    });
+  }
+
+  /**
+   * Drains and closes: the returned promise settles when the thread has
+   * written everything, stopped, and the staging is marked clean.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = this.flushed()
+      .catch(() => undefined) // a failed thread: close reports it below
+      .then(() => {
+        this.#shutdown();
+        if (this.#failure) throw this.#failure;
+      });
+    this.#closing.catch(() => undefined); // reported through the writer's finished()
+    return this.#closing;
+  }
+
+  /**
+   * Synchronously writes everything staged (the filling slab included) to
+   * the stream file, blocking up to `exitTimeoutMs`, and closes. For exit
+   * paths; the writer must not be used afterwards.
+   */
+  closeSync(): void {
+    if (this.#closed) return;
+    this.#shutdown();
+    if (this.#failure) throw this.#failure;
+  }
+
+  /**
+   * Synchronously writes everything staged (the filling slab's frames
+   * included) to the stream file, blocking up to `exitTimeoutMs`; the sink
+   * stays open. Used on signals.
+   */
+  flushSync(): void {
+    if (this.#closed) return;
+    try {
+      this.#handle.flushSync(this.#exitTimeoutMs);
+    } catch (err) {
+      throw this.#fail(asIoError(err as Error, `cannot flush ${this.path}`));
+    }
+  }
+
+  /** Counters since open (see docs/capture.md). */
+  stats(): CaptureStats {
+    return {
+      ...this.#handle.stats(),
+      drops: this.#drops,
+      droppedBytes: this.#droppedBytes,
+      recoveredFrames: this.recovery.frames,
+      recoveredBytes: this.recovery.bytes,
+    };
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * @internal Test hook: the thread's slab writes after `afterWrites` more
+   * successful ones fail with `code`; `delayMs` slows every write.
+   */
+  _injectFault(fault: { code?: string; afterWrites?: number; delayMs?: number }): void {
+    const errno = fault.code === undefined ? 0 : (os.constants.errno as Record<string, number>)[fault.code];
+    if (errno === undefined) throw typeError(`unknown errno name ${fault.code}`);
+    this.#handle.inject(errno, fault.afterWrites ?? 0, fault.delayMs ?? 0);
+  }
+
+  #mapUnit(slot: number): StagingUnit {
+    const buffer = this.#handle.slot(slot);
+    if (!buffer) throw new NativeRequiredError('CaptureSink (external ArrayBuffers)');
+    const all = new Uint8Array(buffer, 0, this.slabSize + SCRATCH);
+    const unit: StagingUnit = {
+      all,
+      slab: all.subarray(0, this.slabSize),
+      view: new DataView(buffer, 0, this.slabSize),
+      scratch: all.subarray(this.slabSize),
+      cell: (HEADER_FIXED + slot * SLOT_RECORD + 4) / 4,
+    };
+    this.#units[slot] = unit;
+    return unit;
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new ClosedError('CaptureSink');
+  }
+
+  #threadFailure(): IoError {
+    const e = this.#handle.error();
+    return this.#fail(
+      e ? asIoError(e, `capture writer thread failed`) : new IoError('capture writer thread failed'),
+    );
+  }
+
+  #fail(err: IoError): IoError {
+    if (this.#failure) return this.#failure;
+    this.#failure = err;
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    return err;
+  }
+
+  // From the writer thread (through the thread-safe function): progress or failure.
+  #onNotify(): void {
+    if (this.#closed) return;
+    if (this.#handle.error()) {
+      this.#threadFailure();
+      this.#handle.unref();
+      return;
+    }
+    const done = this.#handle.completed();
+    const still = this.#waiters.filter((w) => w.ticket > done);
+    for (const w of this.#waiters) if (w.ticket <= done) w.resolve();
+    this.#waiters = still;
+    if (still.length) this.#handle.notifyAt(Math.min(...still.map((w) => w.ticket)));
+    else this.#handle.unref();
+  }
+
+  #shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    open.delete(this);
+    for (const signal of this.#signals) signalSinks.get(signal)?.delete(this);
+    try {
+      this.#handle.close(this.#exitTimeoutMs);
+    } catch (err) {
+      this.#fail(asIoError(err as Error, `cannot close capture of ${this.path}`));
+    }
+  }
+}

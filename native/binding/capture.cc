@@ -1,0 +1,277 @@
+// CaptureHandle: the binding of flatstream::Capture (native/capture.h). It
+// converts arguments, hands the staging mappings to JS as external
+// ArrayBuffers (each keeps its mapping alive), forwards the writer thread's
+// progress through an unref'd thread-safe function, and closes the capture
+// in an environment cleanup hook so a terminated worker still drains. The
+// policy logic (block / drop / grow, exit and signal handling) lives in
+// lib/capture-sink.ts.
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "capture.h"
+#include "system_error.h"
+
+namespace {
+
+using flatstream::Capture;
+using flatstream::CaptureConfig;
+using flatstream::SysError;
+
+Napi::Error to_error(Napi::Env env, const SysError& e) {
+  return flatstream_binding::system_error(env, e.code, e.syscall, nullptr, e.detail);
+}
+
+uint32_t u32(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= double(UINT32_MAX) && v == double(uint32_t(v))))
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " is out of range");
+  return uint32_t(v);
+}
+
+void release_region(napi_env, void*, void* hint) {
+  delete static_cast<std::shared_ptr<Capture::Region>*>(hint);
+}
+
+// An ArrayBuffer over a mapping that it keeps alive; null where the host
+// forbids external ArrayBuffers (JS then refuses to capture).
+Napi::Value region_buffer(Napi::Env env, const std::shared_ptr<Capture::Region>& region) {
+  auto* hold = new std::shared_ptr<Capture::Region>(region);
+  napi_value ab = nullptr;
+  const napi_status status = napi_create_external_arraybuffer(
+      env, region->data, region->size, release_region, hold, &ab);
+  if (status != napi_ok) {
+    delete hold;
+    if (status == napi_no_external_buffers_allowed) return env.Null();
+    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+  }
+  return Napi::Value(env, ab);
+}
+
+class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "CaptureHandle",
+        {
+            InstanceMethod<&CaptureHandle::Bind>("bind"),
+            InstanceMethod<&CaptureHandle::Header>("header"),
+            InstanceMethod<&CaptureHandle::Slot>("slot"),
+            InstanceMethod<&CaptureHandle::Acquire>("acquire"),
+            InstanceMethod<&CaptureHandle::Submit>("submit"),
+            InstanceMethod<&CaptureHandle::RequestSync>("requestSync"),
+            InstanceMethod<&CaptureHandle::LastTicket>("lastTicket"),
+            InstanceMethod<&CaptureHandle::Completed>("completed"),
+            InstanceMethod<&CaptureHandle::NotifyAt>("notifyAt"),
+            InstanceMethod<&CaptureHandle::Unref>("unref"),
+            InstanceMethod<&CaptureHandle::FlushSync>("flushSync"),
+            InstanceMethod<&CaptureHandle::Close>("close"),
+            InstanceMethod<&CaptureHandle::Stats>("stats"),
+            InstanceMethod<&CaptureHandle::Recovery>("recovery"),
+            InstanceMethod<&CaptureHandle::Error>("error"),
+            InstanceMethod<&CaptureHandle::Inject>("inject"),
+        });
+  }
+
+  // new CaptureHandle(streamPath, stagingPath, slabSize, scratchSize, slots,
+  //                   maxSlots, mode, syncIntervalMs, exitTimeoutMs, onNotify)
+  explicit CaptureHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureHandle>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString())
+      throw Napi::TypeError::New(env, "paths must be strings");
+    CaptureConfig config;
+    config.slab_size = u32(info, 2, "slabSize");
+    config.scratch_size = u32(info, 3, "scratchSize");
+    config.initial_slots = u32(info, 4, "slots");
+    config.max_slots = u32(info, 5, "maxSlots");
+    config.mode = u32(info, 6, "mode");
+    config.sync_interval_ms = u32(info, 7, "syncIntervalMs");
+    exit_timeout_ms_ = u32(info, 8, "exitTimeoutMs");
+    if (!info[9].IsFunction()) throw Napi::TypeError::New(env, "onNotify must be a function");
+    SysError e;
+    capture_ = Capture::open(info[0].As<Napi::String>(), info[1].As<Napi::String>(), config, e);
+    if (!capture_) throw to_error(env, e);
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[9].As<Napi::Function>(), "flatstream capture",
+                                          0, 1);
+    tsfn_.Unref(env);
+    Napi::ThreadSafeFunction tsfn = tsfn_;
+    capture_->set_notify([tsfn]() mutable { tsfn.NonBlockingCall(); });
+    napi_add_env_cleanup_hook(env, &CaptureHandle::Cleanup, this);
+    hooked_ = true;
+  }
+
+  ~CaptureHandle() override { Shutdown(); }
+
+ private:
+  // Env teardown (a worker terminated, or the main environment freed): drain.
+  static void Cleanup(void* self) {
+    auto* h = static_cast<CaptureHandle*>(self);
+    h->hooked_ = false;
+    h->Shutdown();
+  }
+
+  // Closes the capture (joins the thread: no notify after this) and lets go
+  // of the thread-safe function; the Capture stays for stats() and error().
+  SysError Shutdown() {
+    if (!capture_ || shut_) return {};
+    shut_ = true;
+    if (hooked_) {
+      napi_remove_env_cleanup_hook(Env(), &CaptureHandle::Cleanup, this);
+      hooked_ = false;
+    }
+    const SysError e = capture_->close(exit_timeout_ms_);
+    tsfn_.Release();
+    return e;
+  }
+
+  Capture& live(Napi::Env env) {
+    if (!capture_ || shut_) throw Napi::Error::New(env, "capture is closed");
+    return *capture_;
+  }
+
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    const uint32_t kind = u32(info, 0, "kind");
+    if (SysError e = live(info.Env()).bind(int32_t(kind), u32(info, 1, "headerSize")))
+      throw to_error(info.Env(), e);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Header(const Napi::CallbackInfo& info) {
+    return region_buffer(info.Env(), live(info.Env()).header_region());
+  }
+
+  Napi::Value Slot(const Napi::CallbackInfo& info) {
+    auto region = live(info.Env()).slot_region(u32(info, 0, "slot"));
+    if (!region) throw Napi::RangeError::New(info.Env(), "no such slot");
+    return region_buffer(info.Env(), region);
+  }
+
+  // acquire(grow, waitMs) -> slot index, or -1 none, -2 timed out, -3 failed
+  Napi::Value Acquire(const Napi::CallbackInfo& info) {
+    bool grown = false;
+    SysError e;
+    const int32_t r = live(info.Env()).acquire(info[0].ToBoolean(), u32(info, 1, "waitMs"), &grown, e);
+    if (e) throw to_error(info.Env(), e);
+    return Napi::Number::New(info.Env(), r);
+  }
+
+  Napi::Value Submit(const Napi::CallbackInfo& info) {
+    Capture& c = live(info.Env());
+    const uint32_t slot = u32(info, 0, "slot");
+    const uint32_t len = u32(info, 1, "len");
+    if (slot >= c.slot_count() || len > c.slab_size())
+      throw Napi::RangeError::New(info.Env(), "slot or length out of range");
+    c.submit(slot, len, u32(info, 2, "frames"));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RequestSync(const Napi::CallbackInfo& info) {
+    live(info.Env()).request_sync();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value LastTicket(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(live(info.Env()).last_ticket()));
+  }
+
+  Napi::Value Completed(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(capture_->completed()));
+  }
+
+  // notifyAt(ticket): onNotify() runs once the thread completed it (or failed);
+  // the process is kept alive until then.
+  Napi::Value NotifyAt(const Napi::CallbackInfo& info) {
+    Capture& c = live(info.Env());
+    tsfn_.Ref(info.Env());
+    c.notify_at(uint64_t(info[0].As<Napi::Number>().DoubleValue()));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (!shut_) tsfn_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value FlushSync(const Napi::CallbackInfo& info) {
+    if (SysError e = live(info.Env()).flush_sync(u32(info, 0, "timeoutMs")))
+      throw to_error(info.Env(), e);
+    return info.Env().Undefined();
+  }
+
+  // close(timeoutMs): drains, joins the thread, marks the staging clean.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (shut_) return info.Env().Undefined();
+    exit_timeout_ms_ = u32(info, 0, "timeoutMs");
+    if (SysError e = Shutdown()) throw to_error(info.Env(), e);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const flatstream::CaptureStats s = capture_->stats();
+    Napi::Object o = Napi::Object::New(env);
+    auto set = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+    set("frames", double(s.frames));
+    set("bytes", double(s.bytes));
+    set("framesWritten", double(s.frames_written));
+    set("bytesWritten", double(s.bytes_written));
+    set("flushes", double(s.flushes));
+    set("writes", double(s.writes));
+    set("fsyncs", double(s.fsyncs));
+    set("errors", double(s.errors));
+    set("queueDepth", double(s.queue_depth));
+    set("slabs", double(s.slots));
+    Napi::Object lat = Napi::Object::New(env);
+    lat.Set("p50", s.latency.p50_us);
+    lat.Set("p99", s.latency.p99_us);
+    lat.Set("p999", s.latency.p999_us);
+    lat.Set("max", s.latency.max_us);
+    lat.Set("samples", double(s.latency.samples));
+    o.Set("writeLatency", lat);
+    return o;
+  }
+
+  Napi::Value Recovery(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const flatstream::RecoveryInfo& r = live(env).recovery();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("slabs", double(r.slots));
+    o.Set("frames", double(r.frames));
+    o.Set("bytes", double(r.bytes));
+    o.Set("tornBytes", double(r.torn_bytes));
+    o.Set("walked", r.walked);
+    return o;
+  }
+
+  // error() -> the writer thread's sticky failure as a system error, or null.
+  Napi::Value Error(const Napi::CallbackInfo& info) {
+    const SysError e = capture_->error();
+    if (!e) return info.Env().Null();
+    return to_error(info.Env(), e).Value();
+  }
+
+  // inject(errno, afterWrites, delayMs): test hook (see Fault).
+  Napi::Value Inject(const Napi::CallbackInfo& info) {
+    flatstream::Fault f;
+    f.code = int(u32(info, 0, "errno"));
+    f.after_writes = u32(info, 1, "afterWrites");
+    f.delay_ms = u32(info, 2, "delayMs");
+    live(info.Env()).inject(f);
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Capture> capture_;
+  Napi::ThreadSafeFunction tsfn_;
+  uint32_t exit_timeout_ms_ = 5000;
+  bool hooked_ = false;
+  bool shut_ = false;
+};
+
+}  // namespace
+
+void InitCapture(Napi::Env env, Napi::Object exports) {
+  exports.Set("CaptureHandle", CaptureHandle::Define(env));
+}

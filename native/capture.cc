@@ -1,0 +1,624 @@
+#include "capture.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "frame.h"
+
+namespace flatstream {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kMagic[8] = {'F', 'S', 'T', 'S', 'T', 'A', 'G', 'E'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kLatencyWindow = 8192;
+constexpr size_t kWalkWindow = size_t{1} << 20;
+
+size_t page_size() {
+  static const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+bool builtin(int32_t kind) { return kind >= 0 && is_checksum_kind(unsigned(kind)); }
+
+SysError sys(const char* call, const std::string& detail, int code = errno) {
+  SysError e;
+  e.code = code;
+  e.syscall = call;
+  e.detail = detail;
+  return e;
+}
+
+SysError pwrite_all(int fd, const uint8_t* data, size_t len, uint64_t offset,
+                    const std::string& path) {
+  while (len > 0) {
+    const ssize_t n = ::pwrite(fd, data, len, off_t(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys("write", path);
+    }
+    if (n == 0) return sys("write", path, EIO);
+    data += n;
+    len -= size_t(n);
+    offset += uint64_t(n);
+  }
+  return {};
+}
+
+SysError pread_all(int fd, uint8_t* data, size_t len, uint64_t offset, const std::string& path) {
+  while (len > 0) {
+    const ssize_t n = ::pread(fd, data, len, off_t(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys("read", path);
+    }
+    if (n == 0) return sys("read", path, EIO);  // the file shrank under us
+    data += n;
+    len -= size_t(n);
+    offset += uint64_t(n);
+  }
+  return {};
+}
+
+SysError file_size(int fd, const std::string& path, uint64_t& size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return sys("fstat", path);
+  size = uint64_t(st.st_size);
+  return {};
+}
+
+// Frames in [0, len) of staged bytes with `header`-byte headers (whole frames
+// only: the count stops at the first that does not fit).
+size_t count_frames(const uint8_t* data, size_t len, size_t header, size_t* whole) {
+  size_t pos = 0, frames = 0;
+  while (len - pos >= header) {
+    const size_t n = load_u32le(data + pos);
+    if (len - pos - header < n) break;
+    pos += header + n;
+    ++frames;
+  }
+  *whole = pos;
+  return frames;
+}
+
+}  // namespace
+
+Capture::Region::~Region() {
+  if (data != nullptr) munmap(data, size);
+}
+
+std::unique_ptr<Capture> Capture::open(const std::string& stream_path,
+                                       const std::string& staging_path,
+                                       const CaptureConfig& config, SysError& error) {
+  std::unique_ptr<Capture> c(new Capture());
+  c->stream_path_ = stream_path;
+  c->staging_path_ = staging_path;
+  c->sync_interval_ms_ = config.sync_interval_ms;
+  c->stream_fd_ = ::open(stream_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, config.mode);
+  if (c->stream_fd_ < 0) {
+    error = sys("open", stream_path);
+    return nullptr;
+  }
+  struct stat st;
+  if (fstat(c->stream_fd_, &st) != 0) {
+    error = sys("fstat", stream_path);
+    return nullptr;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = sys("open", stream_path + ": not a regular file", EINVAL);
+    return nullptr;
+  }
+  c->staging_fd_ = ::open(staging_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (c->staging_fd_ < 0) {
+    error = sys("open", staging_path);
+    return nullptr;
+  }
+  // One live writer per stream: both files are locked; the kernel drops the
+  // locks when the process dies, however it dies.
+  for (const auto& [fd, path] : {std::pair<int, const std::string&>{c->staging_fd_, staging_path},
+                                 {c->stream_fd_, stream_path}}) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      error = sys("flock", path, errno == EWOULDBLOCK ? EBUSY : errno);
+      return nullptr;
+    }
+  }
+  if ((error = c->recover_staging())) return nullptr;
+  if ((error = c->layout(config))) return nullptr;
+  return c;
+}
+
+Capture::~Capture() {
+  if (started_ || stream_fd_ >= 0) close(0);
+}
+
+// Drains what a previous writer left in the staging file into the stream.
+SysError Capture::recover_staging() {
+  uint64_t staging_size = 0, stream_size = 0;
+  if (SysError e = file_size(staging_fd_, staging_path_, staging_size)) return e;
+  if (SysError e = file_size(stream_fd_, stream_path_, stream_size)) return e;
+  end_known_ = stream_size == 0;
+  if (staging_size == 0) return {};  // new: nothing staged
+
+  StagingHeader h;
+  const SysError bad = sys("open", staging_path_ + ": not a flatstream staging file", EINVAL);
+  if (staging_size < sizeof h) return bad;
+  if (SysError e = pread_all(staging_fd_, reinterpret_cast<uint8_t*>(&h), sizeof h, 0,
+                             staging_path_))
+    return e;
+  const size_t page = page_size();
+  const size_t slot_bytes = round_up(size_t{h.slab_size} + h.scratch_size, page);
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.version != kVersion ||
+      h.header_size < kLengthFieldSize || h.header_size > kLengthFieldSize + 8 ||
+      h.slot_count > h.max_slots || h.slab_size == 0 || h.header_bytes % page != 0 ||
+      h.header_bytes < sizeof h + size_t{h.max_slots} * sizeof(SlotRecord))
+    return bad;
+  prev_kind_ = h.kind;
+  prev_header_size_ = h.header_size;
+  if (h.clean) {
+    end_known_ = stream_size == h.stream_end;
+    return {};
+  }
+  const size_t total = h.header_bytes + size_t{h.slot_count} * slot_bytes;
+  if (staging_size < total) return bad;
+  void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, staging_fd_, 0);
+  if (p == MAP_FAILED) return sys("mmap", staging_path_);
+  Region map(static_cast<uint8_t*>(p), total);
+  auto* records = reinterpret_cast<SlotRecord*>(map.data + sizeof h);
+
+  struct Pending {
+    uint64_t seq, offset;
+    uint32_t slot, len;
+  };
+  std::vector<Pending> pending;
+  for (uint32_t i = 0; i < h.slot_count; ++i) {
+    const SlotRecord& r = records[i];
+    const int32_t state = r.state.load(std::memory_order_acquire);
+    if (state == kSlotFree || r.commit <= 0) continue;
+    if (state != kSlotFilling && state != kSlotSealed) return bad;
+    pending.push_back({r.seq, r.file_offset, i, std::min(uint32_t(r.commit), h.slab_size)});
+  }
+  std::sort(pending.begin(), pending.end(),
+            [](const Pending& a, const Pending& b) { return a.seq < b.seq; });
+  if (pending.empty()) {
+    end_known_ = stream_size == h.stream_end;
+    return {};
+  }
+  // Slots were given consecutive offsets; a stream cut shorter than the
+  // first one (by someone else) gets them at its end, never after a hole.
+  uint64_t pos = std::min(pending.front().offset, stream_size);
+  for (const Pending& s : pending) {
+    uint8_t* data = map.data + h.header_bytes + size_t{s.slot} * slot_bytes;
+    size_t whole = 0;
+    const size_t frames = count_frames(data, s.len, h.header_size, &whole);
+    if (builtin(h.kind)) seal_frames(data, whole, ChecksumKind(h.kind));
+    if (SysError e = pwrite_all(stream_fd_, data, whole, pos, stream_path_)) return e;
+    pos += whole;
+    recovery_.slots++;
+    recovery_.frames += frames;
+    recovery_.bytes += whole;
+  }
+  if (stream_size > pos) {
+    if (ftruncate(stream_fd_, off_t(pos)) != 0) return sys("ftruncate", stream_path_);
+    recovery_.torn_bytes = stream_size - pos;
+  }
+  if (fdatasync(stream_fd_) != 0) return sys("fdatasync", stream_path_);
+  end_known_ = true;
+  return {};
+}
+
+SysError Capture::layout(const CaptureConfig& config) {
+  const size_t page = page_size();
+  max_slots_ = std::max(config.max_slots, config.initial_slots);
+  slab_size_ = config.slab_size;
+  header_bytes_ = round_up(sizeof(StagingHeader) + size_t{max_slots_} * sizeof(SlotRecord), page);
+  slot_bytes_ = round_up(size_t{config.slab_size} + config.scratch_size, page);
+  slots_.reset(new std::shared_ptr<Region>[max_slots_]);
+  // Cut to nothing first: the old slots' pages go, the new ones read zero.
+  if (ftruncate(staging_fd_, 0) != 0 ||
+      ftruncate(staging_fd_, off_t(header_bytes_ + config.initial_slots * slot_bytes_)) != 0)
+    return sys("ftruncate", staging_path_);
+  void* p = mmap(nullptr, header_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, staging_fd_, 0);
+  if (p == MAP_FAILED) return sys("mmap", staging_path_);
+  header_ = std::make_shared<Region>(static_cast<uint8_t*>(p), header_bytes_);
+  StagingHeader* h = header();
+  std::memcpy(h->magic, kMagic, sizeof kMagic);
+  h->version = kVersion;
+  h->kind = kUnboundKind;
+  h->header_size = kLengthFieldSize;
+  h->slab_size = config.slab_size;
+  h->scratch_size = config.scratch_size;
+  h->max_slots = max_slots_;
+  h->header_bytes = uint32_t(header_bytes_);
+  h->clean = 0;
+  for (uint32_t i = 0; i < config.initial_slots; ++i) {
+    if (SysError e = map_slot(i)) return e;
+    free_.push_back(i);
+  }
+  h->slot_count = config.initial_slots;
+  uint64_t size = 0;
+  if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
+  next_offset_ = size;
+  h->stream_end = size;
+  return {};
+}
+
+SysError Capture::map_slot(uint32_t slot) {
+  int flags = MAP_SHARED;
+#ifdef MAP_POPULATE
+  flags |= MAP_POPULATE;  // fault the pages in now, not in the producer's hot path
+#endif
+  void* p = mmap(nullptr, slot_bytes_, PROT_READ | PROT_WRITE, flags, staging_fd_,
+                 off_t(header_bytes_ + size_t{slot} * slot_bytes_));
+  if (p == MAP_FAILED) return sys("mmap", staging_path_);
+  slots_[slot] = std::make_shared<Region>(static_cast<uint8_t*>(p), slot_bytes_);
+  SlotRecord& r = record(slot);
+  r.commit = 0;
+  r.seq = 0;
+  r.file_offset = 0;
+  r.state.store(kSlotFree, std::memory_order_release);
+  slot_count_.store(slot + 1, std::memory_order_release);
+  return {};
+}
+
+std::shared_ptr<Capture::Region> Capture::slot_region(uint32_t slot) const {
+  return slot < slot_count() ? slots_[slot] : nullptr;
+}
+
+uint32_t Capture::slot_count() const { return slot_count_.load(std::memory_order_acquire); }
+
+// Finds the end of the last whole frame and cuts what follows (a torn tail).
+SysError Capture::walk_tail(uint32_t header_size) {
+  uint64_t size = 0;
+  if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
+  recovery_.walked = true;
+  std::vector<uint8_t> window(kWalkWindow);
+  uint64_t win_start = 0, win_end = 0, pos = 0;
+  while (size - pos >= header_size) {
+    if (pos + header_size > win_end || pos < win_start) {
+      win_start = pos;
+      win_end = std::min<uint64_t>(size, pos + kWalkWindow);
+      if (SysError e = pread_all(stream_fd_, window.data(), size_t(win_end - win_start),
+                                 win_start, stream_path_))
+        return e;
+    }
+    const uint64_t len = load_u32le(window.data() + (pos - win_start));
+    if (size - pos - header_size < len) break;
+    pos += header_size + len;
+  }
+  if (pos < size) {
+    if (ftruncate(stream_fd_, off_t(pos)) != 0) return sys("ftruncate", stream_path_);
+    if (fdatasync(stream_fd_) != 0) return sys("fdatasync", stream_path_);
+    recovery_.torn_bytes += size - pos;
+  }
+  end_known_ = true;
+  return {};
+}
+
+SysError Capture::bind(int32_t kind, uint32_t header_size) {
+  if (started_) return sys("bind", "already bound", EINVAL);
+  uint64_t size = 0;
+  if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
+  if (size > 0 && prev_kind_ != kUnboundKind &&
+      (prev_kind_ != kind || prev_header_size_ != header_size))
+    return sys("open", stream_path_ + ": the stream was written with another frame format",
+               EINVAL);
+  if (!end_known_) {
+    if (SysError e = walk_tail(header_size)) return e;
+    if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
+  }
+  kind_ = kind;
+  next_offset_ = size;
+  StagingHeader* h = header();
+  h->kind = kind;
+  h->header_size = header_size;
+  h->stream_end = size;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+int32_t Capture::acquire(bool grow, uint32_t wait_ms, bool* grown, SysError& error) {
+  *grown = false;
+  std::unique_lock<std::mutex> lk(mu_);
+  if (failed_ || !started_) return kFailed;
+  if (free_.empty() && grow && slot_count() < max_slots_) {
+    const uint32_t n = slot_count();
+    if (ftruncate(staging_fd_, off_t(header_bytes_ + size_t{n + 1} * slot_bytes_)) != 0) {
+      error = sys("ftruncate", staging_path_);
+      return kFailed;
+    }
+    if ((error = map_slot(n))) return kFailed;
+    header()->slot_count = n + 1;
+    free_.push_back(n);
+    *grown = true;
+  }
+  if (free_.empty() && wait_ms > 0)
+    done_cv_.wait_for(lk, std::chrono::milliseconds(wait_ms),
+                      [this] { return !free_.empty() || failed_; });
+  if (failed_) return kFailed;
+  if (free_.empty()) return wait_ms > 0 ? kTimeout : kNone;
+  const uint32_t slot = free_.front();
+  free_.pop_front();
+  SlotRecord& r = record(slot);
+  r.commit = 0;
+  r.seq = next_seq_++;
+  r.file_offset = next_offset_;
+  r.state.store(kSlotFilling, std::memory_order_release);
+  filling_ = int32_t(slot);
+  return int32_t(slot);
+}
+
+void Capture::submit(uint32_t slot, uint32_t len, uint32_t frames) {
+  std::lock_guard<std::mutex> lk(mu_);
+  SlotRecord& r = record(slot);
+  r.commit = int32_t(len);
+  if (filling_ == int32_t(slot)) filling_ = -1;
+  if (len == 0) {
+    r.state.store(kSlotFree, std::memory_order_release);
+    free_.push_front(slot);
+    return;
+  }
+  r.state.store(kSlotSealed, std::memory_order_release);
+  queue_.push_back({int64_t(slot), len, frames, r.file_offset, next_ticket_++});
+  next_offset_ = r.file_offset + len;
+  stats_.frames += frames;
+  stats_.bytes += len;
+  stats_.flushes++;
+  work_cv_.notify_one();
+}
+
+void Capture::request_sync() {
+  std::lock_guard<std::mutex> lk(mu_);
+  queue_.push_back({-1, 0, 0, 0, next_ticket_++});
+  work_cv_.notify_one();
+}
+
+uint64_t Capture::last_ticket() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return next_ticket_ - 1;
+}
+
+void Capture::notify_at(uint64_t ticket) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (completed() >= ticket || failed_) {
+    notify_at_ = UINT64_MAX;
+    fire();
+  } else {
+    notify_at_ = ticket;
+  }
+}
+
+void Capture::set_notify(std::function<void()> notify) {
+  std::lock_guard<std::mutex> lk(mu_);
+  notify_ = std::move(notify);
+}
+
+void Capture::fire() {
+  if (notify_) notify_();
+}
+
+Fault Capture::take_fault() {
+  Fault f = fault_;
+  if (f.code != 0 && fault_.after_writes > 0) {
+    fault_.after_writes--;
+    f.code = 0;  // this write still succeeds
+  }
+  return f;
+}
+
+void Capture::inject(const Fault& fault) {
+  std::lock_guard<std::mutex> lk(mu_);
+  fault_ = fault;
+}
+
+SysError Capture::write_slot(uint32_t slot, uint32_t len, uint64_t offset, const Fault& fault) {
+  uint8_t* data = slots_[slot]->data;
+  if (builtin(kind_)) seal_frames(data, len, ChecksumKind(kind_));
+  if (fault.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault.delay_ms));
+  if (fault.code != 0) return sys("write", stream_path_, fault.code);
+  const auto t0 = Clock::now();
+  SysError e = pwrite_all(stream_fd_, data, len, offset, stream_path_);
+  const uint64_t ns =
+      uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  std::lock_guard<std::mutex> lk(mu_);
+  stats_.writes++;
+  if (latency_ns_.size() < kLatencyWindow)
+    latency_ns_.push_back(ns);
+  else
+    latency_ns_[latency_next_] = ns;
+  latency_next_ = (latency_next_ + 1) % kLatencyWindow;
+  latency_max_ns_ = std::max(latency_max_ns_, ns);
+  return e;
+}
+
+void Capture::run() {
+  std::unique_lock<std::mutex> lk(mu_);
+  auto last_sync = Clock::now();
+  const auto interval = std::chrono::milliseconds(sync_interval_ms_);
+  auto sync_now = [&]() -> bool {
+    lk.unlock();
+    const bool ok = fdatasync(stream_fd_) == 0;
+    const int code = errno;
+    lk.lock();
+    if (!ok) {
+      failed_ = true;
+      error_ = sys("fdatasync", stream_path_, code);
+      stats_.errors++;
+      fire();
+      done_cv_.notify_all();
+      return false;
+    }
+    stats_.fsyncs++;
+    dirty_ = false;
+    last_sync = Clock::now();
+    return true;
+  };
+  for (;;) {
+    if (stop_ && (queue_.empty() || failed_)) break;
+    if (queue_.empty() || failed_) {
+      if (sync_interval_ms_ > 0 && dirty_ && !failed_) {
+        if (Clock::now() >= last_sync + interval) {
+          sync_now();
+          continue;
+        }
+        work_cv_.wait_until(lk, last_sync + interval);
+      } else {
+        work_cv_.wait(lk);
+      }
+      continue;
+    }
+    const Item it = queue_.front();
+    busy_ = true;
+    SysError e;
+    if (it.slot >= 0) {
+      const Fault fault = take_fault();
+      lk.unlock();
+      e = write_slot(uint32_t(it.slot), it.len, it.offset, fault);
+      lk.lock();
+    } else if (!sync_now()) {
+      busy_ = false;
+      continue;
+    }
+    busy_ = false;
+    if (e) {
+      failed_ = true;
+      error_ = e;
+      stats_.errors++;
+      fire();
+      done_cv_.notify_all();
+      continue;
+    }
+    queue_.pop_front();
+    if (it.slot >= 0) {
+      const uint32_t slot = uint32_t(it.slot);
+      header()->stream_end = it.offset + it.len;
+      record(slot).state.store(kSlotFree, std::memory_order_release);
+      free_.push_back(slot);
+      stats_.frames_written += it.frames;
+      stats_.bytes_written += it.len;
+      dirty_ = true;
+    }
+    completed_.store(it.ticket, std::memory_order_release);
+    if (it.ticket >= notify_at_) {
+      notify_at_ = UINT64_MAX;
+      fire();
+    }
+    done_cv_.notify_all();
+    if (sync_interval_ms_ > 0 && dirty_ && Clock::now() >= last_sync + interval) sync_now();
+  }
+}
+
+SysError Capture::flush_sync(uint32_t timeout_ms) {
+  std::unique_lock<std::mutex> lk(mu_);
+  if (!started_) return {};
+  const bool idle = done_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [this] {
+    return (queue_.empty() && !busy_) || failed_;
+  });
+  if (failed_) return error_;
+  if (!idle) return sys("flush", stream_path_ + ": the writer thread did not finish in time",
+                        ETIMEDOUT);
+  if (filling_ < 0) return {};
+  SlotRecord& r = record(uint32_t(filling_));
+  const uint32_t len = uint32_t(std::clamp<int32_t>(r.commit, 0, int32_t(slab_size_)));
+  if (len == 0) return {};
+  const Fault fault = take_fault();
+  busy_ = true;  // the thread is idle; keep it so while this thread writes
+  lk.unlock();
+  SysError e = write_slot(uint32_t(filling_), len, r.file_offset, fault);
+  lk.lock();
+  busy_ = false;
+  if (e) {
+    failed_ = true;
+    error_ = e;
+    stats_.errors++;
+    return e;
+  }
+  header()->stream_end = r.file_offset + len;
+  return {};
+}
+
+void Capture::stop_thread() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+    work_cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+// After a full drain: a fresh header-only staging file, marked clean and
+// recording the stream's end, replaces the old one by rename, so memory JS
+// may still reference (the old file's mappings) stays valid until it lets go.
+SysError Capture::seal_clean() {
+  const std::string tmp = staging_path_ + ".new";
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return sys("open", tmp);
+  StagingHeader h = *header();
+  h.clean = 1;
+  h.slot_count = 0;
+  std::vector<uint8_t> page(header_bytes_, 0);
+  std::memcpy(page.data(), &h, sizeof h);
+  SysError e = pwrite_all(fd, page.data(), page.size(), 0, tmp);
+  if (!e && rename(tmp.c_str(), staging_path_.c_str()) != 0) e = sys("rename", staging_path_);
+  ::close(fd);
+  if (e) unlink(tmp.c_str());
+  return e;
+}
+
+SysError Capture::close(uint32_t timeout_ms) {
+  if (closed_) return {};
+  closed_ = true;
+  SysError e = flush_sync(timeout_ms);
+  stop_thread();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    notify_ = nullptr;
+    if (!e && failed_) e = error_;
+  }
+  if (!e && header_) e = seal_clean();
+  // The files close (and unlock) now; the mappings when JS lets go of them.
+  ::close(stream_fd_);
+  ::close(staging_fd_);
+  stream_fd_ = staging_fd_ = -1;
+  return e;
+}
+
+CaptureStats Capture::stats() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  CaptureStats s = stats_;
+  s.slots = slot_count();
+  for (const Item& it : queue_) s.queue_depth += it.slot >= 0 ? 1 : 0;
+  std::vector<uint64_t> v(latency_ns_);
+  s.latency.samples = v.size();
+  if (!v.empty()) {
+    auto pct = [&v](double q) {
+      const size_t k = std::min(v.size() - 1, size_t(q * double(v.size())));
+      std::nth_element(v.begin(), v.begin() + ptrdiff_t(k), v.end());
+      return double(v[k]) / 1000.0;
+    };
+    s.latency.p50_us = pct(0.50);
+    s.latency.p99_us = pct(0.99);
+    s.latency.p999_us = pct(0.999);
+    s.latency.max_us = double(latency_max_ns_) / 1000.0;
+  }
+  return s;
+}
+
+SysError Capture::error() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return failed_ ? error_ : SysError{};
+}
+
+}  // namespace flatstream

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from './args';
 import { nativeExport } from './backend';
 import { ClosedError, IoError, NativeRequiredError, StagingFullError } from './errors';
+import { CUSTOM_KIND } from './framing';
 import type { Staging, StagingSink, StagingUnit } from './sink';
 
 /** What a capture does when every staging slab is full and still queued for the disk. */
@@ -125,6 +126,7 @@ interface Handle {
 }
 type HandleCtor = new (...args: unknown[]) => Handle;
 
+const NATIVE_CUSTOM_KIND = 255; // native/capture.h: kCustomKind
 const ACQUIRED_NONE = -1;
 const ACQUIRED_TIMEOUT = -2;
 const SCRATCH = 4096; // the writer's builder scratch beside each slab
@@ -319,7 +321,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     this.#check();
     if (this.#bound) throw typeError('This CaptureSink already belongs to a StreamWriter');
     try {
-      this.#handle.bind(format.kind, format.headerSize);
+      this.#handle.bind(format.kind === CUSTOM_KIND ? NATIVE_CUSTOM_KIND : format.kind, format.headerSize);
     } catch (err) {
       throw asIoError(err as Error, `cannot capture to ${this.path}`);
     }

@@ -508,6 +508,12 @@ void Capture::run() {
       free_.push_back(slot);
       stats_.frames_written += it.frames;
       stats_.bytes_written += it.len;
+      if (prefix_slot_ == int64_t(slot)) {  // flush_sync wrote (and counted) a prefix
+        stats_.frames_written -= prefix_frames_;
+        stats_.bytes_written -= prefix_bytes_;
+        prefix_slot_ = -1;
+        prefix_frames_ = prefix_bytes_ = 0;
+      }
       dirty_ = true;
     }
     completed_.store(it.ticket, std::memory_order_release);
@@ -546,6 +552,15 @@ SysError Capture::flush_sync(uint32_t timeout_ms) {
     return e;
   }
   header()->stream_end = r.file_offset + len;
+  // Counted now; the slot's own write later counts only what follows.
+  size_t whole = 0;
+  const size_t frames = count_frames(slots_[filling_]->data, len, header()->header_size, &whole);
+  if (prefix_slot_ != filling_) prefix_frames_ = prefix_bytes_ = 0;
+  stats_.frames_written += frames - prefix_frames_;
+  stats_.bytes_written += len - prefix_bytes_;
+  prefix_slot_ = filling_;
+  prefix_frames_ = frames;
+  prefix_bytes_ = len;
   return {};
 }
 

@@ -258,6 +258,9 @@ class Capture {
   std::function<void()> notify_;
   Fault fault_;
   bool dirty_ = false;  // written since the last fdatasync
+  // What flush_sync wrote of the FILLING slot (counted in stats already).
+  int64_t prefix_slot_ = -1;
+  uint64_t prefix_frames_ = 0, prefix_bytes_ = 0;
   bool started_ = false;
   std::thread thread_;
 

@@ -7,7 +7,17 @@ const fs = require('../dist/cjs/index.js');
 const scenario = process.argv[2];
 const N = Number(process.argv[3] ?? 1_000_000);
 const WARM = 200_000;
-const sink = { write() {} }; // consumes synchronously, keeps nothing
+// Scenarios named capture-<step> write through a CaptureSink to a temporary
+// file (its writer thread seals and writes); the others to a sink that
+// consumes synchronously and keeps nothing.
+const capture = scenario.startsWith('capture-');
+const step = capture ? scenario.slice('capture-'.length) : scenario;
+let tmp;
+let sink = { write() {} };
+if (capture) {
+  tmp = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'fs-gc-'));
+  sink = new fs.CaptureSink(`${tmp}/gc.fst`, { stagingPath: `${tmp}/gc.staging` });
+}
 const framer = new fs.ChecksumFramer(fs.XxHash64);
 // Values made up front: the user's own values (a BigInt, or a double computed
 // in a call that is not inlined) may allocate; the writer must not.
@@ -27,7 +37,7 @@ const payload = new Uint8Array(48);
 const item = { i: 0, serialize: (b) => telemetry(b, item.i) };
 const builder = new fs.ArenaBuilder();
 const w = new fs.StreamWriter(sink, framer, { slabSize: 1 << 16 });
-const step = {
+const run = {
   writePayload: () => w.writePayload(payload),
   string: () => w.write('sensor-0001-abcd'),
   serialize: (i) => {
@@ -39,13 +49,13 @@ const step = {
     telemetry(builder, i);
     w.writeFinished(builder);
   },
-}[scenario];
-if (!step) throw new Error(`unknown scenario ${scenario}`);
+}[step];
+if (!run) throw new Error(`unknown scenario ${scenario}`);
 
 // Loops live in a function: a top-level loop is compiled on-stack and
 // deoptimised as the script moves on, and its slow path allocates.
 function loop(from, to) {
-  for (let i = from; i < to; i++) step(i);
+  for (let i = from; i < to; i++) run(i);
 }
 loop(0, WARM); // warm up: optimise, size every buffer
 global.gc();
@@ -61,4 +71,10 @@ const before = process.memoryUsage().heapUsed;
 loop(half, N);
 const grown = process.memoryUsage().heapUsed - before;
 const gcs = profiler.stop().statistics.length;
-process.stdout.write(JSON.stringify({ scenario, n: N, gcs, heapBytesPerMessage: grown / (N - half), frames: w.stats().frames }));
+const frames = w.stats().frames;
+if (capture) {
+  w.close();
+  sink.closeSync();
+  require('node:fs').rmSync(tmp, { recursive: true, force: true });
+}
+process.stdout.write(JSON.stringify({ scenario, n: N, gcs, heapBytesPerMessage: grown / (N - half), frames }));

@@ -4,6 +4,7 @@
 // (npm run build:ts).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { native } from '../lib/index';
 
 const N = 1_000_000;
 
@@ -39,3 +40,17 @@ describe.each(['serialize', 'writeFinished'])('%s', (scenario) => {
     expect(r.gcs).toBeLessThanOrEqual(10);
   });
 });
+
+// Capture: the writer stages into the shared staging mapping; nothing per
+// message crosses into C++ or allocates (the thread seals and writes).
+(native ? describe.each(['capture-writePayload', 'capture-string']) : describe.skip.each([['-']]))(
+  '%s',
+  (scenario) => {
+    test(`${N} messages captured to a file cause no GC`, () => {
+      const r = run(scenario);
+      expect(r.frames).toBe(N + 200_000);
+      expect(r.gcs).toBe(0);
+      expect(r.heapBytesPerMessage).toBeLessThan(1);
+    });
+  },
+);

@@ -44,8 +44,6 @@ export interface CaptureSinkOptions {
   syncIntervalMs?: number;
   /** Where the staging file lives (default: in /dev/shm, named after the stream's path). */
   stagingPath?: string;
-  /** Drain synchronously when the process (or worker) exits (default true). */
-  flushOnExit?: boolean;
   /** Drain when one of these signals arrives (`true`: SIGINT and SIGTERM; default false). */
   flushOnSignal?: boolean | NodeJS.Signals[];
   /** Bound of every synchronous drain, in ms (default 5000). */
@@ -180,7 +178,7 @@ function defaultStagingPath(stream: string): string {
   const hash = createHash('sha256').update(stream).digest('hex').slice(0, 16);
   try {
     fs.accessSync('/dev/shm', fs.constants.W_OK);
-    return `/dev/shm/flatstream-${hash}.staging`;
+    return `/dev/shm/flatstream-${process.getuid?.() ?? 0}-${hash}.staging`;
   } catch {
     return `${stream}.staging`;
   }
@@ -262,8 +260,6 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     const policy = o.policy ?? 'block';
     if (!POLICIES.includes(policy))
       throw typeError(`The "policy" option must be 'block', 'drop' or 'grow'. Received ${String(policy)}`);
-    if (o.flushOnExit !== undefined && typeof o.flushOnExit !== 'boolean')
-      throw typeError('The "flushOnExit" option must be a boolean');
     if (o.stagingPath !== undefined && typeof o.stagingPath !== 'string')
       throw typeError('The "stagingPath" option must be a string');
     this.#signals = checkSignals(o.flushOnSignal);
@@ -301,7 +297,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     }
     this.commits = new Int32Array(header);
     open.add(this);
-    if (o.flushOnExit !== false && !exitHooked) {
+    if (!exitHooked) {
       process.on('exit', onExit);
       exitHooked = true;
     }
@@ -313,7 +309,6 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       }
       set.add(this);
     }
-    if (o.flushOnExit === false) open.delete(this);
   }
 
   /** @internal Called once by the StreamWriter that owns this sink. */

@@ -120,7 +120,9 @@ std::unique_ptr<Capture> Capture::open(const std::string& stream_path,
     error = sys("open", stream_path + ": not a regular file", EINVAL);
     return nullptr;
   }
-  c->staging_fd_ = ::open(staging_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // O_NOFOLLOW: the default staging directory (/dev/shm) is shared.
+  c->staging_fd_ =
+      ::open(staging_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (c->staging_fd_ < 0) {
     error = sys("open", staging_path);
     return nullptr;
@@ -578,7 +580,7 @@ void Capture::stop_thread() {
 // may still reference (the old file's mappings) stays valid until it lets go.
 SysError Capture::seal_clean() {
   const std::string tmp = staging_path_ + ".new";
-  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return sys("open", tmp);
   StagingHeader h = *header();
   h.clean = 1;

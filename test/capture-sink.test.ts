@@ -241,7 +241,6 @@ if (!native) {
       [{ mode: '644' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
       [{ policy: 'wait' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
       [{ flushOnSignal: ['SIGNOPE'] }, TypeError, 'ERR_INVALID_ARG_TYPE'],
-      [{ flushOnExit: 1 }, TypeError, 'ERR_INVALID_ARG_TYPE'],
       [{ stagingPath: 3 }, TypeError, 'ERR_INVALID_ARG_TYPE'],
     ])('option %j is refused before anything is opened', (options, type, code) => {
       const e = thrown(() => new CaptureSink(file(), options as object));
@@ -310,7 +309,7 @@ if (!native) {
     const sink = new CaptureSink(file());
     const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);
     expect(sink.stagingPath).toBe(
-      fs.existsSync('/dev/shm') ? `/dev/shm/flatstream-${hash}.staging` : `${file()}.staging`,
+      fs.existsSync('/dev/shm') ? `/dev/shm/flatstream-${process.getuid!()}-${hash}.staging` : `${file()}.staging`,
     );
     sink.closeSync();
     fs.rmSync(sink.stagingPath, { force: true });

@@ -239,6 +239,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   #full = false;
   #waiters: { ticket: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   #closing: Promise<void> | null = null;
+  #onFailure: ((err: Error) => void) | null = null;
 
   constructor(file: string | URL, options?: CaptureSinkOptions) {
     super();
@@ -357,6 +358,11 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   dropped(bytes: number): void {
     this.#drops++;
     this.#droppedBytes += bytes;
+  }
+
+  /** @internal Staging: the writer's hook for failures of the thread. */
+  onFailure(fn: (err: Error) => void): void {
+    this.#onFailure = fn;
   }
 
   /** A CaptureSink takes frames only from the StreamWriter it belongs to. */
@@ -502,6 +508,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   #fail(err: IoError): IoError {
     if (this.#failure) return this.#failure;
     this.#failure = err;
+    this.#onFailure?.(err);
     for (const w of this.#waiters.splice(0)) w.reject(err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
     return err;
@@ -528,6 +535,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     this.#closed = true;
     open.delete(this);
     for (const signal of this.#signals) signalSinks.get(signal)?.delete(this);
+    if (this.#handle.error()) this.#threadFailure();
     try {
       this.#handle.close(this.#exitTimeoutMs);
     } catch (err) {

@@ -208,6 +208,9 @@ export class StreamWriter {
     if (isStagingSink(this.sink)) {
       const staging = this.sink.bindStaging({ kind: framer.kind, headerSize: framer.headerSize });
       this.#staging = staging;
+      staging.onFailure((err) => {
+        this.#failure ??= asIoError(err);
+      });
       this.#commits = staging.commits;
       this.#slabSize = staging.slabSize;
       flushIntervalMs ??= staging.flushIntervalMs;
@@ -359,10 +362,21 @@ export class StreamWriter {
       this.#closed = true;
     }
     const inFlight = this.#finished;
-    const closing = this.#call(() => {
-      this.sink.flush?.();
-      return this.sink.close?.();
-    });
+    // The sink is closed even when it failed or flushing it fails: it still
+    // holds a descriptor, a thread, or staged data to hand on.
+    if (!this.#failure) {
+      try {
+        this.sink.flush?.();
+      } catch (err) {
+        this.#failure = asIoError(err);
+      }
+    }
+    let closing: void | Promise<void> = undefined;
+    try {
+      closing = this.sink.close?.();
+    } catch (err) {
+      this.#failure ??= asIoError(err);
+    }
     const done = Promise.all([inFlight, closing]).then(() => undefined);
     done.catch(() => undefined); // reported through finished()
     this.#finished = done;

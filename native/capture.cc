@@ -127,14 +127,14 @@ std::unique_ptr<Capture> Capture::open(const std::string& stream_path,
     error = sys("open", staging_path);
     return nullptr;
   }
-  // One live writer per stream: both files are locked; the kernel drops the
-  // locks when the process dies, however it dies.
-  for (const auto& [fd, path] : {std::pair<int, const std::string&>{c->staging_fd_, staging_path},
-                                 {c->stream_fd_, stream_path}}) {
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      error = sys("flock", path, errno == EWOULDBLOCK ? EBUSY : errno);
-      return nullptr;
-    }
+  // One live writer per stream: the stream file is locked (never the
+  // staging file: its mappings would hold a lock on it for as long as JS
+  // holds them, and a clean close replaces it). The kernel drops the lock
+  // when the process dies, however it dies. A staging path must not be
+  // shared by two streams.
+  if (flock(c->stream_fd_, LOCK_EX | LOCK_NB) != 0) {
+    error = sys("flock", stream_path, errno == EWOULDBLOCK ? EBUSY : errno);
+    return nullptr;
   }
   if ((error = c->recover_staging())) return nullptr;
   if ((error = c->layout(config))) return nullptr;

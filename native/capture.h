@@ -124,8 +124,8 @@ class Capture {
  public:
   enum Acquire : int32_t { kNone = -1, kTimeout = -2, kFailed = -3 };
 
-  // Opens (creating) the stream file and the staging file, locks the staging
-  // file (EBUSY when another process holds it), drains what a previous writer
+  // Opens (creating) the stream file and the staging file, locks the stream
+  // file (EBUSY when another open capture holds it), drains what a previous writer
   // left staged into the stream, and lays out fresh staging. No thread yet.
   static std::unique_ptr<Capture> open(const std::string& stream_path,
                                        const std::string& staging_path,

@@ -280,6 +280,35 @@ if (!native) {
       expect(e.message).toMatch(/written with another frame format/);
     });
 
+    test("the thread's failure reaches 'error' listeners and the writer's very next call", async () => {
+      const sink = open('e.fst', { slabSize: 256, slabs: 4 });
+      const w = new StreamWriter(sink, new DefaultFramer());
+      // The first slab write succeeds, the second fails; each waits 100 ms
+      // first, so all 40 frames are staged before anything fails.
+      sink._injectFault({ code: 'EIO', afterWrites: 1, delayMs: 100 });
+      const heard = new Promise<Error>((resolve) => sink.once('error', resolve));
+      for (let i = 0; i < 40; i++) w.writePayload(bytes(20, i)); // 24-byte frames: 10 per slab
+      w.flush();
+      const err = (await heard) as IoError;
+      expect(err).toBeInstanceOf(IoError);
+      expect(err.systemCode).toBe('EIO');
+      expect(err.syscall).toBe('write');
+      expect(err.message).toMatch(/^capture writer thread failed: EIO: Input\/output error, write '.*e\.fst'$/);
+      expect(() => w.writePayload(bytes(1))).toThrow(err);
+      await expect(sink.flushed()).rejects.toBe(err);
+      expect(sink.stats()).toMatchObject({ errors: 1, framesWritten: 10, queueDepth: 3 });
+      expect(() => w.close()).toThrow(err); // closes the sink all the same
+      expect(sink.closed).toBe(false); // until the queue settles
+      await expect(w.finished()).rejects.toBe(err);
+      // Nothing is lost: the next open writes what stayed staged.
+      const again = open('e.fst');
+      expect(again.recovery).toMatchObject({ slabs: 3, frames: 30 });
+      again.closeSync();
+      expect(readPayloads(file('e.fst'), new DefaultDeframer())).toEqual(
+        Array.from({ length: 40 }, (_, i) => bytes(20, i)),
+      );
+    });
+
     test('a CaptureSink belongs to one writer and takes no loose chunks', () => {
       const sink = open();
       new StreamWriter(sink, new DefaultFramer());

@@ -94,11 +94,14 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     SysError e;
     capture_ = Capture::open(info[0].As<Napi::String>(), info[1].As<Napi::String>(), config, e);
     if (!capture_) throw to_error(env, e);
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[9].As<Napi::Function>(), "flatstream capture",
-                                          0, 1);
+    napi_threadsafe_function tsfn = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(
+        env, napi_create_threadsafe_function(env, info[9], nullptr,
+                                             Napi::String::New(env, "flatstream capture"), 0, 1,
+                                             nullptr, nullptr, nullptr, &CaptureHandle::CallJs, &tsfn));
+    tsfn_ = Napi::ThreadSafeFunction(tsfn);
     tsfn_.Unref(env);
-    Napi::ThreadSafeFunction tsfn = tsfn_;
-    capture_->set_notify([tsfn]() mutable { tsfn.NonBlockingCall(); });
+    capture_->set_notify([tsfn]() { napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking); });
     napi_add_env_cleanup_hook(env, &CaptureHandle::Cleanup, this);
     hooked_ = true;
   }
@@ -106,6 +109,22 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   ~CaptureHandle() override { Shutdown(); }
 
  private:
+  // Runs onNotify on the JS thread. Never throws into C: a call that cannot
+  // run (the environment is being torn down) is dropped, and an exception
+  // onNotify threw is reported like any uncaught exception.
+  static void CallJs(napi_env env, napi_value js_cb, void*, void*) {
+    if (env == nullptr || js_cb == nullptr) return;
+    napi_value undefined = nullptr;
+    napi_value result = nullptr;
+    if (napi_get_undefined(env, &undefined) != napi_ok) return;
+    if (napi_call_function(env, undefined, js_cb, 0, nullptr, &result) == napi_ok) return;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value error = nullptr;
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+    }
+  }
+
   // Env teardown (a worker terminated, or the main environment freed): drain.
   static void Cleanup(void* self) {
     auto* h = static_cast<CaptureHandle*>(self);

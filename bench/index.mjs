@@ -21,6 +21,9 @@ const runs = [
   { file: 'reader.mjs', args: quick ? ['--quick'] : [] },
   // Re-runs itself with a pinned young generation.
   { file: 'validation.mjs', args: quick ? ['--quick'] : [] },
+  // Always --quick (one round of 2 s per configuration; the full run is 3
+  // rounds of 10 s); re-runs itself, one process per configuration and round.
+  { file: 'capture.mjs', args: ['--quick'] },
 ];
 
 console.log(`# flatstream benchmarks, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);

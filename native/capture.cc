@@ -127,6 +127,16 @@ std::unique_ptr<Capture> Capture::open(const std::string& stream_path,
     error = sys("open", staging_path);
     return nullptr;
   }
+  // Staged bytes are drained into the stream: only a file of this user's,
+  // private to it, may be trusted (the default directory is shared).
+  if (fstat(c->staging_fd_, &st) != 0) {
+    error = sys("fstat", staging_path);
+    return nullptr;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+    error = sys("open", staging_path + ": not a private file of this user (mode 0600)", EACCES);
+    return nullptr;
+  }
   // One live writer per stream: the stream file is locked (never the
   // staging file: its mappings would hold a lock on it for as long as JS
   // holds them, and a clean close replaces it). The kernel drops the lock
@@ -159,6 +169,10 @@ SysError Capture::recover_staging() {
   if (SysError e = pread_all(staging_fd_, reinterpret_cast<uint8_t*>(&h), sizeof h, 0,
                              staging_path_))
     return e;
+  // A writer that died while laying out its staging (before the magic was
+  // written) leaves zeros: nothing was staged in it.
+  static const char kZeros[sizeof kMagic] = {};
+  if (std::memcmp(h.magic, kZeros, sizeof kZeros) == 0) return {};
   const size_t page = page_size();
   const size_t slot_bytes = round_up(size_t{h.slab_size} + h.scratch_size, page);
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.version != kVersion ||
@@ -237,8 +251,10 @@ SysError Capture::layout(const CaptureConfig& config) {
   StagingHeader* h = header();
   std::memcpy(h->magic, kMagic, sizeof kMagic);
   h->version = kVersion;
-  h->kind = kUnboundKind;
-  h->header_size = kLengthFieldSize;
+  // Until a writer binds, the staging keeps the format the stream was
+  // written with, so that a refused or missing bind cannot make it forget.
+  h->kind = prev_kind_;
+  h->header_size = prev_kind_ == kUnboundKind ? uint32_t(kLengthFieldSize) : prev_header_size_;
   h->slab_size = config.slab_size;
   h->scratch_size = config.scratch_size;
   h->max_slots = max_slots_;
@@ -281,22 +297,40 @@ std::shared_ptr<Capture::Region> Capture::slot_region(uint32_t slot) const {
 uint32_t Capture::slot_count() const { return slot_count_.load(std::memory_order_acquire); }
 
 // Finds the end of the last whole frame and cuts what follows (a torn tail).
-SysError Capture::walk_tail(uint32_t header_size) {
+// With a built-in checksum every frame is verified on the way: a mismatch is
+// damage (or another format), not a torn write, and is refused with its
+// offset rather than truncated away.
+SysError Capture::walk_tail(int32_t kind, uint32_t header_size) {
   uint64_t size = 0;
   if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
   recovery_.walked = true;
+  const unsigned width = builtin(kind) ? checksum_width(ChecksumKind(kind)) : 0;
   std::vector<uint8_t> window(kWalkWindow);
   uint64_t win_start = 0, win_end = 0, pos = 0;
+  // Makes [pos, pos + need) readable in the window (need <= size - pos).
+  auto have = [&](uint64_t need) -> SysError {
+    if (pos >= win_start && pos + need <= win_end) return {};
+    if (need > window.size()) window.resize(size_t(need));
+    win_start = pos;
+    win_end = std::min<uint64_t>(size, pos + window.size());
+    return pread_all(stream_fd_, window.data(), size_t(win_end - win_start), win_start,
+                     stream_path_);
+  };
   while (size - pos >= header_size) {
-    if (pos + header_size > win_end || pos < win_start) {
-      win_start = pos;
-      win_end = std::min<uint64_t>(size, pos + kWalkWindow);
-      if (SysError e = pread_all(stream_fd_, window.data(), size_t(win_end - win_start),
-                                 win_start, stream_path_))
-        return e;
-    }
-    const uint64_t len = load_u32le(window.data() + (pos - win_start));
+    if (SysError e = have(header_size)) return e;
+    const uint8_t* h = window.data() + (pos - win_start);
+    const uint64_t len = load_u32le(h);
     if (size - pos - header_size < len) break;
+    if (width != 0) {
+      const uint64_t stored = load_le(h + kLengthFieldSize, width);
+      if (SysError e = have(header_size + len)) return e;
+      const uint8_t* payload = window.data() + (pos - win_start) + header_size;
+      if (checksum(ChecksumKind(kind), payload, size_t(len)) != stored)
+        return sys("open",
+                   stream_path_ + ": the frame at offset " + std::to_string(pos) +
+                       " fails its checksum (damage, or another frame format); not appending",
+                   EINVAL);
+    }
     pos += header_size + len;
   }
   if (pos < size) {
@@ -310,6 +344,11 @@ SysError Capture::walk_tail(uint32_t header_size) {
 
 SysError Capture::bind(int32_t kind, uint32_t header_size) {
   if (started_) return sys("bind", "already bound", EINVAL);
+  const bool known = builtin(kind);
+  if ((known && header_size != kLengthFieldSize + checksum_width(ChecksumKind(kind))) ||
+      (!known && kind != kCustomKind) || header_size < kLengthFieldSize ||
+      header_size > kLengthFieldSize + 8)
+    return sys("bind", "invalid frame format", EINVAL);
   uint64_t size = 0;
   if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
   if (size > 0 && prev_kind_ != kUnboundKind &&
@@ -317,7 +356,7 @@ SysError Capture::bind(int32_t kind, uint32_t header_size) {
     return sys("open", stream_path_ + ": the stream was written with another frame format",
                EINVAL);
   if (!end_known_) {
-    if (SysError e = walk_tail(header_size)) return e;
+    if (SysError e = walk_tail(kind, header_size)) return e;
     if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
   }
   kind_ = kind;
@@ -468,7 +507,7 @@ void Capture::run() {
     return true;
   };
   for (;;) {
-    if (stop_ && (queue_.empty() || failed_)) break;
+    if (stop_ && (queue_.empty() || failed_ || abandon_)) break;
     if (queue_.empty() || failed_) {
       if (sync_interval_ms_ > 0 && dirty_ && !failed_) {
         if (Clock::now() >= last_sync + interval) {
@@ -535,8 +574,10 @@ SysError Capture::flush_sync(uint32_t timeout_ms) {
     return (queue_.empty() && !busy_) || failed_;
   });
   if (failed_) return error_;
-  if (!idle) return sys("flush", stream_path_ + ": the writer thread did not finish in time",
-                        ETIMEDOUT);
+  if (!idle) {
+    abandon_ = true;  // a close after this stops after the current write
+    return sys("flush", stream_path_ + ": the writer thread did not finish in time", ETIMEDOUT);
+  }
   if (filling_ < 0) return {};
   SlotRecord& r = record(uint32_t(filling_));
   const uint32_t len = uint32_t(std::clamp<int32_t>(r.commit, 0, int32_t(slab_size_)));

@@ -134,10 +134,11 @@ class Capture {
   Capture(const Capture&) = delete;
   Capture& operator=(const Capture&) = delete;
 
-  // Declares the frame format (kind: a ChecksumKind or kCustomKind) and
-  // starts the writer thread. If the stream's end is not known from the
-  // staging header, walks its frames and truncates a torn tail first.
-  // EINVAL: a previous writer of this staging used another format.
+  // Declares the frame format (kind: a ChecksumKind or kCustomKind;
+  // header_size must match it) and starts the writer thread. If the stream's
+  // end is not known from the staging header, walks its frames first,
+  // verifying built-in checksums, and truncates a torn tail. EINVAL: another
+  // format than the staging recorded, or a frame that fails its checksum.
   SysError bind(int32_t kind, uint32_t header_size);
 
   // The next slot to fill, a slot index >= 0, or kNone (none free now and
@@ -195,7 +196,7 @@ class Capture {
   Capture() = default;
   SysError layout(const CaptureConfig& config);
   SysError recover_staging();
-  SysError walk_tail(uint32_t header_size);
+  SysError walk_tail(int32_t kind, uint32_t header_size);
   SysError map_slot(uint32_t slot);
   // Seals (built-in kinds) and writes slot's first `len` bytes at `offset`,
   // honouring `fault`; records the latency. Called with mu_ NOT held.
@@ -250,6 +251,7 @@ class Capture {
   std::deque<uint32_t> free_;
   bool busy_ = false;
   bool stop_ = false;
+  bool abandon_ = false;  // stop without draining the queue (a drain timed out)
   bool failed_ = false;
   SysError error_;
   uint64_t next_ticket_ = 1;

@@ -561,7 +561,7 @@ void reopen_and_check(const TempDir& d, const CrashPlan& plan, const Bytes& expe
   const Staged s = read_staging(d.staging());
   CHECK_EQ(s.h.clean, 0u);
   CHECK_EQ(s.h.slot_count, 2u);
-  CHECK_EQ(s.h.kind, kUnboundKind);
+  CHECK_EQ(s.h.kind, kind);  // the stream's format, kept until a writer binds
   CHECK_EQ(s.size, header_bytes_for(3) + 2 * round_up(8192, page()));
 
   CHECK(!c->bind(kind, header));
@@ -705,6 +705,66 @@ TEST_CASE(walk_tail_cuts_a_torn_header_or_payload_and_keeps_a_clean_end) {
   }
 }
 
+TEST_CASE(walk_tail_verifies_checksums_and_refuses_damage_instead_of_cutting) {
+  // A flipped bit in frame 5's payload, or frames of another checksum: the
+  // walk stops there with EINVAL and the offset, and the stream is untouched.
+  const Frames fs = frames_of(9, 33);
+  Bytes damaged = sealed(fs);
+  const size_t at = bytes_of(Frames(fs.begin(), fs.begin() + 5));
+  damaged[at + kXxHeader] ^= 0x01;
+  TempDir d;
+  write_file(d.stream(), damaged + Bytes({0x10, 0, 0}));
+  auto c = open_capture(d, small_config());
+  if (!c) return;
+  const SysError e = c->bind(kXx, kXxHeader);
+  CHECK_EQ(e.code, EINVAL);
+  CHECK(e.detail.find("the frame at offset " + std::to_string(at) + " fails its checksum") !=
+        std::string::npos);
+  const Bytes with_tail = damaged + Bytes{0x10, 0, 0};
+  CHECK(read_all(d.stream()) == with_tail);
+  // CRC32 frames read as XXH3 frames: the first one fails.
+  TempDir other;
+  write_file(other.stream(), sealed(frames_of(3, 34, kCrc32Header), kCrc32));
+  auto c2 = open_capture(other, small_config());
+  if (!c2) return;
+  CHECK_EQ(c2->bind(kXx, kXxHeader).code, EINVAL);
+}
+
+TEST_CASE(bind_refuses_a_header_size_that_does_not_match_the_kind) {
+  TempDir d;
+  auto c = open_capture(d, small_config());
+  if (!c) return;
+  CHECK_EQ(c->bind(kXx, 8).code, EINVAL);
+  CHECK_EQ(c->bind(kCustomKind, 3).code, EINVAL);
+  CHECK_EQ(c->bind(kCustomKind, 13).code, EINVAL);
+  CHECK_EQ(c->bind(77, 4).code, EINVAL);
+  CHECK_EQ(c->bind(kXx, kXxHeader).code, 0);
+}
+
+TEST_CASE(an_all_zero_staging_file_is_new) {
+  // A writer killed inside layout(), before the magic was written.
+  TempDir d;
+  write_file(d.staging(), Bytes(8192, 0));
+  chmod(d.staging().c_str(), 0600);
+  write_file(d.stream(), sealed(frames_of(2, 35)));
+  auto c = open_capture(d, small_config());
+  if (!c) return;
+  CHECK_EQ(c->recovery().slots, 0u);
+  CHECK(!c->bind(kXx, kXxHeader));
+  CHECK(c->recovery().walked);  // nothing said where the stream ends
+}
+
+TEST_CASE(a_staging_file_others_can_read_or_write_is_refused) {
+  TempDir d;
+  write_file(d.staging(), Bytes{});
+  chmod(d.staging().c_str(), 0644);
+  SysError e;
+  auto c = Capture::open(d.stream(), d.staging(), small_config(), e);
+  CHECK(c == nullptr);
+  CHECK_EQ(e.code, EACCES);
+  CHECK(e.detail.find("not a private file of this user") != std::string::npos);
+}
+
 TEST_CASE(walk_tail_uses_the_bound_header_size) {
   // The same bytes are whole frames with 4-byte headers: nothing is cut.
   TempDir d;
@@ -817,13 +877,10 @@ TEST_CASE(a_crashed_writers_format_is_enforced_after_its_slots_are_drained) {
   CHECK(read_all(d.stream()) == sealed(plan.all()));
 }
 
-// KNOWN BUG (native/capture.cc, reported): layout() overwrites the staging
-// header's kind with kUnboundKind at open, and close()/~Capture() seal that
-// header as is, so a writer that opens and closes without a successful bind
-// (the refused bind above, or a sink closed before any writer was attached)
-// erases the format record: the next open accepts any format and appends
-// frames of another format to the stream. Fails until that is fixed.
-TEST_CASE(KNOWN_BUG_the_format_record_survives_a_refused_bind_and_an_unbound_close) {
+// The staging keeps the stream's format across opens that never bind (a
+// refused bind, a sink closed before any writer was attached), so the next
+// open still refuses another format.
+TEST_CASE(the_format_record_survives_a_refused_bind_and_an_unbound_close) {
   TempDir d;
   write_cleanly(d, frames_of(4, 62));
   {
@@ -1165,14 +1222,14 @@ TEST_CASE(close_after_a_flush_timeout_leaves_the_filling_slot_for_a_reopen) {
   p.submit();
   CHECK(p.acquire() && p.put_all(e));
   CHECK_EQ(c->close(10).code, ETIMEDOUT);
-  // The thread drained its queue before it was joined; the FILLING slot was
-  // not written and the staging is not marked clean.
-  CHECK(read_all(d.stream()) == sealed(a + b));
+  // close() is bounded: the thread finished the write it was in (a) and
+  // stopped; b (queued) and the FILLING slot stay staged, not marked clean.
+  CHECK(read_all(d.stream()) == sealed(a));
   CHECK_EQ(read_staging(d.staging()).h.clean, 0u);
   c = open_capture(d, small_config());
   if (!c) return;
-  CHECK_EQ(c->recovery().slots, 1u);
-  CHECK_EQ(c->recovery().frames, e.size());
+  CHECK_EQ(c->recovery().slots, 2u);
+  CHECK_EQ(c->recovery().frames, b.size() + e.size());
   CHECK(read_all(d.stream()) == sealed(a + b + e));
 }
 

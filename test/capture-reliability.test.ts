@@ -7,22 +7,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CaptureSink, IoError, native } from '../lib/index';
 import {
-  CaptureSink,
-  ChecksumDeframer,
-  ChecksumFramer,
-  IoError,
-  StreamReader,
-  StreamWriter,
-  XxHash64,
-  native,
-} from '../lib/index';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const child = require('./capture-child.js') as {
-  makePayloads(cap?: number): (gen: number, i: number) => Buffer;
-};
-const CHILD = join(__dirname, 'capture-child.js');
+  CHILD,
+  child,
+  expectExactly,
+  openCapture,
+  readFrames,
+  reopenAndClose as reopenCaptureAndClose,
+} from './capture-helpers';
 
 interface Fault {
   code?: 'ENOSPC' | 'EIO';
@@ -40,62 +33,12 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A sink and its writer on dir/<name>.fst, staging in dir/<name>.staging. */
-function open(name: string, options: Record<string, unknown> = {}) {
-  const file = join(dir, `${name}.fst`);
-  const stagingPath = join(dir, `${name}.staging`);
-  const sink = new CaptureSink(file, { stagingPath, ...options });
-  const writer = new StreamWriter(sink, new ChecksumFramer(XxHash64));
-  return { file, stagingPath, sink, writer };
-}
-
-/** Opens the sink once more (draining what a dead writer staged) and closes it cleanly. */
-async function reopenAndClose(name: string, options: Record<string, unknown> = {}) {
-  const { sink, writer } = open(name, options);
-  const stats = sink.stats();
-  writer.close();
-  await writer.finished();
-  return stats;
-}
-
-interface Frame {
-  gen: number;
-  i: number;
-}
-
-/**
- * Reads a stream file end to end (it must verify) and checks every payload
- * byte for byte against what capture-child.js generates for its (gen, i).
- */
-function readFrames(file: string, cap?: number): Frame[] {
-  const frames: Frame[] = [];
-  if (!existsSync(file)) return frames;
-  const expected = child.makePayloads(cap);
-  const bad: string[] = [];
-  new StreamReader(file, new ChecksumDeframer(XxHash64)).processAll((p) => {
-    const gen = p.length >= 8 ? Buffer.from(p.buffer, p.byteOffset, 8).readUInt32LE(0) : -1;
-    const i = p.length >= 8 ? Buffer.from(p.buffer, p.byteOffset, 8).readUInt32LE(4) : -1;
-    if (
-      bad.length < 5 &&
-      Buffer.compare(Buffer.from(p.buffer, p.byteOffset, p.length), expected(gen, i)) !== 0
-    )
-      bad.push(
-        `frame ${frames.length} (gen ${gen}, i ${i}, ${p.length} bytes) differs from the expected payload`,
-      );
-    frames.push({ gen, i });
-  });
-  expect(bad).toEqual([]);
-  return frames;
-}
-
-/** Checks the frames are gen 0's 0..n-1 exactly. */
-function expectExactly(frames: Frame[], n: number): void {
-  const firstBad = frames.findIndex((f, k) => f.gen !== 0 || f.i !== k);
-  expect({ frames: frames.length, firstOutOfOrder: firstBad }).toEqual({
-    frames: n,
-    firstOutOfOrder: -1,
-  });
-}
+const open = (name: string, options: Record<string, unknown> = {}) => {
+  const { staging: stagingPath, ...rest } = openCapture(dir, name, options);
+  return { ...rest, stagingPath };
+};
+const reopenAndClose = (name: string, options: Record<string, unknown> = {}) =>
+  reopenCaptureAndClose(dir, name, options);
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,24 +5,20 @@
 // The processes that exit are children running the built package
 // (capture-child.js); files are read back here with the reader.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CaptureSink, native } from '../lib/index';
 import {
-  CaptureSink,
-  ChecksumDeframer,
-  ChecksumFramer,
-  StreamReader,
-  StreamWriter,
-  XxHash64,
-  native,
-} from '../lib/index';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const child = require('./capture-child.js') as {
-  makePayloads(cap?: number): (gen: number, i: number) => Buffer;
-};
-const CHILD = join(__dirname, 'capture-child.js');
+  CHILD,
+  child,
+  capturePaths,
+  expectExactly,
+  type Frame,
+  openCapture,
+  readFrames,
+  reopenAndClose as reopenCaptureAndClose,
+} from './capture-helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -32,62 +28,11 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const paths = (name: string) => ({
-  file: join(dir, `${name}.fst`),
-  staging: join(dir, `${name}.staging`),
-});
-
-function open(name: string, options: Record<string, unknown> = {}) {
-  const { file, staging } = paths(name);
-  const sink = new CaptureSink(file, { stagingPath: staging, ...options });
-  const writer = new StreamWriter(sink, new ChecksumFramer(XxHash64));
-  return { file, staging, sink, writer };
-}
-
-async function reopenAndClose(name: string, options: Record<string, unknown> = {}) {
-  const { sink, writer } = open(name, options);
-  const stats = sink.stats();
-  writer.close();
-  await writer.finished();
-  return stats;
-}
-
-interface Frame {
-  gen: number;
-  i: number;
-}
-
-/** Reads a stream file end to end (it must verify), checking every payload against capture-child.js's. */
-function readFrames(file: string, cap?: number): Frame[] {
-  const frames: Frame[] = [];
-  if (!existsSync(file)) return frames;
-  const expected = child.makePayloads(cap);
-  const bad: string[] = [];
-  new StreamReader(file, new ChecksumDeframer(XxHash64)).processAll((p) => {
-    const head = Buffer.from(p.buffer, p.byteOffset, Math.min(8, p.length));
-    const gen = p.length >= 8 ? head.readUInt32LE(0) : -1;
-    const i = p.length >= 8 ? head.readUInt32LE(4) : -1;
-    if (
-      bad.length < 5 &&
-      Buffer.compare(Buffer.from(p.buffer, p.byteOffset, p.length), expected(gen, i)) !== 0
-    )
-      bad.push(
-        `frame ${frames.length} (gen ${gen}, i ${i}, ${p.length} bytes) differs from the expected payload`,
-      );
-    frames.push({ gen, i });
-  });
-  expect(bad).toEqual([]);
-  return frames;
-}
-
-/** Frames 0..n-1 of generation `gen`, in order, and nothing else. */
-function expectExactly(frames: Frame[], n: number, gen = 0): void {
-  const firstBad = frames.findIndex((f, k) => f.gen !== gen || f.i !== k);
-  expect({ frames: frames.length, firstOutOfOrder: firstBad }).toEqual({
-    frames: n,
-    firstOutOfOrder: -1,
-  });
-}
+const paths = (name: string) => capturePaths(dir, name);
+const open = (name: string, options: Record<string, unknown> = {}) =>
+  openCapture(dir, name, options);
+const reopenAndClose = (name: string, options: Record<string, unknown> = {}) =>
+  reopenCaptureAndClose(dir, name, options);
 
 /** Frames 0..k-1 of `gen` in order, with recorded <= k <= recorded + 1; returns k. */
 function expectAtLeast(frames: Frame[], recorded: number, gen: number): number {

@@ -260,12 +260,16 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       checkInteger(o.syncIntervalMs, 'syncIntervalMs', 1, 2 ** 31 - 1);
     const policy = o.policy ?? 'block';
     if (!POLICIES.includes(policy))
-      throw typeError(`The "policy" option must be 'block', 'drop' or 'grow'. Received ${String(policy)}`);
+      throw typeError(
+        `The "policy" option must be 'block', 'drop' or 'grow'. Received ${String(policy)}`,
+      );
     if (o.stagingPath !== undefined && typeof o.stagingPath !== 'string')
       throw typeError('The "stagingPath" option must be a string');
     this.#signals = checkSignals(o.flushOnSignal);
     const maxSlots =
-      policy === 'grow' ? Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize))) : o.slabs;
+      policy === 'grow'
+        ? Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize)))
+        : o.slabs;
 
     this.path = path.resolve(typeof file === 'string' ? file : fileURLToPath(file));
     this.stagingPath = path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
@@ -317,7 +321,10 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     this.#check();
     if (this.#bound) throw typeError('This CaptureSink already belongs to a StreamWriter');
     try {
-      this.#handle.bind(format.kind === CUSTOM_KIND ? NATIVE_CUSTOM_KIND : format.kind, format.headerSize);
+      this.#handle.bind(
+        format.kind === CUSTOM_KIND ? NATIVE_CUSTOM_KIND : format.kind,
+        format.headerSize,
+      );
     } catch (err) {
       throw asIoError(err as Error, `cannot capture to ${this.path}`);
     }
@@ -473,7 +480,8 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
    * successful ones fail with `code`; `delayMs` slows every write.
    */
   _injectFault(fault: { code?: string; afterWrites?: number; delayMs?: number }): void {
-    const errno = fault.code === undefined ? 0 : (os.constants.errno as Record<string, number>)[fault.code];
+    const errno =
+      fault.code === undefined ? 0 : (os.constants.errno as Record<string, number>)[fault.code];
     if (errno === undefined) throw typeError(`unknown errno name ${fault.code}`);
     this.#handle.inject(errno, fault.afterWrites ?? 0, fault.delayMs ?? 0);
   }
@@ -501,7 +509,9 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   #threadFailure(): IoError {
     const e = this.#handle.error();
     return this.#fail(
-      e ? asIoError(e, `capture writer thread failed`) : new IoError('capture writer thread failed'),
+      e
+        ? asIoError(e, `capture writer thread failed`)
+        : new IoError('capture writer thread failed'),
     );
   }
 

@@ -56,13 +56,7 @@ export {
   NativeRequiredError,
   StagingFullError,
 } from './errors';
-export {
-  type Sink,
-  type Staging,
-  type StagingSink,
-  type StagingUnit,
-  MemorySink,
-} from './sink';
+export { type Sink, type Staging, type StagingSink, type StagingUnit, MemorySink } from './sink';
 export {
   CaptureSink,
   type CaptureLatency,

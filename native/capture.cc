@@ -100,8 +100,8 @@ Capture::Region::~Region() {
 }
 
 std::unique_ptr<Capture> Capture::open(const std::string& stream_path,
-                                       const std::string& staging_path,
-                                       const CaptureConfig& config, SysError& error) {
+                                       const std::string& staging_path, const CaptureConfig& config,
+                                       SysError& error) {
   std::unique_ptr<Capture> c(new Capture());
   c->stream_path_ = stream_path;
   c->staging_path_ = staging_path;
@@ -121,8 +121,7 @@ std::unique_ptr<Capture> Capture::open(const std::string& stream_path,
     return nullptr;
   }
   // O_NOFOLLOW: the default staging directory (/dev/shm) is shared.
-  c->staging_fd_ =
-      ::open(staging_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  c->staging_fd_ = ::open(staging_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (c->staging_fd_ < 0) {
     error = sys("open", staging_path);
     return nullptr;
@@ -166,8 +165,8 @@ SysError Capture::recover_staging() {
   StagingHeader h;
   const SysError bad = sys("open", staging_path_ + ": not a flatstream staging file", EINVAL);
   if (staging_size < sizeof h) return bad;
-  if (SysError e = pread_all(staging_fd_, reinterpret_cast<uint8_t*>(&h), sizeof h, 0,
-                             staging_path_))
+  if (SysError e =
+          pread_all(staging_fd_, reinterpret_cast<uint8_t*>(&h), sizeof h, 0, staging_path_))
     return e;
   // A writer that died while laying out its staging (before the magic was
   // written) leaves zeros: nothing was staged in it.
@@ -353,8 +352,7 @@ SysError Capture::bind(int32_t kind, uint32_t header_size) {
   if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
   if (size > 0 && prev_kind_ != kUnboundKind &&
       (prev_kind_ != kind || prev_header_size_ != header_size))
-    return sys("open", stream_path_ + ": the stream was written with another frame format",
-               EINVAL);
+    return sys("open", stream_path_ + ": the stream was written with another frame format", EINVAL);
   if (!end_known_) {
     if (SysError e = walk_tail(kind, header_size)) return e;
     if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
@@ -570,9 +568,8 @@ void Capture::run() {
 SysError Capture::flush_sync(uint32_t timeout_ms) {
   std::unique_lock<std::mutex> lk(mu_);
   if (!started_) return {};
-  const bool idle = done_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [this] {
-    return (queue_.empty() && !busy_) || failed_;
-  });
+  const bool idle = done_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms),
+                                      [this] { return (queue_.empty() && !busy_) || failed_; });
   if (failed_) return error_;
   if (!idle) {
     abandon_ = true;  // a close after this stops after the current write

@@ -49,8 +49,8 @@ struct CaptureConfig {
   uint32_t slab_size = 1u << 20;
   uint32_t scratch_size = 1024;
   uint32_t initial_slots = 8;
-  uint32_t max_slots = 8;  // > initial_slots: the staging may grow to this many
-  uint32_t mode = 0644;    // permission bits of a new stream file
+  uint32_t max_slots = 8;         // > initial_slots: the staging may grow to this many
+  uint32_t mode = 0644;           // permission bits of a new stream file
   uint32_t sync_interval_ms = 0;  // 0: fdatasync only when asked
 };
 
@@ -128,8 +128,8 @@ class Capture {
   // file (EBUSY when another open capture holds it), drains what a previous writer
   // left staged into the stream, and lays out fresh staging. No thread yet.
   static std::unique_ptr<Capture> open(const std::string& stream_path,
-                                       const std::string& staging_path,
-                                       const CaptureConfig& config, SysError& error);
+                                       const std::string& staging_path, const CaptureConfig& config,
+                                       SysError& error);
   ~Capture();
   Capture(const Capture&) = delete;
   Capture& operator=(const Capture&) = delete;
@@ -203,9 +203,7 @@ class Capture {
   SysError write_slot(uint32_t slot, uint32_t len, uint64_t offset, const Fault& fault);
   Fault take_fault();  // under mu_
   void fire();         // under mu_: calls notify_
-  StagingHeader* header() const noexcept {
-    return reinterpret_cast<StagingHeader*>(header_->data);
-  }
+  StagingHeader* header() const noexcept { return reinterpret_cast<StagingHeader*>(header_->data); }
   SlotRecord& record(uint32_t slot) const noexcept {
     return reinterpret_cast<SlotRecord*>(header_->data + sizeof(StagingHeader))[slot];
   }

@@ -27,7 +27,10 @@ const event = (i) => {
 // --child FILE: capture until killed, recording after each write() how many returned.
 if (process.argv[2] === '--child') {
   const [file, counter] = process.argv.slice(3);
-  const writer = new StreamWriter(new CaptureSink(file, { stagingPath: `${file}.staging` }), new ChecksumFramer(XxHash64));
+  const writer = new StreamWriter(
+    new CaptureSink(file, { stagingPath: `${file}.staging` }),
+    new ChecksumFramer(XxHash64),
+  );
   const count = new Int32Array(new SharedArrayBuffer(4));
   const out = require('node:fs').openSync(counter, 'w');
   let i = 0;
@@ -73,7 +76,9 @@ async function main() {
   const size = statSync(file).size;
   console.log(
     `  capture ${N} frames, ${size} bytes to ${file}: ${rate(N, writeNs)} on the event loop` +
-      (fs.native ? ' (CaptureSink; a native thread writes)' : ' (FileSink: the fallback has no CaptureSink)'),
+      (fs.native
+        ? ' (CaptureSink; a native thread writes)'
+        : ' (FileSink: the fallback has no CaptureSink)'),
   );
   if (fs.native) {
     const s = sink.stats();
@@ -82,7 +87,9 @@ async function main() {
         `max ${s.writeLatency.max.toFixed(0)} µs; ${s.drops} dropped`,
     );
   }
-  console.log(`  read    ${back.frames} frames back, every checksum verified: ${rate(back.frames, back.ns)}`);
+  console.log(
+    `  read    ${back.frames} frames back, every checksum verified: ${rate(back.frames, back.ns)}`,
+  );
   if (back.frames !== N) fail(`expected ${N} frames, read ${back.frames}`);
 
   // 2. SIGKILL: a child captures until it is killed; reopening the stream
@@ -90,9 +97,13 @@ async function main() {
   if (fs.native) {
     const crashed = join(dir, 'crashed.fst');
     const counter = join(dir, 'count');
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', crashed, counter], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', crashed, counter],
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
     await new Promise((resolve) => child.once('message', resolve));
     await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 70));
     child.kill('SIGKILL');

@@ -74,26 +74,29 @@ if (!native) {
       ['a custom JS checksum', () => new ChecksumFramer(sum8), () => new ChecksumDeframer(sum8)],
     ];
 
-    test.each(framers)('%s: the stream file equals what a FileSink writes', async (_, framer, deframer) => {
-      const sink = open('c.fst', { slabSize: 256, slabs: 2 });
-      const w = new StreamWriter(sink, framer());
-      const ref = new StreamWriter(new FileSink(file('f.fst')), framer());
-      for (const p of payloads) {
-        w.writePayload(p);
-        ref.writePayload(p);
-      }
-      w.write('a string root');
-      ref.write('a string root');
-      w.close();
-      ref.close();
-      await w.finished();
-      expect(fs.readFileSync(file('c.fst'))).toEqual(fs.readFileSync(file('f.fst')));
-      expect(readPayloads(file('c.fst'), deframer()).length).toBe(payloads.length + 1);
-      const s = sink.stats();
-      expect(s.framesWritten).toBe(payloads.length + 1);
-      expect(s.bytesWritten).toBe(fs.statSync(file('c.fst')).size);
-      expect(s.queueDepth).toBe(0);
-    });
+    test.each(framers)(
+      '%s: the stream file equals what a FileSink writes',
+      async (_, framer, deframer) => {
+        const sink = open('c.fst', { slabSize: 256, slabs: 2 });
+        const w = new StreamWriter(sink, framer());
+        const ref = new StreamWriter(new FileSink(file('f.fst')), framer());
+        for (const p of payloads) {
+          w.writePayload(p);
+          ref.writePayload(p);
+        }
+        w.write('a string root');
+        ref.write('a string root');
+        w.close();
+        ref.close();
+        await w.finished();
+        expect(fs.readFileSync(file('c.fst'))).toEqual(fs.readFileSync(file('f.fst')));
+        expect(readPayloads(file('c.fst'), deframer()).length).toBe(payloads.length + 1);
+        const s = sink.stats();
+        expect(s.framesWritten).toBe(payloads.length + 1);
+        expect(s.bytesWritten).toBe(fs.statSync(file('c.fst')).size);
+        expect(s.queueDepth).toBe(0);
+      },
+    );
 
     test('simple mode builds beside each staging slab and moves with it', async () => {
       // 64-byte slabs: every few messages the writer moves to another slab,
@@ -187,7 +190,13 @@ if (!native) {
       expect(st.readUInt32LE(48)).toBe(1); // clean
       expect(Number(st.readBigUInt64LE(40))).toBe(fs.statSync(file()).size); // stream end
       const again = open();
-      expect(again.recovery).toEqual({ slabs: 0, frames: 0, bytes: 0, tornBytes: 0, walked: false });
+      expect(again.recovery).toEqual({
+        slabs: 0,
+        frames: 0,
+        bytes: 0,
+        tornBytes: 0,
+        walked: false,
+      });
       again.closeSync();
     });
   });
@@ -210,7 +219,9 @@ if (!native) {
       sink._injectFault({});
       w.close();
       await w.finished();
-      const got = readPayloads(file('d.fst'), new DefaultDeframer()).map((p) => Number(p.toString()));
+      const got = readPayloads(file('d.fst'), new DefaultDeframer()).map((p) =>
+        Number(p.toString()),
+      );
       expect(got).toEqual(kept);
       expect(sink.stats().drops).toBe(200 - kept.length);
       expect(w.stats().drops).toBe(200 - kept.length);
@@ -250,7 +261,9 @@ if (!native) {
     });
 
     test('a bad path is an IoError with the system code', () => {
-      const e = thrown(() => new CaptureSink(path.join(dir, 'no', 'such.fst'), { stagingPath: staging() }));
+      const e = thrown(
+        () => new CaptureSink(path.join(dir, 'no', 'such.fst'), { stagingPath: staging() }),
+      );
       expect(e).toBeInstanceOf(IoError);
       expect(e.systemCode).toBe('ENOENT');
       expect(e.syscall).toBe('open');
@@ -293,7 +306,9 @@ if (!native) {
       expect(err).toBeInstanceOf(IoError);
       expect(err.systemCode).toBe('EIO');
       expect(err.syscall).toBe('write');
-      expect(err.message).toMatch(/^capture writer thread failed: EIO: Input\/output error, write '.*e\.fst'$/);
+      expect(err.message).toMatch(
+        /^capture writer thread failed: EIO: Input\/output error, write '.*e\.fst'$/,
+      );
       expect(() => w.writePayload(bytes(1))).toThrow(err);
       await expect(sink.flushed()).rejects.toBe(err);
       expect(sink.stats()).toMatchObject({ errors: 1, framesWritten: 10, queueDepth: 3 });
@@ -338,7 +353,9 @@ if (!native) {
     const sink = new CaptureSink(file());
     const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);
     expect(sink.stagingPath).toBe(
-      fs.existsSync('/dev/shm') ? `/dev/shm/flatstream-${process.getuid!()}-${hash}.staging` : `${file()}.staging`,
+      fs.existsSync('/dev/shm')
+        ? `/dev/shm/flatstream-${process.getuid!()}-${hash}.staging`
+        : `${file()}.staging`,
     );
     sink.closeSync();
     fs.rmSync(sink.stagingPath, { force: true });

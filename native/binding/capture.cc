@@ -5,13 +5,14 @@
 // in an environment cleanup hook so a terminated worker still drains. The
 // policy logic (block / drop / grow, exit and signal handling) lives in
 // lib/capture-sink.ts.
+#include "capture.h"
+
 #include <napi.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
-#include "capture.h"
 #include "system_error.h"
 
 namespace {
@@ -25,7 +26,8 @@ Napi::Error to_error(Napi::Env env, const SysError& e) {
 }
 
 uint32_t u32(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  if (!info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
   const double v = info[i].As<Napi::Number>().DoubleValue();
   if (!(v >= 0 && v <= double(UINT32_MAX) && v == double(uint32_t(v))))
     throw Napi::RangeError::New(info.Env(), std::string(name) + " is out of range");
@@ -41,8 +43,8 @@ void release_region(napi_env, void*, void* hint) {
 Napi::Value region_buffer(Napi::Env env, const std::shared_ptr<Capture::Region>& region) {
   auto* hold = new std::shared_ptr<Capture::Region>(region);
   napi_value ab = nullptr;
-  const napi_status status = napi_create_external_arraybuffer(
-      env, region->data, region->size, release_region, hold, &ab);
+  const napi_status status =
+      napi_create_external_arraybuffer(env, region->data, region->size, release_region, hold, &ab);
   if (status != napi_ok) {
     delete hold;
     if (status == napi_no_external_buffers_allowed) return env.Null();
@@ -54,26 +56,25 @@ Napi::Value region_buffer(Napi::Env env, const std::shared_ptr<Capture::Region>&
 class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(
-        env, "CaptureHandle",
-        {
-            InstanceMethod<&CaptureHandle::Bind>("bind"),
-            InstanceMethod<&CaptureHandle::Header>("header"),
-            InstanceMethod<&CaptureHandle::Slot>("slot"),
-            InstanceMethod<&CaptureHandle::Acquire>("acquire"),
-            InstanceMethod<&CaptureHandle::Submit>("submit"),
-            InstanceMethod<&CaptureHandle::RequestSync>("requestSync"),
-            InstanceMethod<&CaptureHandle::LastTicket>("lastTicket"),
-            InstanceMethod<&CaptureHandle::Completed>("completed"),
-            InstanceMethod<&CaptureHandle::NotifyAt>("notifyAt"),
-            InstanceMethod<&CaptureHandle::Unref>("unref"),
-            InstanceMethod<&CaptureHandle::FlushSync>("flushSync"),
-            InstanceMethod<&CaptureHandle::Close>("close"),
-            InstanceMethod<&CaptureHandle::Stats>("stats"),
-            InstanceMethod<&CaptureHandle::Recovery>("recovery"),
-            InstanceMethod<&CaptureHandle::Error>("error"),
-            InstanceMethod<&CaptureHandle::Inject>("inject"),
-        });
+    return DefineClass(env, "CaptureHandle",
+                       {
+                           InstanceMethod<&CaptureHandle::Bind>("bind"),
+                           InstanceMethod<&CaptureHandle::Header>("header"),
+                           InstanceMethod<&CaptureHandle::Slot>("slot"),
+                           InstanceMethod<&CaptureHandle::Acquire>("acquire"),
+                           InstanceMethod<&CaptureHandle::Submit>("submit"),
+                           InstanceMethod<&CaptureHandle::RequestSync>("requestSync"),
+                           InstanceMethod<&CaptureHandle::LastTicket>("lastTicket"),
+                           InstanceMethod<&CaptureHandle::Completed>("completed"),
+                           InstanceMethod<&CaptureHandle::NotifyAt>("notifyAt"),
+                           InstanceMethod<&CaptureHandle::Unref>("unref"),
+                           InstanceMethod<&CaptureHandle::FlushSync>("flushSync"),
+                           InstanceMethod<&CaptureHandle::Close>("close"),
+                           InstanceMethod<&CaptureHandle::Stats>("stats"),
+                           InstanceMethod<&CaptureHandle::Recovery>("recovery"),
+                           InstanceMethod<&CaptureHandle::Error>("error"),
+                           InstanceMethod<&CaptureHandle::Inject>("inject"),
+                       });
   }
 
   // new CaptureHandle(streamPath, stagingPath, slabSize, scratchSize, slots,
@@ -96,12 +97,13 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     if (!capture_) throw to_error(env, e);
     napi_threadsafe_function tsfn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(
-        env, napi_create_threadsafe_function(env, info[9], nullptr,
-                                             Napi::String::New(env, "flatstream capture"), 0, 1,
-                                             nullptr, nullptr, nullptr, &CaptureHandle::CallJs, &tsfn));
+        env, napi_create_threadsafe_function(
+                 env, info[9], nullptr, Napi::String::New(env, "flatstream capture"), 0, 1, nullptr,
+                 nullptr, nullptr, &CaptureHandle::CallJs, &tsfn));
     tsfn_ = Napi::ThreadSafeFunction(tsfn);
     tsfn_.Unref(env);
-    capture_->set_notify([tsfn]() { napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking); });
+    capture_->set_notify(
+        [tsfn]() { napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking); });
     napi_add_env_cleanup_hook(env, &CaptureHandle::Cleanup, this);
     hooked_ = true;
   }
@@ -121,7 +123,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     bool pending = false;
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
       napi_value error = nullptr;
-      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok)
+        napi_fatal_exception(env, error);
     }
   }
 
@@ -172,7 +175,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Napi::Value Acquire(const Napi::CallbackInfo& info) {
     bool grown = false;
     SysError e;
-    const int32_t r = live(info.Env()).acquire(info[0].ToBoolean(), u32(info, 1, "waitMs"), &grown, e);
+    const int32_t r =
+        live(info.Env()).acquire(info[0].ToBoolean(), u32(info, 1, "waitMs"), &grown, e);
     if (e) throw to_error(info.Env(), e);
     return Napi::Number::New(info.Env(), r);
   }

@@ -10,12 +10,13 @@
 // Buffers of the same size would; adding napi_adjust_external_memory on top
 // would count them twice.
 #include "file_map.h"
-#include "system_error.h"
 
 #include <napi.h>
 
 #include <cstdint>
 #include <utility>
+
+#include "system_error.h"
 
 namespace {
 

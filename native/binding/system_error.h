@@ -17,13 +17,31 @@ inline const char* errno_name(int code) {
     int code;
     const char* name;
   } kNames[] = {
-      {EACCES, "EACCES"},      {EAGAIN, "EAGAIN"}, {EBADF, "EBADF"},     {EBUSY, "EBUSY"},
-      {EDQUOT, "EDQUOT"},      {EEXIST, "EEXIST"}, {EFBIG, "EFBIG"},     {EINTR, "EINTR"},
-      {EINVAL, "EINVAL"},      {EIO, "EIO"},       {EISDIR, "EISDIR"},   {ELOOP, "ELOOP"},
-      {EMFILE, "EMFILE"},      {ENFILE, "ENFILE"}, {ENODEV, "ENODEV"},   {ENOENT, "ENOENT"},
-      {ENOMEM, "ENOMEM"},      {ENOSPC, "ENOSPC"}, {ENOTDIR, "ENOTDIR"}, {ENOTSUP, "ENOTSUP"},
-      {ENAMETOOLONG, "ENAMETOOLONG"}, {EOVERFLOW, "EOVERFLOW"}, {EPERM, "EPERM"},
-      {EROFS, "EROFS"},        {ETIMEDOUT, "ETIMEDOUT"},
+      {EACCES, "EACCES"},
+      {EAGAIN, "EAGAIN"},
+      {EBADF, "EBADF"},
+      {EBUSY, "EBUSY"},
+      {EDQUOT, "EDQUOT"},
+      {EEXIST, "EEXIST"},
+      {EFBIG, "EFBIG"},
+      {EINTR, "EINTR"},
+      {EINVAL, "EINVAL"},
+      {EIO, "EIO"},
+      {EISDIR, "EISDIR"},
+      {ELOOP, "ELOOP"},
+      {EMFILE, "EMFILE"},
+      {ENFILE, "ENFILE"},
+      {ENODEV, "ENODEV"},
+      {ENOENT, "ENOENT"},
+      {ENOMEM, "ENOMEM"},
+      {ENOSPC, "ENOSPC"},
+      {ENOTDIR, "ENOTDIR"},
+      {ENOTSUP, "ENOTSUP"},
+      {ENAMETOOLONG, "ENAMETOOLONG"},
+      {EOVERFLOW, "EOVERFLOW"},
+      {EPERM, "EPERM"},
+      {EROFS, "EROFS"},
+      {ETIMEDOUT, "ETIMEDOUT"},
   };
   for (const auto& n : kNames)
     if (n.code == code) return n.name;
@@ -34,8 +52,8 @@ inline const char* errno_name(int code) {
 inline Napi::Error system_error(Napi::Env env, int code, const char* syscall,
                                 const char* reason = nullptr, const std::string& path = {}) {
   const char* name = errno_name(code);
-  std::string message = std::string(name) + ": " + (reason ? reason : std::strerror(code)) +
-                        ", " + syscall;
+  std::string message =
+      std::string(name) + ": " + (reason ? reason : std::strerror(code)) + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", name);

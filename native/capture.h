@@ -249,7 +249,9 @@ class Capture {
   std::deque<uint32_t> free_;
   bool busy_ = false;
   bool stop_ = false;
-  bool abandon_ = false;  // stop without draining the queue (a drain timed out)
+  bool sleeping_ = false;    // the thread waits to be woken (else it polls)
+  uint32_t idle_polls_ = 0;  // polls that found nothing since the last item
+  bool abandon_ = false;     // stop without draining the queue (a drain timed out)
   bool failed_ = false;
   SysError error_;
   uint64_t next_ticket_ = 1;

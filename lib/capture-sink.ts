@@ -248,7 +248,9 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     if (typeof file !== 'string' && !(file instanceof URL))
       throw typeError('The "path" argument must be a string or a URL');
     checkOptions(options, 'options');
-    const o = { ...DEFAULTS, ...options };
+    // An option given as undefined takes its default, as in Node's own APIs.
+    const given = Object.entries(options ?? {}).filter(([, v]) => v !== undefined);
+    const o: typeof DEFAULTS & CaptureSinkOptions = { ...DEFAULTS, ...Object.fromEntries(given) };
     checkInteger(o.slabSize, 'slabSize', 64, 2 ** 30);
     checkInteger(o.slabs, 'slabs', 1, 65536);
     checkInteger(o.blockTimeoutMs, 'blockTimeoutMs', 0, 2 ** 31 - 1);
@@ -544,12 +546,22 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     if (this.#closed) return;
     this.#closed = true;
     open.delete(this);
-    for (const signal of this.#signals) signalSinks.get(signal)?.delete(this);
+    for (const signal of this.#signals) {
+      const sinks = signalSinks.get(signal);
+      sinks?.delete(this);
+      if (sinks?.size === 0) {
+        // The last sink that asked for it: the signal is the application's again.
+        process.removeListener(signal, onSignal);
+        signalSinks.delete(signal);
+      }
+    }
     if (this.#handle.error()) this.#threadFailure();
     try {
       this.#handle.close(this.#exitTimeoutMs);
     } catch (err) {
       this.#fail(asIoError(err as Error, `cannot close capture of ${this.path}`));
     }
+    // Drained (or failed, and #fail rejected them): nothing is left to wait for.
+    for (const w of this.#waiters.splice(0)) w.resolve();
   }
 }

@@ -349,6 +349,28 @@ if (!native) {
     });
   });
 
+  test('an option given as undefined takes its default', () => {
+    const sink = open('u.fst', {
+      slabSize: undefined,
+      policy: undefined,
+      flushOnSignal: undefined,
+    });
+    expect(sink.slabSize).toBe(1 << 20);
+    expect(sink.policy).toBe('block');
+    sink.closeSync();
+  });
+
+  test('flushOnSignal listens while a sink wants it and gives the signal back after', () => {
+    const before = process.listenerCount('SIGUSR2');
+    const a = open('a.fst', { flushOnSignal: ['SIGUSR2'] });
+    const b = open('b.fst', { flushOnSignal: ['SIGUSR2'] });
+    expect(process.listenerCount('SIGUSR2')).toBe(before + 1); // one listener for all sinks
+    a.closeSync();
+    expect(process.listenerCount('SIGUSR2')).toBe(before + 1);
+    b.closeSync();
+    expect(process.listenerCount('SIGUSR2')).toBe(before);
+  });
+
   test('the default staging file lives in /dev/shm, named after the stream path', () => {
     const sink = new CaptureSink(file());
     const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);

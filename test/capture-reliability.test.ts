@@ -330,9 +330,11 @@ if (!native) {
       expect(N - new Set(seq).size).toBe(drops); // the missing sequence numbers
     });
 
-    test("'block': a stalled disk makes a write throw StagingFullError, and nothing of that message is staged", async () => {
-      const CAP = 200;
-      const { sink, writer, file } = open('block', {
+    // 'block' with 50 ms of patience over two 4 KiB slabs and a disk that
+    // takes 400 ms per slab: writes until one throws.
+    const CAP = 200;
+    function writeUntilFull(name: string) {
+      const { sink, writer, file } = open(name, {
         policy: 'block',
         slabSize: 4096,
         slabs: 2,
@@ -351,6 +353,11 @@ if (!native) {
           err = e as Error & { code?: string };
         }
       }
+      return { sink, writer, file, payload, accepted, err };
+    }
+
+    test("'block': a stalled disk makes a write throw StagingFullError, and nothing of that message is staged", async () => {
+      const { sink, writer, file, accepted, err } = writeUntilFull('block');
       expect(err?.name).toBe('StagingFullError');
       expect(err?.code).toBe('ERR_FLATSTREAM_STAGING_FULL');
       injectFault(sink, {});
@@ -360,26 +367,9 @@ if (!native) {
     });
 
     test("'block': after StagingFullError the same message can be written once the disk catches up", async () => {
-      const CAP = 200;
-      const { sink, writer, file } = open('retry', {
-        policy: 'block',
-        slabSize: 4096,
-        slabs: 2,
-        blockTimeoutMs: 50,
-        flushIntervalMs: 60_000,
-      });
-      injectFault(sink, { delayMs: 400 });
-      const payload = child.makePayloads(CAP);
-      let accepted = 0;
-      let err: Error | undefined;
-      for (let i = 0; i < 2000 && !err; i++) {
-        try {
-          writer.writePayload(payload(0, accepted));
-          accepted++;
-        } catch (e) {
-          err = e as Error;
-        }
-      }
+      const full = writeUntilFull('retry');
+      const { sink, writer, file, payload, err } = full;
+      let accepted = full.accepted;
       expect(err?.name).toBe('StagingFullError');
       injectFault(sink, {});
       writer.flush();

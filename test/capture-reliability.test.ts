@@ -50,19 +50,8 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 if (!native) {
-  describe('CaptureSink without the addon', () => {
-    test('the constructor throws NativeRequiredError', () => {
-      let err: (Error & { code?: string }) | undefined;
-      try {
-        new CaptureSink(join(dir, 'x.fst'), { stagingPath: join(dir, 'x.staging') });
-      } catch (e) {
-        err = e as Error & { code?: string };
-      }
-      expect(err?.name).toBe('NativeRequiredError');
-      expect(err?.code).toBe('ERR_FLATSTREAM_NATIVE_REQUIRED');
-      expect(existsSync(join(dir, 'x.staging'))).toBe(false);
-    });
-  });
+  // capture-sink.test.ts checks what CaptureSink says without the addon.
+  test.skip('CaptureSink needs the native addon', () => undefined);
 } else {
   describe('CaptureSink kill test', () => {
     const MAX_TRIALS = 40;

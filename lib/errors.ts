@@ -19,7 +19,9 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_BUSY'
   | 'ERR_FLATSTREAM_SCHEMA'
   | 'ERR_FLATSTREAM_NATIVE_REQUIRED'
-  | 'ERR_FLATSTREAM_STAGING_FULL';
+  | 'ERR_FLATSTREAM_STAGING_FULL'
+  | 'ERR_FLATSTREAM_RECOVERY_REFUSED'
+  | 'ERR_FLATSTREAM_REENTRANT_CALL';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -177,6 +179,49 @@ export class StagingFullError extends FlatStreamError {
     super(
       `capture staging full: all ${slabs} slabs still queued after ${waitedMs} ms`,
       'ERR_FLATSTREAM_STAGING_FULL',
+    );
+  }
+}
+
+/** Why recovery refused to cut a file (see {@link RecoveryRefusedError}). */
+export type RecoveryRefusal =
+  /** No intact frame precedes the torn tail, and the file is longer than one frame header. */
+  | 'no-intact-frame'
+  /** The torn tail is longer than the largest frame its writer could have been writing. */
+  | 'tail-too-long'
+  /** The file is not a regular file (a FIFO, a device, a directory). */
+  | 'not-a-regular-file';
+
+/**
+ * Recovery found something that does not look like a stream torn by a dying
+ * writer, and left the file untouched. Only a plausible torn tail is ever cut
+ * (docs/design.md, "Recovery"): at least one intact frame before it (unless
+ * the whole file is shorter than one frame header), and no longer than the
+ * largest frame the writer could have been writing.
+ */
+export class RecoveryRefusedError extends FlatStreamError {
+  constructor(
+    readonly reason: RecoveryRefusal,
+    /** Bytes after the last intact frame. */
+    readonly tornBytes: number,
+    message: string,
+    where?: FrameLocation,
+  ) {
+    super(message, 'ERR_FLATSTREAM_RECOVERY_REFUSED', where);
+  }
+}
+
+/**
+ * A callback the library was running (a `serialize()`, a custom checksum's
+ * `compute()`, a validator, an observer, a sink's `write()`) called back into
+ * the same writer. The inner call is refused and changes nothing; what the
+ * writer had accepted before stays intact, and the outer call goes on.
+ */
+export class ReentrantCallError extends FlatStreamError {
+  constructor(what: string) {
+    super(
+      `${what} was called from inside a callback of the same writer (serialize, checksum, validator, observer or sink)`,
+      'ERR_FLATSTREAM_REENTRANT_CALL',
     );
   }
 }

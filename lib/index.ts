@@ -55,6 +55,9 @@ export {
   ReaderBusyError,
   NativeRequiredError,
   StagingFullError,
+  RecoveryRefusedError,
+  type RecoveryRefusal,
+  ReentrantCallError,
 } from './errors';
 export { type Sink, type Staging, type StagingSink, type StagingUnit, MemorySink } from './sink';
 export {

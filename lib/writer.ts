@@ -15,13 +15,13 @@
 import type { Builder } from 'flatbuffers';
 import type { Writable } from 'node:stream';
 import { checkBytes, checkInteger, checkOptions, rangeError, typeError } from './args';
-import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { backend } from './backend';
 import {
   ClosedError,
   FlatStreamError,
   IoError,
+  ReentrantCallError,
   StagingFullError,
   UnfinishedBuilderError,
   ValidationFailedError,
@@ -29,6 +29,7 @@ import {
 import { FileSink } from './file-sink';
 import { CUSTOM_KIND, type Deframer, Framer } from './framing';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
+import { Arena } from './arena';
 import { isStagingSink, type Sink, type Staging, type StagingUnit } from './sink';
 import { WritableSink } from './writable-sink';
 
@@ -169,6 +170,13 @@ export class StreamWriter {
   #srcView: DataView | null = null;
   #policy: MemoryPolicy = NoShrinkPolicy;
   #closed = false;
+  // True while the writer runs a user callback (serialize, a custom
+  // checksum, a JS validator, an observer, a sink, a memory policy, a custom
+  // arena): every entry point then refuses with ReentrantCallError
+  // (docs/design.md, "Re-entrancy and writer input").
+  #inCallback = false;
+  // A sink without `needsDrain` never asks to wait: its getter is not read per write.
+  #drainAware: boolean;
   #failure: FlatStreamError | null = null;
   #finished: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
@@ -204,6 +212,7 @@ export class StreamWriter {
     this.#builderSize = builderSize;
     this.#arena = arena;
     this.sink = toSink(sink, options);
+    this.#drainAware = 'needsDrain' in this.sink;
     let flushIntervalMs = options?.flushIntervalMs;
     if (isStagingSink(this.sink)) {
       const staging = this.sink.bindStaging({ kind: framer.kind, headerSize: framer.headerSize });
@@ -261,7 +270,7 @@ export class StreamWriter {
    * If anything throws, nothing of this message is staged.
    */
   write(item: WriteItem): boolean {
-    this.#check();
+    this.#check('write()');
     const b = (this.#builder ??= this.#makeBuilder());
     if (this.#moveBuilder) {
       // The slab beside the builder went to the sink: build beside the new one.
@@ -274,7 +283,12 @@ export class StreamWriter {
     } else if (isBytes(item)) {
       b.finish(b.createByteVector(item));
     } else if (typeof item === 'object' && item !== null && typeof item.serialize === 'function') {
-      item.serialize(b);
+      this.#inCallback = true;
+      try {
+        item.serialize(b);
+      } finally {
+        this.#inCallback = false;
+      }
       if (!b.finished) throw new UnfinishedBuilderError('serialize() returned');
     } else {
       throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
@@ -282,9 +296,11 @@ export class StreamWriter {
     const bytes = b.backing();
     const start = b.finishedStart();
     const len = bytes.length - start;
+    // Asked before staging: a policy that throws leaves nothing staged.
+    const shrink = this.#policy !== NoShrinkPolicy && this.#shouldShrink(len, b.capacity);
     this.#stage(bytes, start, len);
-    if (this.#policy.shouldShrink(len, b.capacity)) this.#shrinkBuilder(b);
-    return this.sink.needsDrain !== true;
+    if (shrink) this.#shrinkBuilder(b);
+    return this.#drainAware ? this.#sinkReady() : true;
   }
 
   /**
@@ -293,7 +309,7 @@ export class StreamWriter {
    * reuse it as you like once this returns.
    */
   writeFinished(builder: Builder): boolean {
-    this.#check();
+    this.#check('writeFinished()');
     if (
       typeof builder !== 'object' ||
       builder === null ||
@@ -317,34 +333,41 @@ export class StreamWriter {
       }
     }
     this.#stage(bytes, start, bytes.length - start);
-    return this.sink.needsDrain !== true;
+    return this.#drainAware ? this.#sinkReady() : true;
   }
 
   /** Frames raw bytes (e.g. a FlatBuffer finished elsewhere) and stages them. */
   writePayload(payload: Uint8Array): boolean {
-    this.#check();
+    this.#check('writePayload()');
     checkBytes(payload, 'payload');
     this.#stage(payload, 0, payload.length);
-    return this.sink.needsDrain !== true;
+    return this.#drainAware ? this.#sinkReady() : true;
   }
 
   /** Seals the staged frames, hands them to the sink and flushes it (bytes reach the OS for file sinks). */
   flush(): void {
-    this.#check();
+    this.#check('flush()');
+    this.#flush();
+  }
+
+  #flush(): void {
     this.#seal();
     this.#call(() => this.sink.flush?.());
   }
 
   /** Flushes, then makes written bytes durable (fsync) if the sink can. */
   sync(): void {
-    this.flush();
+    this.#check('sync()');
+    this.#flush();
     this.#call(() => this.sink.sync?.());
   }
 
   /** Resolves once the sink no longer asks the producer to wait. */
   drain(): Promise<void> {
+    if (this.#inCallback) return Promise.reject(new ReentrantCallError('StreamWriter.drain()'));
     if (this.#failure) return Promise.reject(this.#failure);
-    return this.sink.needsDrain === true && this.sink.drain ? this.sink.drain() : Promise.resolve();
+    if (!this.#drainAware || this.#sinkReady() || !this.sink.drain) return Promise.resolve();
+    return this.#call(() => this.sink.drain!());
   }
 
   /**
@@ -353,6 +376,7 @@ export class StreamWriter {
    * for asynchronous ones (a `Writable`).
    */
   close(): void {
+    if (this.#inCallback) throw new ReentrantCallError('StreamWriter.close()');
     if (this.#closed) return;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
@@ -365,17 +389,23 @@ export class StreamWriter {
     // The sink is closed even when it failed or flushing it fails: it still
     // holds a descriptor, a thread, or staged data to hand on.
     if (!this.#failure) {
+      this.#inCallback = true;
       try {
         this.sink.flush?.();
       } catch (err) {
         this.#failure = asIoError(err);
+      } finally {
+        this.#inCallback = false;
       }
     }
     let closing: void | Promise<void> = undefined;
+    this.#inCallback = true;
     try {
       closing = this.sink.close?.();
     } catch (err) {
       this.#failure ??= asIoError(err);
+    } finally {
+      this.#inCallback = false;
     }
     const done = Promise.all([inFlight, closing]).then(() => undefined);
     done.catch(() => undefined); // reported through finished()
@@ -400,7 +430,7 @@ export class StreamWriter {
 
   /** True while the sink asks the producer to wait (see {@link drain}). */
   get needsDrain(): boolean {
-    return this.sink.needsDrain === true;
+    return this.#drainAware && !this.#sinkReady();
   }
 
   stats(): WriterStats {
@@ -415,7 +445,8 @@ export class StreamWriter {
     };
   }
 
-  #check(): void {
+  #check(what: string): void {
+    if (this.#inCallback) throw new ReentrantCallError(`StreamWriter.${what}`);
     if (this.#failure) throw this.#failure;
     if (this.#closed) throw new ClosedError('StreamWriter');
   }
@@ -423,10 +454,16 @@ export class StreamWriter {
   #makeBuilder(): ArenaBuilder {
     const unit = this.#unit;
     // Its baseline buffer is the scratch space beside the current slab; it
-    // grows into the arena (or plain memory) when a message needs more.
-    const b = new ArenaBuilder(this.#arena ?? { block: (n) => new Uint8Array(n) }, {
-      initialSize: 8,
-    });
+    // grows into the arena (or plain memory) when a message needs more. A
+    // BlockSource of the user's own is a callback like any other.
+    const arena = this.#arena;
+    const source: BlockSource =
+      arena === undefined
+        ? { block: (n) => new Uint8Array(n) }
+        : arena instanceof Arena
+          ? arena
+          : { block: (n) => this.#guarded(() => arena.block(n)) };
+    const b = new ArenaBuilder(source, { initialSize: 8 });
     b.useBlock(unit.scratch);
     return b;
   }
@@ -453,8 +490,12 @@ export class StreamWriter {
   #stage(src: Uint8Array, start: number, len: number): void {
     const framer = this.framer;
     if (len > framer.maxPayloadLen) framer.checkLength(len);
-    if (framer.compiled) {
-      const bad = framer.compiled.check(src, start, len);
+    const compiled = framer.compiled;
+    if (compiled) {
+      // Built-in validators run no user code; a JS one is a callback.
+      const bad = compiled.batch
+        ? compiled.check(src, start, len)
+        : this.#guarded(() => compiled.check(src, start, len));
       if (bad) throw new ValidationFailedError(bad.validator, bad.reason);
     }
     const size = this.#headerSize + len;
@@ -480,7 +521,12 @@ export class StreamWriter {
     const slab = unit.slab;
     if (this.#custom) {
       // May throw: nothing is staged until #pos moves.
-      framer.writeHeader(slab, pos, src.subarray(start, start + len), false);
+      this.#inCallback = true;
+      try {
+        framer.writeHeader(slab, pos, src.subarray(start, start + len), false);
+      } finally {
+        this.#inCallback = false;
+      }
     } else {
       // Built-in checksum fields are filled for the whole slab by sealFrames.
       slab[pos] = len;
@@ -501,15 +547,53 @@ export class StreamWriter {
     } else {
       slab.set(src.subarray(start, start + len), at);
     }
+    // Observers see the staged payload before it counts as accepted: one
+    // that throws leaves nothing of this frame staged.
+    if (framer.observers.length) this.#observe(slab.subarray(at, at + len));
     this.#pos = at + len;
     // What survives if the process dies now (a staging sink's shared memory).
     this.#commits[unit.cell] = this.#pos;
     this.#unitFrames++;
     this.#frames++;
     this.#bytes += size;
-    if (framer.observers.length) {
-      const view = slab.subarray(at, at + len);
-      for (const fn of framer.observers) fn(view);
+  }
+
+  #observe(view: Uint8Array): void {
+    this.#inCallback = true;
+    try {
+      for (const fn of this.framer.observers) fn(view);
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  #shouldShrink(len: number, capacity: number): boolean {
+    this.#inCallback = true;
+    try {
+      return this.#policy.shouldShrink(len, capacity) === true;
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  // The sink's needsDrain getter is user code for a custom sink or stream.
+  #sinkReady(): boolean {
+    this.#inCallback = true;
+    try {
+      return this.sink.needsDrain !== true;
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  // Runs a user callback; nested calls (an arena block inside serialize) keep the flag.
+  #guarded<T>(fn: () => T): T {
+    if (this.#inCallback) return fn();
+    this.#inCallback = true;
+    try {
+      return fn();
+    } finally {
+      this.#inCallback = false;
     }
   }
 
@@ -532,12 +616,14 @@ export class StreamWriter {
   #stageOversized(src: Uint8Array, start: number, len: number): void {
     const payload = src.subarray(start, start + len);
     const buf = new Uint8Array(this.#headerSize + len);
-    this.framer.writeHeader(buf, 0, payload, this.#custom);
+    this.#guarded(() => this.framer.writeHeader(buf, 0, payload, this.#custom));
     buf.set(payload, this.#headerSize);
     if (!this.#custom) backend.sealFrames(buf, 0, buf.length, this.#kind);
+    // As in #stage: an observer that throws leaves the frame unwritten.
+    const framePayload = buf.subarray(this.#headerSize);
+    if (this.framer.observers.length) this.#observe(framePayload);
     this.#frames++;
     this.#bytes += buf.length;
-    for (const fn of this.framer.observers) fn(payload);
     this.#handOver(buf, null);
   }
 
@@ -617,20 +703,23 @@ export class StreamWriter {
   }
 
   #onTimer(): void {
-    if (this.#closed || this.#failure || this.#pos === 0) return;
+    if (this.#inCallback || this.#closed || this.#failure || this.#pos === 0) return;
     try {
-      this.#seal();
-      this.sink.flush?.();
-    } catch (err) {
-      this.#failure ??= asIoError(err);
+      this.#flush();
+    } catch {
+      // #call recorded it in #failure: the next call throws it.
     }
   }
 
+  // Calls the sink: a failure is the writer's failure from then on.
   #call<T>(fn: () => T): T {
+    this.#inCallback = true;
     try {
       return fn();
     } catch (err) {
       throw (this.#failure ??= asIoError(err));
+    } finally {
+      this.#inCallback = false;
     }
   }
 }

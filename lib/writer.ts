@@ -38,7 +38,11 @@ export interface StreamSerialize {
   serialize(builder: Builder): void;
 }
 
-/** What simple mode writes: a `StreamSerialize`, a string (a FlatBuffers string root) or bytes (a `[ubyte]` root). */
+/**
+ * What simple mode writes: a `StreamSerialize`, a string (a FlatBuffers
+ * string root) or bytes (the payload itself, e.g. a FlatBuffer finished
+ * elsewhere; {@link StreamWriter.writeByteVector} wraps bytes in a `[ubyte]` root).
+ */
 export type WriteItem = StreamSerialize | string | Uint8Array;
 
 /** Where a writer's frames go: a {@link Sink}, a file path or URL, a file descriptor, or a Node `Writable`. */
@@ -265,23 +269,18 @@ export class StreamWriter {
   /**
    * Simple mode: builds `item` with the internal builder and stages it.
    * A `StreamSerialize` must call `builder.finish(root)`; a string is written
-   * as a FlatBuffers string root, bytes as a `[ubyte]` vector root.
+   * as a FlatBuffers string root; bytes are framed as they are (the payload,
+   * as by {@link writePayload}; see {@link writeByteVector} for a `[ubyte]` root).
    * Returns false when the sink asks the producer to wait (`await writer.drain()`).
    * If anything throws, nothing of this message is staged.
    */
   write(item: WriteItem): boolean {
     this.#check('write()');
-    const b = (this.#builder ??= this.#makeBuilder());
-    if (this.#moveBuilder) {
-      // The slab beside the builder went to the sink: build beside the new one.
-      this.#moveBuilder = false;
-      if (b.backing().length === this.#builderSize) b.useBlock(this.#unit.scratch);
-    }
-    b.clear();
+    // Bytes are the payload itself, as flatstream-rs has no byte-vector impl.
+    if (isBytes(item)) return this.#writeBytes(item);
+    const b = this.#readyBuilder();
     if (typeof item === 'string') {
       b.finish(b.createString(item));
-    } else if (isBytes(item)) {
-      b.finish(b.createByteVector(item));
     } else if (typeof item === 'object' && item !== null && typeof item.serialize === 'function') {
       this.#inCallback = true;
       try {
@@ -293,6 +292,23 @@ export class StreamWriter {
     } else {
       throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
     }
+    return this.#stageBuilt(b);
+  }
+
+  // The internal builder, cleared, beside the current slab.
+  #readyBuilder(): ArenaBuilder {
+    const b = (this.#builder ??= this.#makeBuilder());
+    if (this.#moveBuilder) {
+      // The slab beside the builder went to the sink: build beside the new one.
+      this.#moveBuilder = false;
+      if (b.backing().length === this.#builderSize) b.useBlock(this.#unit.scratch);
+    }
+    b.clear();
+    return b;
+  }
+
+  // Stages the internal builder's finished message.
+  #stageBuilt(b: ArenaBuilder): boolean {
     const bytes = b.backing();
     const start = b.finishedStart();
     const len = bytes.length - start;
@@ -323,14 +339,15 @@ export class StreamWriter {
       if (!builder.finished) throw new UnfinishedBuilderError('writeFinished()');
       bytes = builder.backing();
       start = builder.finishedStart();
+      // Its buffer may have been detached (transferred) since finish().
+      if (bytes.length - start < MIN_FLATBUFFER) throw new UnfinishedBuilderError('writeFinished()');
     } else {
-      // A stock builder has no "finished" flag; finish() leaves position == space.
-      const bb = builder.dataBuffer();
-      start = bb.position();
-      bytes = bb.bytes();
-      if (start !== (builder as unknown as { space: number }).space || start >= bytes.length) {
-        throw new UnfinishedBuilderError('writeFinished()');
-      }
+      // Anything else is read through its public API, which is user code
+      // for a duck-typed builder: validated completely before the slab is
+      // touched (docs/design.md, "Re-entrancy and writer input").
+      const region = this.#guarded(() => finishedRegion(builder));
+      bytes = region.bytes;
+      start = region.start;
     }
     this.#stage(bytes, start, bytes.length - start);
     return this.#drainAware ? this.#sinkReady() : true;
@@ -340,8 +357,26 @@ export class StreamWriter {
   writePayload(payload: Uint8Array): boolean {
     this.#check('writePayload()');
     checkBytes(payload, 'payload');
+    return this.#writeBytes(payload);
+  }
+
+  #writeBytes(payload: Uint8Array): boolean {
     this.#stage(payload, 0, payload.length);
     return this.#drainAware ? this.#sinkReady() : true;
+  }
+
+  /**
+   * Simple mode: writes `bytes` wrapped in a FlatBuffer whose root is a
+   * `[ubyte]` vector (what `write(bytes)` did before 0.2; `write(bytes)` now
+   * frames the bytes themselves). Read it back with
+   * `new ByteBuffer(payload)`: the vector starts at the root offset.
+   */
+  writeByteVector(bytes: Uint8Array): boolean {
+    this.#check('writeByteVector()');
+    checkBytes(bytes, 'bytes');
+    const b = this.#readyBuilder();
+    b.finish(b.createByteVector(bytes));
+    return this.#stageBuilt(b);
   }
 
   /** Seals the staged frames, hands them to the sink and flushes it (bytes reach the OS for file sinks). */
@@ -722,6 +757,59 @@ export class StreamWriter {
       this.#inCallback = false;
     }
   }
+}
+
+// A finished FlatBuffer holds at least its root offset (4 bytes).
+const MIN_FLATBUFFER = 4;
+
+
+/**
+ * Where the finished FlatBuffer of a stock (or duck-typed) builder lies,
+ * checked completely: TypeError for wrong types, RangeError for a position
+ * that is not an integer inside the buffer, UnfinishedBuilderError when the
+ * region is not a finished buffer (finish() leaves position == space, and
+ * the root offset at the start points inside the region).
+ */
+function finishedRegion(builder: Builder): { bytes: Uint8Array; start: number } {
+  const bb: unknown = builder.dataBuffer();
+  if (
+    typeof bb !== 'object' ||
+    bb === null ||
+    typeof (bb as { bytes?: unknown }).bytes !== 'function' ||
+    typeof (bb as { position?: unknown }).position !== 'function'
+  ) {
+    throw typeError("The builder's dataBuffer() must return a flatbuffers.ByteBuffer");
+  }
+  const buf = bb as { bytes(): unknown; position(): unknown };
+  const bytes = buf.bytes();
+  if (!isBytes(bytes)) {
+    throw typeError("The builder's dataBuffer().bytes() must return a Uint8Array");
+  }
+  const start = buf.position();
+  if (typeof start !== 'number') {
+    throw typeError(
+      `The builder's dataBuffer().position() must return a number. Received type ${typeof start}`,
+    );
+  }
+  if (!Number.isInteger(start) || start < 0 || start > bytes.length) {
+    throw rangeError(
+      `The value of the builder's dataBuffer().position() is out of range. It must be an integer >= 0 and <= ${bytes.length}. Received ${start}`,
+    );
+  }
+  const len = bytes.length - start;
+  if (start !== (builder as unknown as { space: unknown }).space || len < MIN_FLATBUFFER) {
+    throw new UnfinishedBuilderError('writeFinished()');
+  }
+  const root =
+    (bytes[start]! |
+      (bytes[start + 1]! << 8) |
+      (bytes[start + 2]! << 16) |
+      (bytes[start + 3]! << 24)) >>>
+    0;
+  if (root < MIN_FLATBUFFER || root > len - MIN_FLATBUFFER) {
+    throw new UnfinishedBuilderError('writeFinished()');
+  }
+  return { bytes, start };
 }
 
 function asIoError(err: unknown): FlatStreamError {

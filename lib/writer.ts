@@ -340,7 +340,8 @@ export class StreamWriter {
       bytes = builder.backing();
       start = builder.finishedStart();
       // Its buffer may have been detached (transferred) since finish().
-      if (bytes.length - start < MIN_FLATBUFFER) throw new UnfinishedBuilderError('writeFinished()');
+      if (bytes.length - start < MIN_FLATBUFFER)
+        throw new UnfinishedBuilderError('writeFinished()');
     } else {
       // Anything else is read through its public API, which is user code
       // for a duck-typed builder: validated completely before the slab is
@@ -541,6 +542,13 @@ export class StreamWriter {
         );
       }
       this.#seal();
+      // A sink that detached (transferred) the slab it was handed took the
+      // message being staged beside it (simple mode) with it.
+      if (start + len > src.length) {
+        throw (this.#failure ??= new IoError(
+          'sink failed: it detached (transferred) the chunk it was lent, and the message being staged with it',
+        ));
+      }
       if (size > this.#slabSize) {
         this.#stageOversized(src, start, len);
         return;
@@ -686,6 +694,13 @@ export class StreamWriter {
       // unit's scratch; it moves to the new unit after that message.
       this.#unit = this.#free.pop() ?? this.#newUnit();
       this.#moveBuilder = this.#builder?.backing() === unit.scratch;
+    } else if (unit.all.byteLength === 0) {
+      // The sink detached (transferred) the slab it was lent and returned
+      // no promise: the writer's memory, and any message being built beside
+      // it, are gone. A contract violation, reported as the sink's failure.
+      throw (this.#failure ??= new IoError(
+        'sink failed: it detached (transferred) the chunk it was lent; a sink must copy a chunk, or return a promise and keep it intact until it settles',
+      ));
     }
   }
 
@@ -725,7 +740,8 @@ export class StreamWriter {
     const released = (r as Promise<void>).then(
       () => {
         this.#inFlight--;
-        if (unit) this.#free.push(unit);
+        // A slab the sink detached (transferred) is not reused.
+        if (unit && unit.all.byteLength !== 0) this.#free.push(unit);
       },
       (err: unknown) => {
         this.#inFlight--;
@@ -761,7 +777,6 @@ export class StreamWriter {
 
 // A finished FlatBuffer holds at least its root offset (4 bytes).
 const MIN_FLATBUFFER = 4;
-
 
 /**
  * Where the finished FlatBuffer of a stock (or duck-typed) builder lies,

@@ -26,6 +26,7 @@ import {
   UnfinishedBuilderError,
   ValidationFailedError,
 } from './errors';
+import * as exitHook from './exit-hook';
 import { FileSink } from './file-sink';
 import { CUSTOM_KIND, type Deframer, Framer } from './framing';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
@@ -67,6 +68,17 @@ export interface StreamWriterOptions {
   arena?: BlockSource;
   /** For a path target: append (default) or truncate (an fd is written where it stands). */
   append?: boolean;
+  /**
+   * Write what is staged, synchronously, when the process (or worker thread)
+   * exits without `close()`: a normal exit, `process.exit()`, an uncaught
+   * exception. Default `true` for a file (a path, URL, fd or `FileSink`),
+   * `false` otherwise; `true` is allowed for a custom {@link Sink} whose
+   * `write()` consumes the chunk synchronously (a promise it returns is not
+   * awaited at exit), and refused for a `Writable` and a `CaptureSink`
+   * (which has its own). A worker that is `terminate()`d runs no JavaScript:
+   * frames it had not flushed are lost.
+   */
+  flushOnExit?: boolean;
   /** For a path target: repair a torn tail left by a writer that died, then append (see FileSinkOptions.recover). */
   recover?: Deframer;
 }
@@ -181,6 +193,8 @@ export class StreamWriter {
   #inCallback = false;
   // A sink without `needsDrain` never asks to wait: its getter is not read per write.
   #drainAware: boolean;
+  // This writer's slot in lib/exit-hook.ts, or -1 (no flush at exit).
+  #exitSlot = -1;
   #failure: FlatStreamError | null = null;
   #finished: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
@@ -200,6 +214,12 @@ export class StreamWriter {
     checkInteger(builderSize, 'builderSize', 8, 2 ** 30);
     if (options?.flushIntervalMs !== undefined)
       checkInteger(options.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
+    const flushOnExit = options?.flushOnExit;
+    if (flushOnExit !== undefined && typeof flushOnExit !== 'boolean') {
+      throw typeError(
+        `The "flushOnExit" option must be of type boolean. Received type ${typeof flushOnExit}`,
+      );
+    }
     const arena = options?.arena;
     if (
       arena !== undefined &&
@@ -230,8 +250,15 @@ export class StreamWriter {
       const unit = staging.acquire();
       if (!unit) throw new Error('a new staging sink has no free slab'); // cannot happen
       this.#useUnit(unit);
+      if (flushOnExit === true) throw asyncExitSink('a CaptureSink (it has its own exit hook)');
     } else {
       this.#unit = this.#newUnit();
+      // The first frame opens the slab (and arms the exit hook): see #stage.
+      this.#limit = 0;
+      if (flushOnExit ?? this.sink instanceof FileSink) {
+        if (this.sink instanceof WritableSink) throw asyncExitSink('a Writable');
+        this.#exitSlot = exitHook.register(this, StreamWriter.#flushAtExit);
+      }
     }
     if (flushIntervalMs !== undefined) {
       this.#timer = setInterval(() => this.#onTimer(), flushIntervalMs);
@@ -443,6 +470,7 @@ export class StreamWriter {
     } finally {
       this.#inCallback = false;
     }
+    if (this.#exitSlot >= 0) exitHook.unregister(this.#exitSlot, this);
     const done = Promise.all([inFlight, closing]).then(() => undefined);
     done.catch(() => undefined); // reported through finished()
     this.#finished = done;
@@ -525,6 +553,7 @@ export class StreamWriter {
   // Stages src[start, start + len) as one frame.
   #stage(src: Uint8Array, start: number, len: number): void {
     const framer = this.framer;
+    let opened = false; // this frame is the first of an own slab
     if (len > framer.maxPayloadLen) framer.checkLength(len);
     const compiled = framer.compiled;
     if (compiled) {
@@ -553,10 +582,17 @@ export class StreamWriter {
         this.#stageOversized(src, start, len);
         return;
       }
-      if (this.#limit === 0 && !this.#nextUnit()) {
-        this.#drops++;
-        this.#staging!.dropped(size);
-        return;
+      if (this.#limit === 0) {
+        if (this.#staging) {
+          if (!this.#nextUnit()) {
+            this.#drops++;
+            this.#staging.dropped(size);
+            return;
+          }
+        } else {
+          this.#limit = this.#slabSize;
+          opened = true;
+        }
       }
     }
     const pos = this.#pos;
@@ -599,6 +635,8 @@ export class StreamWriter {
     this.#unitFrames++;
     this.#frames++;
     this.#bytes += size;
+    // Once per slab: an exit now must write it (held until #seal).
+    if (opened && this.#exitSlot >= 0) exitHook.arm(this.#exitSlot, this);
   }
 
   #observe(view: Uint8Array): void {
@@ -688,6 +726,8 @@ export class StreamWriter {
     if (!this.#custom) backend.sealFrames(unit.slab, 0, end, this.#kind);
     // Reset before handing over: a throwing sink must not make us re-send it.
     this.#pos = 0;
+    this.#limit = 0; // the next frame opens the slab again
+    if (this.#exitSlot >= 0) exitHook.disarm(this.#exitSlot);
     if (this.#handOver(unit.slab.subarray(0, end), unit)) {
       // The sink keeps this slab for now: stage into another one. The
       // internal builder may hold the message being staged in the old
@@ -751,6 +791,13 @@ export class StreamWriter {
     const before = this.#finished;
     this.#finished = Promise.all([before, released]).then(() => undefined);
     return true;
+  }
+
+  // The exit hook's flush (lib/exit-hook.ts): static, so registering holds
+  // no closure over the writer. Throws go to stderr there.
+  static #flushAtExit(w: StreamWriter): void {
+    if (w.#closed || w.#failure || w.#pos === 0) return;
+    w.#flush();
   }
 
   #onTimer(): void {
@@ -825,6 +872,15 @@ function finishedRegion(builder: Builder): { bytes: Uint8Array; start: number } 
     throw new UnfinishedBuilderError('writeFinished()');
   }
   return { bytes, start };
+}
+
+function asyncExitSink(what: string): TypeError {
+  return Object.assign(
+    new TypeError(
+      `The "flushOnExit" option cannot be true for ${what}: it cannot take frames synchronously at exit`,
+    ),
+    { code: 'ERR_INVALID_ARG_VALUE' },
+  );
 }
 
 function asIoError(err: unknown): FlatStreamError {

@@ -446,6 +446,9 @@ export class StreamWriter {
     this.#timer = null;
     try {
       if (!this.#failure) this.#seal();
+    } catch (err) {
+      // Recorded, not thrown yet: the sink must still be closed below.
+      this.#failure ??= asIoError(err);
     } finally {
       this.#closed = true;
     }

@@ -341,6 +341,24 @@ describe('callbacks that throw leave the writer in a defined state', () => {
     expect(got).toEqual([]);
   });
 
+  test('a sink whose write throws inside close(): close() throws its IoError and still closes the sink', () => {
+    let closed = 0;
+    const sink: Sink = {
+      write: () => {
+        throw new Error('EIO at close');
+      },
+      close: () => void closed++,
+    };
+    const w = new StreamWriter(sink, framer);
+    w.writePayload(GOOD[0]!);
+    const e = thrown(() => w.close());
+    expect(e).toBeInstanceOf(IoError);
+    expect(e.message).toBe('sink failed: EIO at close');
+    expect(closed).toBe(1);
+    expect(w.closed).toBe(true);
+    expect(thrown(() => w.writePayload(LATER))).toBe(e);
+  });
+
   test('a sink whose promise rejects: the next call throws its IoError; finished() rejects', async () => {
     const sink: Sink = { write: () => Promise.reject(new Error('late EIO')) };
     const w = new StreamWriter(sink, framer);

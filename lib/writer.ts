@@ -103,6 +103,10 @@ export interface WriterStats {
 }
 
 const DEFAULT_SLAB = 64 * 1024;
+// A sink without `needsDrain` that keeps chunks (returns promises) makes
+// write*() return false once it holds this many slabs: a sink whose promises
+// never settle would otherwise grow the writer's memory without a signal.
+const MAX_IN_FLIGHT = 8;
 const DEFAULT_BUILDER = 1024;
 
 /** A slab and, right after it in the same ArrayBuffer, room for the internal builder. */
@@ -204,6 +208,8 @@ export class StreamWriter {
   #flushes = 0;
   #slabsAllocated = 0;
   #inFlight = 0;
+  // drain() callers waiting for #inFlight to drop (sinks without needsDrain).
+  #drainWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   #shrinks = 0;
 
   constructor(sink: SinkTarget, framer: Framer, options?: StreamWriterOptions) {
@@ -344,7 +350,7 @@ export class StreamWriter {
     const shrink = this.#policy !== NoShrinkPolicy && this.#shouldShrink(len, b.capacity);
     this.#stage(bytes, start, len);
     if (shrink) this.#shrinkBuilder(b);
-    return this.#drainAware ? this.#sinkReady() : true;
+    return this.#drainAware ? this.#sinkReady() : this.#inFlight < MAX_IN_FLIGHT;
   }
 
   /**
@@ -379,7 +385,7 @@ export class StreamWriter {
       start = region.start;
     }
     this.#stage(bytes, start, bytes.length - start);
-    return this.#drainAware ? this.#sinkReady() : true;
+    return this.#drainAware ? this.#sinkReady() : this.#inFlight < MAX_IN_FLIGHT;
   }
 
   /** Frames raw bytes (e.g. a FlatBuffer finished elsewhere) and stages them. */
@@ -391,7 +397,7 @@ export class StreamWriter {
 
   #writeBytes(payload: Uint8Array): boolean {
     this.#stage(payload, 0, payload.length);
-    return this.#drainAware ? this.#sinkReady() : true;
+    return this.#drainAware ? this.#sinkReady() : this.#inFlight < MAX_IN_FLIGHT;
   }
 
   /**
@@ -426,11 +432,19 @@ export class StreamWriter {
     this.#call(() => this.sink.sync?.());
   }
 
-  /** Resolves once the sink no longer asks the producer to wait. */
+  /**
+   * Resolves once the sink no longer asks the producer to wait (or, for a
+   * sink without `needsDrain`, once it holds fewer than 8 slabs); rejects
+   * with the writer's failure.
+   */
   drain(): Promise<void> {
     if (this.#inCallback) return Promise.reject(new ReentrantCallError('StreamWriter.drain()'));
     if (this.#failure) return Promise.reject(this.#failure);
-    if (!this.#drainAware || this.#sinkReady() || !this.sink.drain) return Promise.resolve();
+    if (!this.#drainAware) {
+      if (this.#inFlight < MAX_IN_FLIGHT) return Promise.resolve();
+      return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+    }
+    if (this.#sinkReady() || !this.sink.drain) return Promise.resolve();
     return this.#call(() => this.sink.drain!());
   }
 
@@ -498,7 +512,7 @@ export class StreamWriter {
 
   /** True while the sink asks the producer to wait (see {@link drain}). */
   get needsDrain(): boolean {
-    return this.#drainAware && !this.#sinkReady();
+    return this.#drainAware ? !this.#sinkReady() : this.#inFlight >= MAX_IN_FLIGHT;
   }
 
   stats(): WriterStats {
@@ -821,15 +835,26 @@ export class StreamWriter {
         this.#inFlight--;
         // A slab the sink detached (transferred) is not reused.
         if (unit && unit.all.byteLength !== 0) this.#free.push(unit);
+        if (this.#drainWaiters.length && this.#inFlight < MAX_IN_FLIGHT) this.#settleWaiters();
       },
       (err: unknown) => {
         this.#inFlight--;
         this.#failure ??= asIoError(err);
+        this.#settleWaiters();
       },
     );
     const before = this.#finished;
     this.#finished = Promise.all([before, released]).then(() => undefined);
     return true;
+  }
+
+  #settleWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) {
+      if (this.#failure) w.reject(this.#failure);
+      else w.resolve();
+    }
   }
 
   // The exit hook's flush (lib/exit-hook.ts): static, so registering holds

@@ -371,4 +371,37 @@ describe('callbacks that throw leave the writer in a defined state', () => {
     expect(thrown(() => w.close())).toBe(e);
     await expect(w.finished()).rejects.toBe(e);
   });
+
+  test('a sink whose promises never settle: write*() returns false at 8 slabs held, drain() waits for a release', async () => {
+    const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+    const sink: Sink = {
+      write: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+    };
+    const w = new StreamWriter(sink, framer, { slabSize: 64 });
+    const results: boolean[] = [];
+    for (let i = 0; i < 9; i++) {
+      results.push(w.writePayload(bytes(40, i))); // 52 bytes: one slab each
+    }
+    // The 9th write sealed the 8th slab: the sink now holds 8.
+    expect(results).toEqual([true, true, true, true, true, true, true, true, false]);
+    expect(w.stats().slabsInFlight).toBe(8);
+    expect(w.stats().slabsAllocated).toBe(9);
+    expect(w.needsDrain).toBe(true);
+    let drained = false;
+    const d = w.drain().then(() => (drained = true));
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toBe(false);
+    pending[0]!.resolve();
+    await d;
+    expect(w.needsDrain).toBe(false);
+    // A rejection fails waiting drains with the IoError.
+    w.writePayload(bytes(40, 9));
+    expect(w.writePayload(bytes(40, 10))).toBe(false);
+    const d2 = w.drain();
+    pending[1]!.reject(new Error('stuck'));
+    await expect(d2).rejects.toMatchObject({
+      code: 'ERR_FLATSTREAM_IO',
+      message: 'sink failed: stuck',
+    });
+  });
 });

@@ -828,9 +828,19 @@ export class StreamWriter {
   #handOver(chunk: Uint8Array, unit: Unit | null): boolean {
     this.#flushes++;
     const r = this.#call(() => this.sink.write(chunk));
-    if (!r || typeof (r as Promise<void>).then !== 'function') return false;
+    if (!r) return false;
+    let kept: Promise<void>;
+    try {
+      if (typeof (r as Promise<void>).then !== 'function') return false;
+      // A thenable that calls back twice, or both ways, must not release
+      // the slab twice (it would then be staged into twice at once):
+      // Promise.resolve settles once (and returns a real promise as is).
+      kept = Promise.resolve(r);
+    } catch (err) {
+      throw (this.#failure ??= asIoError(err));
+    }
     this.#inFlight++;
-    const released = (r as Promise<void>).then(
+    const released = kept.then(
       () => {
         this.#inFlight--;
         // A slab the sink detached (transferred) is not reused.

@@ -404,4 +404,48 @@ describe('callbacks that throw leave the writer in a defined state', () => {
       message: 'sink failed: stuck',
     });
   });
+
+  test('a sink returning a thenable that settles twice, both ways: the slab is released once', async () => {
+    const got: Buffer[] = [];
+    const sink: Sink = {
+      write: (c) => {
+        got.push(Buffer.from(c));
+        return {
+          then(ok: () => void, fail: (e: unknown) => void) {
+            ok();
+            ok();
+            fail(new Error('late'));
+          },
+        } as unknown as Promise<void>;
+      },
+    };
+    const w = new StreamWriter(sink, framer, { slabSize: 64 });
+    const payloads = Array.from({ length: 6 }, (_, i) => bytes(40, i));
+    for (const p of payloads) {
+      w.writePayload(p);
+      await new Promise((r) => setImmediate(r));
+    }
+    w.close();
+    await w.finished();
+    expect(w.stats().slabsInFlight).toBe(0);
+    expect(w.stats().slabsAllocated).toBe(2); // released once each: two slabs alternate
+    expect(Buffer.concat(got)).toEqual(expected(framer, payloads));
+  });
+
+  test('a sink returning an object whose then getter throws: the writer fails with IoError', () => {
+    const sink: Sink = {
+      write: () =>
+        ({
+          get then() {
+            throw new Error('hostile');
+          },
+        }) as unknown as Promise<void>,
+    };
+    const w = new StreamWriter(sink, framer);
+    w.writePayload(GOOD[0]!);
+    const e = thrown(() => w.flush());
+    expect(e).toBeInstanceOf(IoError);
+    expect(e.message).toBe('sink failed: hostile');
+    expect(thrown(() => w.writePayload(LATER))).toBe(e);
+  });
 });

@@ -242,6 +242,19 @@ export class StreamWriter {
     this.#limit = slabSize;
     this.#builderSize = builderSize;
     this.#arena = arena;
+    if (
+      flushOnExit === true &&
+      typeof sink === 'object' &&
+      sink !== null &&
+      !(sink instanceof URL)
+    ) {
+      // Checked before the sink is wrapped or bound: a refused writer leaves
+      // the stream without our listeners and a staging sink unbound.
+      if (sink instanceof WritableSink || isWritable(sink)) throw asyncExitSink('a Writable');
+      if (isStagingSink(sink as Sink)) {
+        throw asyncExitSink('a CaptureSink (it has its own exit hook)');
+      }
+    }
     this.sink = toSink(sink, options);
     this.#drainAware = 'needsDrain' in this.sink;
     let flushIntervalMs = options?.flushIntervalMs;
@@ -257,13 +270,11 @@ export class StreamWriter {
       const unit = staging.acquire();
       if (!unit) throw new Error('a new staging sink has no free slab'); // cannot happen
       this.#useUnit(unit);
-      if (flushOnExit === true) throw asyncExitSink('a CaptureSink (it has its own exit hook)');
     } else {
       this.#unit = this.#newUnit();
       // The first frame opens the slab (and arms the exit hook): see #stage.
       this.#limit = 0;
       if (flushOnExit ?? this.sink instanceof FileSink) {
-        if (this.sink instanceof WritableSink) throw asyncExitSink('a Writable');
         this.#exitSlot = exitHook.register(this, StreamWriter.#flushAtExit);
       }
     }

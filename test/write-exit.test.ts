@@ -119,15 +119,29 @@ describe('an unclosed FileSink writer flushes at exit', () => {
     expect(out()).toEqual(Buffer.concat([FRAMES, framer.frame(P[0]!)]));
   });
 
-  test('flushOnExit: true is refused for a Writable; a non-boolean is a TypeError', () => {
+  test('flushOnExit: true is refused for a Writable and a staging sink, before either is touched; a non-boolean is a TypeError', () => {
     const r = run(`
       const res = [];
       const { PassThrough } = require('node:stream');
       try { new fs.StreamWriter(new PassThrough(), framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }
       try { new fs.StreamWriter(file, framer, { flushOnExit: 'yes' }); } catch (e) { res.push(e.code); }
+      const stream = new PassThrough();
+      try { new fs.StreamWriter(new fs.WritableSink(stream), framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }
+      const staging = { write() {}, bindStaging() { throw new Error('bound'); } };
+      try { new fs.StreamWriter(staging, framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }
+      const bare = new PassThrough();
+      try { new fs.StreamWriter(bare, framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }
+      res.push(bare.listenerCount('error'));
       process.stderr.write(JSON.stringify(res));`);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stderr)).toEqual(['ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE']);
+    expect(JSON.parse(r.stderr)).toEqual([
+      'ERR_INVALID_ARG_VALUE',
+      'ERR_INVALID_ARG_TYPE',
+      'ERR_INVALID_ARG_VALUE',
+      'ERR_INVALID_ARG_VALUE',
+      'ERR_INVALID_ARG_VALUE',
+      0,
+    ]);
   });
 });
 

@@ -627,21 +627,6 @@ export class StreamWriter {
     const pos = this.#pos;
     const unit = this.#unit;
     const slab = unit.slab;
-    if (this.#custom) {
-      // May throw: nothing is staged until #pos moves.
-      this.#inCallback = true;
-      try {
-        framer.writeHeader(slab, pos, src.subarray(start, start + len), false);
-      } finally {
-        this.#inCallback = false;
-      }
-    } else {
-      // Built-in checksum fields are filled for the whole slab by sealFrames.
-      slab[pos] = len;
-      slab[pos + 1] = len >>> 8;
-      slab[pos + 2] = len >>> 16;
-      slab[pos + 3] = len >>> 24;
-    }
     const at = pos + this.#headerSize;
     // Identity, not `.buffer`: that getter costs ~20 ns per read.
     if (src === unit.scratch) {
@@ -656,8 +641,25 @@ export class StreamWriter {
       slab.set(src.subarray(start, start + len), at);
     }
     // Observers see the staged payload before it counts as accepted: one
-    // that throws leaves nothing of this frame staged.
+    // that throws leaves nothing of this frame staged. A custom checksum is
+    // computed after them, over the staged copy, so whatever an observer
+    // did to its view, the frame stays consistent.
     if (framer.observers.length) this.#observe(slab.subarray(at, at + len));
+    if (this.#custom) {
+      // May throw: nothing is staged until #pos moves.
+      this.#inCallback = true;
+      try {
+        framer.writeHeader(slab, pos, slab.subarray(at, at + len), false);
+      } finally {
+        this.#inCallback = false;
+      }
+    } else {
+      // Built-in checksum fields are filled for the whole slab by sealFrames.
+      slab[pos] = len;
+      slab[pos + 1] = len >>> 8;
+      slab[pos + 2] = len >>> 16;
+      slab[pos + 3] = len >>> 24;
+    }
     this.#pos = at + len;
     // What survives if the process dies now (a staging sink's shared memory).
     this.#commits[unit.cell] = this.#pos;
@@ -750,8 +752,12 @@ export class StreamWriter {
 
   // A frame larger than a slab gets a buffer of its own (the sink may keep it).
   #stageOversized(src: Uint8Array, start: number, len: number): void {
-    const payload = src.subarray(start, start + len);
     const buf = new Uint8Array(this.#headerSize + len);
+    buf.set(src.subarray(start, start + len), this.#headerSize);
+    const payload = buf.subarray(this.#headerSize);
+    // As in #stage: observers first (one that throws leaves the frame
+    // unwritten), then the checksum over what they saw.
+    if (this.framer.observers.length) this.#observe(payload);
     if (this.#custom) {
       this.#inCallback = true;
       try {
@@ -761,12 +767,8 @@ export class StreamWriter {
       }
     } else {
       this.framer.writeHeader(buf, 0, payload, false);
+      backend.sealFrames(buf, 0, buf.length, this.#kind);
     }
-    buf.set(payload, this.#headerSize);
-    if (!this.#custom) backend.sealFrames(buf, 0, buf.length, this.#kind);
-    // As in #stage: an observer that throws leaves the frame unwritten.
-    const framePayload = buf.subarray(this.#headerSize);
-    if (this.framer.observers.length) this.#observe(framePayload);
     this.#frames++;
     this.#bytes += buf.length;
     this.#handOver(buf, null);

@@ -448,4 +448,33 @@ describe('callbacks that throw leave the writer in a defined state', () => {
     expect(e.message).toBe('sink failed: hostile');
     expect(thrown(() => w.writePayload(LATER))).toBe(e);
   });
+
+  test.each([
+    ['custom checksum, in a slab', true, 256],
+    ['custom checksum, oversized', true, 32],
+    ['built-in checksum, oversized', false, 32],
+  ])(
+    'an observer that writes into its view (%s): the frame stays consistent with what it left',
+    (_n, custom, slabSize) => {
+      const sum: Checksum = {
+        name: 'sum16',
+        width: 2,
+        compute: (p) => p.reduce((a, b) => (a + b) & 0xffff, 0),
+      };
+      const base = custom ? new ChecksumFramer(sum) : framer;
+      const f = base.observe((p) => {
+        p[0] = 0xee;
+      });
+      const sink = new MemorySink();
+      const w = new StreamWriter(sink, f, { slabSize });
+      w.writePayload(bytes(20, 1));
+      w.close();
+      const seen = Buffer.from(bytes(20, 1));
+      seen[0] = 0xee;
+      expect(sink.toBuffer()).toEqual(base.frame(seen));
+      expect(readAll(sink.toBuffer(), new ChecksumDeframer(base.checksum)).payloads).toEqual([
+        seen,
+      ]);
+    },
+  );
 });

@@ -477,4 +477,24 @@ describe('callbacks that throw leave the writer in a defined state', () => {
       ]);
     },
   );
+
+  test('a custom checksum whose width changes after the framer was made: frames keep the width fixed then', () => {
+    let reads = 0;
+    const shifty = {
+      name: 'shifty',
+      get width() {
+        return reads++ < 2 ? 2 : 8;
+      },
+      compute: (p: Uint8Array) => p.length,
+    } as Checksum;
+    const f = new ChecksumFramer(shifty);
+    expect(f.headerSize).toBe(6);
+    const sink = new MemorySink();
+    const w = new StreamWriter(sink, f);
+    w.writePayload(bytes(20, 1));
+    w.close();
+    expect(sink.toBuffer()).toEqual(
+      Buffer.concat([Buffer.from([20, 0, 0, 0, 20, 0]), bytes(20, 1)]),
+    );
+  });
 });

@@ -103,6 +103,9 @@ export interface WriterStats {
 }
 
 const DEFAULT_SLAB = 64 * 1024;
+// Writers with a flush timer and staged frames: held so that the timer, which
+// holds its writer weakly, still finds them.
+const timed = new Set<StreamWriter>();
 // A sink without `needsDrain` that keeps chunks (returns promises) makes
 // write*() return false once it holds this many slabs: a sink whose promises
 // never settle would otherwise grow the writer's memory without a signal.
@@ -279,8 +282,15 @@ export class StreamWriter {
       }
     }
     if (flushIntervalMs !== undefined) {
-      this.#timer = setInterval(() => this.#onTimer(), flushIntervalMs);
-      this.#timer.unref();
+      // The timer holds the writer weakly: an unclosed writer that nobody
+      // references is collected (its timer then stops), except while it has
+      // staged frames for the timer to flush (held in `timed`).
+      // A staging sink's writer stays held by its timer, as the sink expects.
+      this.#timer = startTimer(
+        this.#staging ? this : new WeakRef<StreamWriter>(this),
+        flushIntervalMs,
+        StreamWriter.#tick,
+      );
     }
   }
 
@@ -469,6 +479,7 @@ export class StreamWriter {
     if (this.#closed) return;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    timed.delete(this);
     try {
       if (!this.#failure) this.#seal();
     } catch (err) {
@@ -666,8 +677,11 @@ export class StreamWriter {
     this.#unitFrames++;
     this.#frames++;
     this.#bytes += size;
-    // Once per slab: an exit now must write it (held until #seal).
-    if (opened && this.#exitSlot >= 0) exitHook.arm(this.#exitSlot, this);
+    // Once per slab: an exit or the timer must write it (held until #seal).
+    if (opened) {
+      if (this.#exitSlot >= 0) exitHook.arm(this.#exitSlot, this);
+      if (this.#timer) timed.add(this);
+    }
   }
 
   #observe(view: Uint8Array): void {
@@ -794,6 +808,7 @@ export class StreamWriter {
     this.#pos = 0;
     this.#limit = 0; // the next frame opens the slab again
     if (this.#exitSlot >= 0) exitHook.disarm(this.#exitSlot);
+    if (this.#timer) timed.delete(this);
     if (this.#handOver(unit.slab.subarray(0, end), unit)) {
       // The sink keeps this slab for now: stage into another one. The
       // internal builder may hold the message being staged in the old
@@ -887,6 +902,10 @@ export class StreamWriter {
     w.#flush();
   }
 
+  static #tick(w: StreamWriter): void {
+    w.#onTimer();
+  }
+
   #onTimer(): void {
     if (this.#inCallback || this.#closed || this.#failure || this.#pos === 0) return;
     try {
@@ -959,6 +978,25 @@ function finishedRegion(builder: Builder): { bytes: Uint8Array; start: number } 
     throw new UnfinishedBuilderError('writeFinished()');
   }
   return { bytes, start };
+}
+
+/**
+ * A flush timer for `target`, held strongly (a writer) or weakly (a WeakRef).
+ * Made outside the class: a closure made in the constructor would share its
+ * context, which holds `this` for the other closures made there.
+ */
+function startTimer(
+  target: StreamWriter | WeakRef<StreamWriter>,
+  ms: number,
+  tick: (w: StreamWriter) => void,
+): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const w = target instanceof WeakRef ? target.deref() : target;
+    if (w) tick(w);
+    else clearInterval(timer);
+  }, ms);
+  timer.unref();
+  return timer;
 }
 
 function asyncExitSink(what: string): TypeError {

@@ -211,3 +211,30 @@ describe('the hook itself', () => {
     expect(out()).toEqual(Buffer.concat(Array.from({ length: 2000 }, () => framer.frame(P[1]!))));
   });
 });
+
+describe('the flush timer', () => {
+  test('holds an unclosed writer only while it has staged frames: they are flushed, then the writer is collected', () => {
+    const r = run(
+      `
+      const sink = new fs.MemorySink();
+      let ref;
+      (() => {
+        const w = new fs.StreamWriter(sink, framer, { flushIntervalMs: 5 });
+        w.writePayload(P[0]);
+        ref = new WeakRef(w);
+      })();
+      (async () => {
+        global.gc();
+        await new Promise((r) => setTimeout(r, 50)); // the timer flushes
+        for (let k = 0; k < 5; k++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+        process.stderr.write(JSON.stringify({ collected: ref.deref() === undefined, hex: sink.toBuffer().toString('hex') }));
+      })();`,
+      ['--expose-gc'],
+    );
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stderr)).toEqual({
+      collected: true,
+      hex: framer.frame(P[0]!).toString('hex'),
+    });
+  });
+});

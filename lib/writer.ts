@@ -703,12 +703,15 @@ export class StreamWriter {
   }
 
   // The sink's needsDrain getter is user code for a custom sink or stream.
+  // (Also reached from the needsDrain getter, which a callback may read:
+  // the flag is restored, not cleared.)
   #sinkReady(): boolean {
+    const was = this.#inCallback;
     this.#inCallback = true;
     try {
       return this.sink.needsDrain !== true;
     } finally {
-      this.#inCallback = false;
+      this.#inCallback = was;
     }
   }
 

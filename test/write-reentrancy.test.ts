@@ -235,3 +235,22 @@ test('a callback that lets ReentrantCallError escape fails only the outer call: 
   w.close();
   expect(sink.toBuffer()).toEqual(clean(new ChecksumFramer(XxHash64), [P0, P1]));
 });
+
+test('reading needsDrain inside a callback does not lift the guard', () => {
+  const stream = new Writable({ write: (_c, _e, cb) => cb() });
+  const w = new StreamWriter(stream, new ChecksumFramer(XxHash64));
+  let inner: unknown;
+  w.write({
+    serialize: (b) => {
+      expect(w.needsDrain).toBe(false);
+      try {
+        w.writePayload(P1);
+      } catch (e) {
+        inner = e;
+      }
+      b.finish(b.createString('outer'));
+    },
+  });
+  expect(inner).toBeInstanceOf(ReentrantCallError);
+  expect(w.stats().frames).toBe(1);
+});

@@ -333,20 +333,25 @@ export class StreamWriter {
     this.#check('write()');
     // Bytes are the payload itself, as flatstream-rs has no byte-vector impl.
     if (isBytes(item)) return this.#writeBytes(item);
-    const b = this.#readyBuilder();
     if (typeof item === 'string') {
+      const b = this.#readyBuilder();
       b.finish(b.createString(item));
-    } else if (typeof item === 'object' && item !== null && typeof item.serialize === 'function') {
-      this.#inCallback = true;
-      try {
-        item.serialize(b);
-      } finally {
-        this.#inCallback = false;
-      }
-      if (!b.finished) throw new UnfinishedBuilderError('serialize() returned');
-    } else {
+      return this.#stageBuilt(b);
+    }
+    // Read once, before the builder is cleared: a getter is user code too,
+    // and whatever it does to the writer is over before this message starts.
+    const serialize = typeof item === 'object' && item !== null ? item.serialize : undefined;
+    if (typeof serialize !== 'function') {
       throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
     }
+    const b = this.#readyBuilder();
+    this.#inCallback = true;
+    try {
+      serialize.call(item, b);
+    } finally {
+      this.#inCallback = false;
+    }
+    if (!b.finished) throw new UnfinishedBuilderError('serialize() returned');
     return this.#stageBuilt(b);
   }
 

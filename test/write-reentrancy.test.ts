@@ -11,6 +11,7 @@ import {
   ReentrantCallError,
   StreamWriter,
   TypedValidator,
+  UnfinishedBuilderError,
   XxHash64,
   type Checksum,
   type Framer,
@@ -253,4 +254,26 @@ test('reading needsDrain inside a callback does not lift the guard', () => {
   });
   expect(inner).toBeInstanceOf(ReentrantCallError);
   expect(w.stats().frames).toBe(1);
+});
+
+test('a serialize getter that writes: its write completes first, the item is built from a clean builder', () => {
+  const sink = new MemorySink();
+  const w = new StreamWriter(sink, new ChecksumFramer(XxHash64));
+  let reads = 0;
+  const item = {
+    get serialize() {
+      reads++;
+      w.write('from the getter');
+      return (b: import('flatbuffers').Builder) => {
+        // forgets finish(): must not pass on the getter's finished message
+        b.createString('unfinished');
+      };
+    },
+  };
+  expect(() => w.write(item)).toThrow(UnfinishedBuilderError);
+  expect(reads).toBe(1);
+  w.close();
+  expect(readAll(sink.toBuffer(), new ChecksumDeframer(XxHash64)).payloads).toEqual([
+    Buffer.from(stringRoot('from the getter')),
+  ]);
 });

@@ -15,6 +15,7 @@
 import type { Builder } from 'flatbuffers';
 import type { Writable } from 'node:stream';
 import { checkBytes, checkInteger, checkOptions, rangeError, typeError } from './args';
+import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { backend } from './backend';
 import {
@@ -29,10 +30,9 @@ import {
 import * as exitHook from './exit-hook';
 import { FileSink } from './file-sink';
 import { CUSTOM_KIND, type Deframer, Framer } from './framing';
-import type { CompiledValidator } from './validation';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
-import { Arena } from './arena';
 import { isStagingSink, type Sink, type Staging, type StagingUnit } from './sink';
+import type { CompiledValidator } from './validation';
 import { WritableSink } from './writable-sink';
 
 /** Something that serializes itself into a builder and calls `builder.finish(root)`. */
@@ -428,7 +428,7 @@ export class StreamWriter {
 
   /**
    * Simple mode: writes `bytes` wrapped in a FlatBuffer whose root is a
-   * `[ubyte]` vector (what `write(bytes)` did before 0.2; `write(bytes)` now
+   * `[ubyte]` vector (what `write(bytes)` used to do; `write(bytes)` now
    * frames the bytes themselves). Read it back with
    * `new ByteBuffer(payload)`: the vector starts at the root offset.
    */
@@ -635,7 +635,8 @@ export class StreamWriter {
             return;
           }
         } else {
-          this.#limit = this.#slabSize;
+          // The slab opens (#limit) only once this frame is staged: a frame
+          // that throws leaves the next one to open it, and arm the hooks.
           opened = true;
         }
       }
@@ -684,6 +685,7 @@ export class StreamWriter {
     this.#bytes += size;
     // Once per slab: an exit or the timer must write it (held until #seal).
     if (opened) {
+      this.#limit = this.#slabSize;
       if (this.#exitSlot >= 0) exitHook.arm(this.#exitSlot, this);
       if (this.#timer) timed.add(this);
     }

@@ -78,6 +78,17 @@ describe('an unclosed FileSink writer flushes at exit', () => {
     expect(out()).toEqual(FRAMES);
   });
 
+  test('after the first frame of a slab threw: the frames staged after it are still flushed', () => {
+    const r = run(`
+      const picky = { name: 'picky', width: 1, compute: (p) => { if (p.length === 3) throw new Error('no'); return p.length; } };
+      const f = new fs.ChecksumFramer(picky);
+      const w = new fs.StreamWriter(file, f);
+      try { w.writePayload(bytes(3, 1)); } catch {}
+      w.writePayload(P[0]);`);
+    expect(r).toEqual({ status: 0, stderr: '' });
+    expect(out()).toEqual(Buffer.concat([Buffer.from([30, 0, 0, 0, 30]), P[0]!]));
+  });
+
   test('with an fd target and a custom synchronous sink that opts in', () => {
     const r = run(`
       const fd = require('node:fs').openSync(file, 'a');

@@ -295,9 +295,11 @@ export class ArenaBuilder extends Builder {
   // writer input").
   #take(size: number): Uint8Array {
     const block: unknown = this.#source.block(size);
-    if (!(block instanceof Uint8Array) || block.length < size) {
-      const got =
-        block instanceof Uint8Array ? `a block of ${block.length} bytes` : `${typeof block}`;
+    // Tag, not instanceof: a Uint8Array from another realm (a vm context) is fine.
+    const bytes =
+      ArrayBuffer.isView(block) && Object.prototype.toString.call(block) === '[object Uint8Array]';
+    if (!bytes || (block as Uint8Array).length < size) {
+      const got = bytes ? `a block of ${(block as Uint8Array).length} bytes` : `${typeof block}`;
       throw Object.assign(
         new TypeError(
           `ArenaBuilder: the block source returned ${got} when asked for ${size} bytes`,
@@ -305,7 +307,7 @@ export class ArenaBuilder extends Builder {
         { code: 'ERR_INVALID_RETURN_VALUE' },
       );
     }
-    return block;
+    return block as Uint8Array;
   }
 
   // Moves the bytes built so far (at the end of the buffer) to the end of a

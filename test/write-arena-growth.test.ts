@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  ArenaBuilder,
   ChecksumDeframer,
   ChecksumFramer,
   IoError,
@@ -177,4 +178,14 @@ describe('a sink that detaches (transfers) the slab it was lent', () => {
     await w.finished();
     expect(readAll(Buffer.concat(got), new ChecksumDeframer(XxHash64)).payloads).toEqual(payloads);
   });
+});
+
+test('a BlockSource returning Uint8Arrays from another realm is accepted', () => {
+  const { runInNewContext } = require('node:vm') as typeof import('node:vm');
+  const src = { block: (n: number) => runInNewContext(`new Uint8Array(${n})`) as Uint8Array };
+  const b = new ArenaBuilder(src, { initialSize: 8 });
+  b.finish(b.createString('x'.repeat(50)));
+  const ref = new ArenaBuilder();
+  ref.finish(ref.createString('x'.repeat(50)));
+  expect(Buffer.from(b.asUint8Array())).toEqual(Buffer.from(ref.asUint8Array()));
 });

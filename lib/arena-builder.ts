@@ -86,7 +86,7 @@ export class ArenaBuilder extends Builder {
     checkInteger(initialSize, 'initialSize', 8, MAX_BUFFER);
     this.#source = source;
     this.#initialSize = initialSize;
-    this.#use(source.block(initialSize), 0);
+    this.#use(this.#take(initialSize), 0);
   }
 
   /** Bytes the builder can hold before it asks the arena for more. */
@@ -105,7 +105,7 @@ export class ArenaBuilder extends Builder {
    */
   shrink(size: number = this.#initialSize): void {
     checkInteger(size, 'size', 8, MAX_BUFFER);
-    this.#use(this.#source.block(size), 0);
+    this.#use(this.#take(size), 0);
     this.clear();
   }
 
@@ -289,18 +289,50 @@ export class ArenaBuilder extends Builder {
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   }
 
+  // A block of at least `size` bytes from the source; anything else (a
+  // shorter block, a detached one, not a Uint8Array) would make growth loop
+  // or write nowhere, so it is refused (docs/design.md, "Re-entrancy and
+  // writer input").
+  #take(size: number): Uint8Array {
+    const block: unknown = this.#source.block(size);
+    // Tag, not instanceof: a Uint8Array from another realm (a vm context) is fine.
+    const bytes =
+      ArrayBuffer.isView(block) && Object.prototype.toString.call(block) === '[object Uint8Array]';
+    if (!bytes || (block as Uint8Array).length < size) {
+      const got = bytes ? `a block of ${(block as Uint8Array).length} bytes` : `${typeof block}`;
+      throw Object.assign(
+        new TypeError(
+          `ArenaBuilder: the block source returned ${got} when asked for ${size} bytes`,
+        ),
+        { code: 'ERR_INVALID_RETURN_VALUE' },
+      );
+    }
+    return block as Uint8Array;
+  }
+
   // Moves the bytes built so far (at the end of the buffer) to the end of a
-  // bigger block from the arena.
+  // bigger block from the arena. Every call makes progress or throws: the
+  // size starts from at least 8 bytes (a buffer may be empty or detached).
   #grow(needed: number): void {
     const s = this.#state();
     const old = this.#bytes;
     const used = old.length - s.space;
-    let size = old.length * 2;
-    while (size - used < needed) size *= 2;
+    if (used < 0) {
+      // The buffer was detached (transferred) under a message being built:
+      // what was built is gone.
+      throw Object.assign(
+        new Error(
+          'ArenaBuilder: its buffer was detached (transferred) while a message was being built; clear() and build it again',
+        ),
+        { code: 'ERR_INVALID_STATE' },
+      );
+    }
+    let size = Math.max(old.length, 8) * 2;
+    while (size - used < needed && size <= MAX_BUFFER) size *= 2;
     if (size > MAX_BUFFER)
       throw new FlatStreamError('FlatBuffers: cannot grow buffer beyond 2 gigabytes');
-    const next = this.#source.block(size);
-    next.set(old.subarray(s.space), next.length - used);
+    const next = this.#take(size);
+    if (used > 0) next.set(old.subarray(s.space), next.length - used);
     const position = s.bb.position();
     this.#use(next, used);
     s.bb.setPosition(position + (next.length - old.length));

@@ -101,7 +101,7 @@ export function checkChecksum(c: unknown, name = 'checksum'): asserts c is Check
  * A custom checksum's value as an unsigned bigint, checked against its width.
  * (Built-ins never go through here: they are filled and verified natively.)
  */
-export function customValue(c: Checksum, payload: Uint8Array): bigint {
+export function customValue(c: Checksum, payload: Uint8Array, width: number = c.width): bigint {
   const v = c.compute(payload);
   let big: bigint;
   if (typeof v === 'bigint') big = v;
@@ -110,10 +110,8 @@ export function customValue(c: Checksum, payload: Uint8Array): bigint {
     throw typeError(
       `checksum "${c.name}" returned ${String(v)}; expected an unsigned integer (number or bigint)`,
     );
-  if (big < 0n || big >> BigInt(8 * c.width) !== 0n) {
-    throw rangeError(
-      `checksum "${c.name}" returned ${big}, which does not fit in ${c.width} bytes`,
-    );
+  if (big < 0n || big >> BigInt(8 * width) !== 0n) {
+    throw rangeError(`checksum "${c.name}" returned ${big}, which does not fit in ${width} bytes`);
   }
   return big;
 }

@@ -172,7 +172,13 @@ export class FileSink implements Sink {
         this.recovery = recoverFile(path, options.recover, { truncate: true });
     }
     try {
-      this.#fd = fs.openSync(path, append === false ? 'w' : 'a', mode ?? 0o666);
+      // O_NONBLOCK: opening a FIFO that has no reader fails with ENXIO
+      // instead of blocking the thread until one comes (it may never); on a
+      // regular file it changes nothing, and a pipe's EAGAIN is waited out
+      // by write() within eagainTimeout.
+      const { O_WRONLY, O_CREAT, O_APPEND, O_TRUNC, O_NONBLOCK } = fs.constants;
+      const flags = O_WRONLY | O_CREAT | O_NONBLOCK | (append === false ? O_TRUNC : O_APPEND);
+      this.#fd = fs.openSync(path, flags, mode ?? 0o666);
     } catch (err) {
       // Node's own argument errors (a NUL byte in the path) are not I/O failures.
       if (err instanceof TypeError && errorCode(err)?.startsWith('ERR_')) throw err;

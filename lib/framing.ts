@@ -145,10 +145,11 @@ export class Framer extends FrameCodec<Framer> {
     dst[pos + 1] = len >>> 8;
     dst[pos + 2] = len >>> 16;
     dst[pos + 3] = len >>> 24;
-    const width = this.checksum.width;
+    // The width fixed at construction, not the checksum's (possibly changing) property.
+    const width = this.headerSize - LENGTH_FIELD;
     if (width === 0) return;
     if (this.kind === CUSTOM_KIND)
-      storeLE(dst, pos + LENGTH_FIELD, customValue(this.checksum, payload), width);
+      storeLE(dst, pos + LENGTH_FIELD, customValue(this.checksum, payload, width), width);
     else if (sealed)
       storeLE(dst, pos + LENGTH_FIELD, BigInt(backend.checksum(this.kind, payload)), width);
   }

@@ -22,14 +22,17 @@ import {
   ClosedError,
   FlatStreamError,
   IoError,
+  ReentrantCallError,
   StagingFullError,
   UnfinishedBuilderError,
   ValidationFailedError,
 } from './errors';
+import * as exitHook from './exit-hook';
 import { FileSink } from './file-sink';
 import { CUSTOM_KIND, type Deframer, Framer } from './framing';
 import { type MemoryPolicy, NoShrinkPolicy } from './policy';
 import { isStagingSink, type Sink, type Staging, type StagingUnit } from './sink';
+import type { CompiledValidator } from './validation';
 import { WritableSink } from './writable-sink';
 
 /** Something that serializes itself into a builder and calls `builder.finish(root)`. */
@@ -37,7 +40,11 @@ export interface StreamSerialize {
   serialize(builder: Builder): void;
 }
 
-/** What simple mode writes: a `StreamSerialize`, a string (a FlatBuffers string root) or bytes (a `[ubyte]` root). */
+/**
+ * What simple mode writes: a `StreamSerialize`, a string (a FlatBuffers
+ * string root) or bytes (the payload itself, e.g. a FlatBuffer finished
+ * elsewhere; {@link StreamWriter.writeByteVector} wraps bytes in a `[ubyte]` root).
+ */
 export type WriteItem = StreamSerialize | string | Uint8Array;
 
 /** Where a writer's frames go: a {@link Sink}, a file path or URL, a file descriptor, or a Node `Writable`. */
@@ -62,6 +69,17 @@ export interface StreamWriterOptions {
   arena?: BlockSource;
   /** For a path target: append (default) or truncate (an fd is written where it stands). */
   append?: boolean;
+  /**
+   * Write what is staged, synchronously, when the process (or worker thread)
+   * exits without `close()`: a normal exit, `process.exit()`, an uncaught
+   * exception. Default `true` for a file (a path, URL, fd or `FileSink`),
+   * `false` otherwise; `true` is allowed for a custom {@link Sink} whose
+   * `write()` consumes the chunk synchronously (a promise it returns is not
+   * awaited at exit), and refused for a `Writable` and a `CaptureSink`
+   * (which has its own). A worker that is `terminate()`d runs no JavaScript:
+   * frames it had not flushed are lost.
+   */
+  flushOnExit?: boolean;
   /** For a path target: repair a torn tail left by a writer that died, then append (see FileSinkOptions.recover). */
   recover?: Deframer;
 }
@@ -85,6 +103,13 @@ export interface WriterStats {
 }
 
 const DEFAULT_SLAB = 64 * 1024;
+// Writers with a flush timer and staged frames: held so that the timer, which
+// holds its writer weakly, still finds them.
+const timed = new Set<StreamWriter>();
+// A sink without `needsDrain` that keeps chunks (returns promises) makes
+// write*() return false once it holds this many slabs: a sink whose promises
+// never settle would otherwise grow the writer's memory without a signal.
+const MAX_IN_FLIGHT = 8;
 const DEFAULT_BUILDER = 1024;
 
 /** A slab and, right after it in the same ArrayBuffer, room for the internal builder. */
@@ -169,6 +194,15 @@ export class StreamWriter {
   #srcView: DataView | null = null;
   #policy: MemoryPolicy = NoShrinkPolicy;
   #closed = false;
+  // True while the writer runs a user callback (serialize, a custom
+  // checksum, a JS validator, an observer, a sink, a memory policy, a custom
+  // arena): every entry point then refuses with ReentrantCallError
+  // (docs/design.md, "Re-entrancy and writer input").
+  #inCallback = false;
+  // A sink without `needsDrain` never asks to wait: its getter is not read per write.
+  #drainAware: boolean;
+  // This writer's slot in lib/exit-hook.ts, or -1 (no flush at exit).
+  #exitSlot = -1;
   #failure: FlatStreamError | null = null;
   #finished: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | null = null;
@@ -177,6 +211,8 @@ export class StreamWriter {
   #flushes = 0;
   #slabsAllocated = 0;
   #inFlight = 0;
+  // drain() callers waiting for #inFlight to drop (sinks without needsDrain).
+  #drainWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   #shrinks = 0;
 
   constructor(sink: SinkTarget, framer: Framer, options?: StreamWriterOptions) {
@@ -188,6 +224,12 @@ export class StreamWriter {
     checkInteger(builderSize, 'builderSize', 8, 2 ** 30);
     if (options?.flushIntervalMs !== undefined)
       checkInteger(options.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
+    const flushOnExit = options?.flushOnExit;
+    if (flushOnExit !== undefined && typeof flushOnExit !== 'boolean') {
+      throw typeError(
+        `The "flushOnExit" option must be of type boolean. Received type ${typeof flushOnExit}`,
+      );
+    }
     const arena = options?.arena;
     if (
       arena !== undefined &&
@@ -203,7 +245,21 @@ export class StreamWriter {
     this.#limit = slabSize;
     this.#builderSize = builderSize;
     this.#arena = arena;
+    if (
+      flushOnExit === true &&
+      typeof sink === 'object' &&
+      sink !== null &&
+      !(sink instanceof URL)
+    ) {
+      // Checked before the sink is wrapped or bound: a refused writer leaves
+      // the stream without our listeners and a staging sink unbound.
+      if (sink instanceof WritableSink || isWritable(sink)) throw asyncExitSink('a Writable');
+      if (isStagingSink(sink as Sink)) {
+        throw asyncExitSink('a CaptureSink (it has its own exit hook)');
+      }
+    }
     this.sink = toSink(sink, options);
+    this.#drainAware = 'needsDrain' in this.sink;
     let flushIntervalMs = options?.flushIntervalMs;
     if (isStagingSink(this.sink)) {
       const staging = this.sink.bindStaging({ kind: framer.kind, headerSize: framer.headerSize });
@@ -219,10 +275,22 @@ export class StreamWriter {
       this.#useUnit(unit);
     } else {
       this.#unit = this.#newUnit();
+      // The first frame opens the slab (and arms the exit hook): see #stage.
+      this.#limit = 0;
+      if (flushOnExit ?? this.sink instanceof FileSink) {
+        this.#exitSlot = exitHook.register(this, StreamWriter.#flushAtExit);
+      }
     }
     if (flushIntervalMs !== undefined) {
-      this.#timer = setInterval(() => this.#onTimer(), flushIntervalMs);
-      this.#timer.unref();
+      // The timer holds the writer weakly: an unclosed writer that nobody
+      // references is collected (its timer then stops), except while it has
+      // staged frames for the timer to flush (held in `timed`).
+      // A staging sink's writer stays held by its timer, as the sink expects.
+      this.#timer = startTimer(
+        this.#staging ? this : new WeakRef<StreamWriter>(this),
+        flushIntervalMs,
+        StreamWriter.#tick,
+      );
     }
   }
 
@@ -256,12 +324,39 @@ export class StreamWriter {
   /**
    * Simple mode: builds `item` with the internal builder and stages it.
    * A `StreamSerialize` must call `builder.finish(root)`; a string is written
-   * as a FlatBuffers string root, bytes as a `[ubyte]` vector root.
+   * as a FlatBuffers string root; bytes are framed as they are (the payload,
+   * as by {@link writePayload}; see {@link writeByteVector} for a `[ubyte]` root).
    * Returns false when the sink asks the producer to wait (`await writer.drain()`).
    * If anything throws, nothing of this message is staged.
    */
   write(item: WriteItem): boolean {
-    this.#check();
+    this.#check('write()');
+    // Bytes are the payload itself, as flatstream-rs has no byte-vector impl.
+    if (isBytes(item)) return this.#writeBytes(item);
+    if (typeof item === 'string') {
+      const b = this.#readyBuilder();
+      b.finish(b.createString(item));
+      return this.#stageBuilt(b);
+    }
+    // Read once, before the builder is cleared: a getter is user code too,
+    // and whatever it does to the writer is over before this message starts.
+    const serialize = typeof item === 'object' && item !== null ? item.serialize : undefined;
+    if (typeof serialize !== 'function') {
+      throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
+    }
+    const b = this.#readyBuilder();
+    this.#inCallback = true;
+    try {
+      serialize.call(item, b);
+    } finally {
+      this.#inCallback = false;
+    }
+    if (!b.finished) throw new UnfinishedBuilderError('serialize() returned');
+    return this.#stageBuilt(b);
+  }
+
+  // The internal builder, cleared, beside the current slab.
+  #readyBuilder(): ArenaBuilder {
     const b = (this.#builder ??= this.#makeBuilder());
     if (this.#moveBuilder) {
       // The slab beside the builder went to the sink: build beside the new one.
@@ -269,22 +364,19 @@ export class StreamWriter {
       if (b.backing().length === this.#builderSize) b.useBlock(this.#unit.scratch);
     }
     b.clear();
-    if (typeof item === 'string') {
-      b.finish(b.createString(item));
-    } else if (isBytes(item)) {
-      b.finish(b.createByteVector(item));
-    } else if (typeof item === 'object' && item !== null && typeof item.serialize === 'function') {
-      item.serialize(b);
-      if (!b.finished) throw new UnfinishedBuilderError('serialize() returned');
-    } else {
-      throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
-    }
+    return b;
+  }
+
+  // Stages the internal builder's finished message.
+  #stageBuilt(b: ArenaBuilder): boolean {
     const bytes = b.backing();
     const start = b.finishedStart();
     const len = bytes.length - start;
+    // Asked before staging: a policy that throws leaves nothing staged.
+    const shrink = this.#policy !== NoShrinkPolicy && this.#shouldShrink(len, b.capacity);
     this.#stage(bytes, start, len);
-    if (this.#policy.shouldShrink(len, b.capacity)) this.#shrinkBuilder(b);
-    return this.sink.needsDrain !== true;
+    if (shrink) this.#shrinkBuilder(b);
+    return this.#drainAware ? this.#sinkReady() : this.#inFlight < MAX_IN_FLIGHT;
   }
 
   /**
@@ -293,7 +385,7 @@ export class StreamWriter {
    * reuse it as you like once this returns.
    */
   writeFinished(builder: Builder): boolean {
-    this.#check();
+    this.#check('writeFinished()');
     if (
       typeof builder !== 'object' ||
       builder === null ||
@@ -307,44 +399,79 @@ export class StreamWriter {
       if (!builder.finished) throw new UnfinishedBuilderError('writeFinished()');
       bytes = builder.backing();
       start = builder.finishedStart();
-    } else {
-      // A stock builder has no "finished" flag; finish() leaves position == space.
-      const bb = builder.dataBuffer();
-      start = bb.position();
-      bytes = bb.bytes();
-      if (start !== (builder as unknown as { space: number }).space || start >= bytes.length) {
+      // Its buffer may have been detached (transferred) since finish().
+      if (bytes.length - start < MIN_FLATBUFFER)
         throw new UnfinishedBuilderError('writeFinished()');
-      }
+    } else {
+      // Anything else is read through its public API, which is user code
+      // for a duck-typed builder: validated completely before the slab is
+      // touched (docs/design.md, "Re-entrancy and writer input").
+      const region = this.#readRegion(builder);
+      bytes = region.bytes;
+      start = region.start;
     }
     this.#stage(bytes, start, bytes.length - start);
-    return this.sink.needsDrain !== true;
+    return this.#drainAware ? this.#sinkReady() : this.#inFlight < MAX_IN_FLIGHT;
   }
 
   /** Frames raw bytes (e.g. a FlatBuffer finished elsewhere) and stages them. */
   writePayload(payload: Uint8Array): boolean {
-    this.#check();
+    this.#check('writePayload()');
     checkBytes(payload, 'payload');
+    return this.#writeBytes(payload);
+  }
+
+  #writeBytes(payload: Uint8Array): boolean {
     this.#stage(payload, 0, payload.length);
-    return this.sink.needsDrain !== true;
+    return this.#drainAware ? this.#sinkReady() : this.#inFlight < MAX_IN_FLIGHT;
+  }
+
+  /**
+   * Simple mode: writes `bytes` wrapped in a FlatBuffer whose root is a
+   * `[ubyte]` vector (what `write(bytes)` used to do; `write(bytes)` now
+   * frames the bytes themselves). Read it back with
+   * `new ByteBuffer(payload)`: the vector starts at the root offset.
+   */
+  writeByteVector(bytes: Uint8Array): boolean {
+    this.#check('writeByteVector()');
+    checkBytes(bytes, 'bytes');
+    const b = this.#readyBuilder();
+    b.finish(b.createByteVector(bytes));
+    return this.#stageBuilt(b);
   }
 
   /** Seals the staged frames, hands them to the sink and flushes it (bytes reach the OS for file sinks). */
   flush(): void {
-    this.#check();
+    this.#check('flush()');
+    this.#flush();
+  }
+
+  #flush(): void {
     this.#seal();
     this.#call(() => this.sink.flush?.());
   }
 
   /** Flushes, then makes written bytes durable (fsync) if the sink can. */
   sync(): void {
-    this.flush();
+    this.#check('sync()');
+    this.#flush();
     this.#call(() => this.sink.sync?.());
   }
 
-  /** Resolves once the sink no longer asks the producer to wait. */
+  /**
+   * Resolves once the sink no longer asks the producer to wait (or, for a
+   * sink without `needsDrain`, once it holds fewer than 8 slabs); rejects
+   * with the writer's failure.
+   */
   drain(): Promise<void> {
+    if (this.#inCallback) return Promise.reject(new ReentrantCallError('StreamWriter.drain()'));
     if (this.#failure) return Promise.reject(this.#failure);
-    return this.sink.needsDrain === true && this.sink.drain ? this.sink.drain() : Promise.resolve();
+    if (!this.#drainAware) {
+      if (this.#inFlight < MAX_IN_FLIGHT) return Promise.resolve();
+      return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+    }
+    if (this.#sinkReady() || !this.sink.drain) return Promise.resolve();
+    return this.#call(() => this.sink.drain!());
   }
 
   /**
@@ -353,11 +480,16 @@ export class StreamWriter {
    * for asynchronous ones (a `Writable`).
    */
   close(): void {
+    if (this.#inCallback) throw new ReentrantCallError('StreamWriter.close()');
     if (this.#closed) return;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    timed.delete(this);
     try {
       if (!this.#failure) this.#seal();
+    } catch (err) {
+      // Recorded, not thrown yet: the sink must still be closed below.
+      this.#failure ??= asIoError(err);
     } finally {
       this.#closed = true;
     }
@@ -365,18 +497,25 @@ export class StreamWriter {
     // The sink is closed even when it failed or flushing it fails: it still
     // holds a descriptor, a thread, or staged data to hand on.
     if (!this.#failure) {
+      this.#inCallback = true;
       try {
         this.sink.flush?.();
       } catch (err) {
         this.#failure = asIoError(err);
+      } finally {
+        this.#inCallback = false;
       }
     }
     let closing: void | Promise<void> = undefined;
+    this.#inCallback = true;
     try {
       closing = this.sink.close?.();
     } catch (err) {
       this.#failure ??= asIoError(err);
+    } finally {
+      this.#inCallback = false;
     }
+    if (this.#exitSlot >= 0) exitHook.unregister(this.#exitSlot, this);
     const done = Promise.all([inFlight, closing]).then(() => undefined);
     done.catch(() => undefined); // reported through finished()
     this.#finished = done;
@@ -400,7 +539,7 @@ export class StreamWriter {
 
   /** True while the sink asks the producer to wait (see {@link drain}). */
   get needsDrain(): boolean {
-    return this.sink.needsDrain === true;
+    return this.#drainAware ? !this.#sinkReady() : this.#inFlight >= MAX_IN_FLIGHT;
   }
 
   stats(): WriterStats {
@@ -415,7 +554,8 @@ export class StreamWriter {
     };
   }
 
-  #check(): void {
+  #check(what: string): void {
+    if (this.#inCallback) throw new ReentrantCallError(`StreamWriter.${what}`);
     if (this.#failure) throw this.#failure;
     if (this.#closed) throw new ClosedError('StreamWriter');
   }
@@ -423,10 +563,16 @@ export class StreamWriter {
   #makeBuilder(): ArenaBuilder {
     const unit = this.#unit;
     // Its baseline buffer is the scratch space beside the current slab; it
-    // grows into the arena (or plain memory) when a message needs more.
-    const b = new ArenaBuilder(this.#arena ?? { block: (n) => new Uint8Array(n) }, {
-      initialSize: 8,
-    });
+    // grows into the arena (or plain memory) when a message needs more. A
+    // BlockSource of the user's own is a callback like any other.
+    const arena = this.#arena;
+    const source: BlockSource =
+      arena === undefined
+        ? { block: (n) => new Uint8Array(n) }
+        : arena instanceof Arena
+          ? arena
+          : { block: (n) => this.#guarded(() => arena.block(n)) };
+    const b = new ArenaBuilder(source, { initialSize: 8 });
     b.useBlock(unit.scratch);
     return b;
   }
@@ -452,9 +598,14 @@ export class StreamWriter {
   // Stages src[start, start + len) as one frame.
   #stage(src: Uint8Array, start: number, len: number): void {
     const framer = this.framer;
+    let opened = false; // this frame is the first of an own slab
     if (len > framer.maxPayloadLen) framer.checkLength(len);
-    if (framer.compiled) {
-      const bad = framer.compiled.check(src, start, len);
+    const compiled = framer.compiled;
+    if (compiled) {
+      // Built-in validators run no user code; a JS one is a callback.
+      const bad = compiled.batch
+        ? compiled.check(src, start, len)
+        : this.#validateJs(compiled, src, start, len);
       if (bad) throw new ValidationFailedError(bad.validator, bad.reason);
     }
     const size = this.#headerSize + len;
@@ -465,29 +616,34 @@ export class StreamWriter {
         );
       }
       this.#seal();
+      // A sink that detached (transferred) the slab it was handed took the
+      // message being staged beside it (simple mode) with it.
+      if (start + len > src.length) {
+        throw (this.#failure ??= new IoError(
+          'sink failed: it detached (transferred) the chunk it was lent, and the message being staged with it',
+        ));
+      }
       if (size > this.#slabSize) {
         this.#stageOversized(src, start, len);
         return;
       }
-      if (this.#limit === 0 && !this.#nextUnit()) {
-        this.#drops++;
-        this.#staging!.dropped(size);
-        return;
+      if (this.#limit === 0) {
+        if (this.#staging) {
+          if (!this.#nextUnit()) {
+            this.#drops++;
+            this.#staging.dropped(size);
+            return;
+          }
+        } else {
+          // The slab opens (#limit) only once this frame is staged: a frame
+          // that throws leaves the next one to open it, and arm the hooks.
+          opened = true;
+        }
       }
     }
     const pos = this.#pos;
     const unit = this.#unit;
     const slab = unit.slab;
-    if (this.#custom) {
-      // May throw: nothing is staged until #pos moves.
-      framer.writeHeader(slab, pos, src.subarray(start, start + len), false);
-    } else {
-      // Built-in checksum fields are filled for the whole slab by sealFrames.
-      slab[pos] = len;
-      slab[pos + 1] = len >>> 8;
-      slab[pos + 2] = len >>> 16;
-      slab[pos + 3] = len >>> 24;
-    }
     const at = pos + this.#headerSize;
     // Identity, not `.buffer`: that getter costs ~20 ns per read.
     if (src === unit.scratch) {
@@ -501,15 +657,105 @@ export class StreamWriter {
     } else {
       slab.set(src.subarray(start, start + len), at);
     }
+    // Observers see the staged payload before it counts as accepted: one
+    // that throws leaves nothing of this frame staged. A custom checksum is
+    // computed after them, over the staged copy, so whatever an observer
+    // did to its view, the frame stays consistent.
+    if (framer.observers.length) this.#observe(slab.subarray(at, at + len));
+    if (this.#custom) {
+      // May throw: nothing is staged until #pos moves.
+      this.#inCallback = true;
+      try {
+        framer.writeHeader(slab, pos, slab.subarray(at, at + len), false);
+      } finally {
+        this.#inCallback = false;
+      }
+    } else {
+      // Built-in checksum fields are filled for the whole slab by sealFrames.
+      slab[pos] = len;
+      slab[pos + 1] = len >>> 8;
+      slab[pos + 2] = len >>> 16;
+      slab[pos + 3] = len >>> 24;
+    }
     this.#pos = at + len;
     // What survives if the process dies now (a staging sink's shared memory).
     this.#commits[unit.cell] = this.#pos;
     this.#unitFrames++;
     this.#frames++;
     this.#bytes += size;
-    if (framer.observers.length) {
-      const view = slab.subarray(at, at + len);
-      for (const fn of framer.observers) fn(view);
+    // Once per slab: an exit or the timer must write it (held until #seal).
+    if (opened) {
+      this.#limit = this.#slabSize;
+      if (this.#exitSlot >= 0) exitHook.arm(this.#exitSlot, this);
+      if (this.#timer) timed.add(this);
+    }
+  }
+
+  #observe(view: Uint8Array): void {
+    this.#inCallback = true;
+    try {
+      for (const fn of this.framer.observers) fn(view);
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  #shouldShrink(len: number, capacity: number): boolean {
+    this.#inCallback = true;
+    try {
+      return this.#policy.shouldShrink(len, capacity) === true;
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  // The sink's needsDrain getter is user code for a custom sink or stream.
+  // (Also reached from the needsDrain getter, which a callback may read:
+  // the flag is restored, not cleared.)
+  #sinkReady(): boolean {
+    const was = this.#inCallback;
+    this.#inCallback = true;
+    try {
+      return this.sink.needsDrain !== true;
+    } finally {
+      this.#inCallback = was;
+    }
+  }
+
+  // No closures in the staging paths: a function that creates one (even
+  // one it never runs) allocates a context per call for what it captures,
+  // measured as ~50 B and 12 GCs per 400 k writes (docs/design.md).
+  #validateJs(
+    compiled: CompiledValidator,
+    src: Uint8Array,
+    start: number,
+    len: number,
+  ): { validator: string; reason: string } | null {
+    this.#inCallback = true;
+    try {
+      return compiled.check(src, start, len);
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  #readRegion(builder: Builder): { bytes: Uint8Array; start: number } {
+    this.#inCallback = true;
+    try {
+      return finishedRegion(builder);
+    } finally {
+      this.#inCallback = false;
+    }
+  }
+
+  // Runs a user callback; nested calls (an arena block inside serialize) keep the flag.
+  #guarded<T>(fn: () => T): T {
+    if (this.#inCallback) return fn();
+    this.#inCallback = true;
+    try {
+      return fn();
+    } finally {
+      this.#inCallback = false;
     }
   }
 
@@ -530,14 +776,25 @@ export class StreamWriter {
 
   // A frame larger than a slab gets a buffer of its own (the sink may keep it).
   #stageOversized(src: Uint8Array, start: number, len: number): void {
-    const payload = src.subarray(start, start + len);
     const buf = new Uint8Array(this.#headerSize + len);
-    this.framer.writeHeader(buf, 0, payload, this.#custom);
-    buf.set(payload, this.#headerSize);
-    if (!this.#custom) backend.sealFrames(buf, 0, buf.length, this.#kind);
+    buf.set(src.subarray(start, start + len), this.#headerSize);
+    const payload = buf.subarray(this.#headerSize);
+    // As in #stage: observers first (one that throws leaves the frame
+    // unwritten), then the checksum over what they saw.
+    if (this.framer.observers.length) this.#observe(payload);
+    if (this.#custom) {
+      this.#inCallback = true;
+      try {
+        this.framer.writeHeader(buf, 0, payload, true);
+      } finally {
+        this.#inCallback = false;
+      }
+    } else {
+      this.framer.writeHeader(buf, 0, payload, false);
+      backend.sealFrames(buf, 0, buf.length, this.#kind);
+    }
     this.#frames++;
     this.#bytes += buf.length;
-    for (const fn of this.framer.observers) fn(payload);
     this.#handOver(buf, null);
   }
 
@@ -559,12 +816,22 @@ export class StreamWriter {
     if (!this.#custom) backend.sealFrames(unit.slab, 0, end, this.#kind);
     // Reset before handing over: a throwing sink must not make us re-send it.
     this.#pos = 0;
+    this.#limit = 0; // the next frame opens the slab again
+    if (this.#exitSlot >= 0) exitHook.disarm(this.#exitSlot);
+    if (this.#timer) timed.delete(this);
     if (this.#handOver(unit.slab.subarray(0, end), unit)) {
       // The sink keeps this slab for now: stage into another one. The
       // internal builder may hold the message being staged in the old
       // unit's scratch; it moves to the new unit after that message.
       this.#unit = this.#free.pop() ?? this.#newUnit();
       this.#moveBuilder = this.#builder?.backing() === unit.scratch;
+    } else if (unit.all.byteLength === 0) {
+      // The sink detached (transferred) the slab it was lent and returned
+      // no promise: the writer's memory, and any message being built beside
+      // it, are gone. A contract violation, reported as the sink's failure.
+      throw (this.#failure ??= new IoError(
+        'sink failed: it detached (transferred) the chunk it was lent; a sink must copy a chunk, or return a promise and keep it intact until it settles',
+      ));
     }
   }
 
@@ -599,16 +866,29 @@ export class StreamWriter {
   #handOver(chunk: Uint8Array, unit: Unit | null): boolean {
     this.#flushes++;
     const r = this.#call(() => this.sink.write(chunk));
-    if (!r || typeof (r as Promise<void>).then !== 'function') return false;
+    if (!r) return false;
+    let kept: Promise<void>;
+    try {
+      if (typeof (r as Promise<void>).then !== 'function') return false;
+      // A thenable that calls back twice, or both ways, must not release
+      // the slab twice (it would then be staged into twice at once):
+      // Promise.resolve settles once (and returns a real promise as is).
+      kept = Promise.resolve(r);
+    } catch (err) {
+      throw (this.#failure ??= asIoError(err));
+    }
     this.#inFlight++;
-    const released = (r as Promise<void>).then(
+    const released = kept.then(
       () => {
         this.#inFlight--;
-        if (unit) this.#free.push(unit);
+        // A slab the sink detached (transferred) is not reused.
+        if (unit && unit.all.byteLength !== 0) this.#free.push(unit);
+        if (this.#drainWaiters.length && this.#inFlight < MAX_IN_FLIGHT) this.#settleWaiters();
       },
       (err: unknown) => {
         this.#inFlight--;
         this.#failure ??= asIoError(err);
+        this.#settleWaiters();
       },
     );
     const before = this.#finished;
@@ -616,23 +896,126 @@ export class StreamWriter {
     return true;
   }
 
-  #onTimer(): void {
-    if (this.#closed || this.#failure || this.#pos === 0) return;
-    try {
-      this.#seal();
-      this.sink.flush?.();
-    } catch (err) {
-      this.#failure ??= asIoError(err);
+  #settleWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) {
+      if (this.#failure) w.reject(this.#failure);
+      else w.resolve();
     }
   }
 
+  // The exit hook's flush (lib/exit-hook.ts): static, so registering holds
+  // no closure over the writer. Throws go to stderr there.
+  static #flushAtExit(w: StreamWriter): void {
+    if (w.#closed || w.#failure || w.#pos === 0) return;
+    w.#flush();
+  }
+
+  static #tick(w: StreamWriter): void {
+    w.#onTimer();
+  }
+
+  #onTimer(): void {
+    if (this.#inCallback || this.#closed || this.#failure || this.#pos === 0) return;
+    try {
+      this.#flush();
+    } catch {
+      // #call recorded it in #failure: the next call throws it.
+    }
+  }
+
+  // Calls the sink: a failure is the writer's failure from then on.
   #call<T>(fn: () => T): T {
+    this.#inCallback = true;
     try {
       return fn();
     } catch (err) {
       throw (this.#failure ??= asIoError(err));
+    } finally {
+      this.#inCallback = false;
     }
   }
+}
+
+// A finished FlatBuffer holds at least its root offset (4 bytes).
+const MIN_FLATBUFFER = 4;
+
+/**
+ * Where the finished FlatBuffer of a stock (or duck-typed) builder lies,
+ * checked completely: TypeError for wrong types, RangeError for a position
+ * that is not an integer inside the buffer, UnfinishedBuilderError when the
+ * region is not a finished buffer (finish() leaves position == space, and
+ * the root offset at the start points inside the region).
+ */
+function finishedRegion(builder: Builder): { bytes: Uint8Array; start: number } {
+  const bb: unknown = builder.dataBuffer();
+  if (
+    typeof bb !== 'object' ||
+    bb === null ||
+    typeof (bb as { bytes?: unknown }).bytes !== 'function' ||
+    typeof (bb as { position?: unknown }).position !== 'function'
+  ) {
+    throw typeError("The builder's dataBuffer() must return a flatbuffers.ByteBuffer");
+  }
+  const buf = bb as { bytes(): unknown; position(): unknown };
+  const bytes = buf.bytes();
+  if (!isBytes(bytes)) {
+    throw typeError("The builder's dataBuffer().bytes() must return a Uint8Array");
+  }
+  const start = buf.position();
+  if (typeof start !== 'number') {
+    throw typeError(
+      `The builder's dataBuffer().position() must return a number. Received type ${typeof start}`,
+    );
+  }
+  if (!Number.isInteger(start) || start < 0 || start > bytes.length) {
+    throw rangeError(
+      `The value of the builder's dataBuffer().position() is out of range. It must be an integer >= 0 and <= ${bytes.length}. Received ${start}`,
+    );
+  }
+  const len = bytes.length - start;
+  if (start !== (builder as unknown as { space: unknown }).space || len < MIN_FLATBUFFER) {
+    throw new UnfinishedBuilderError('writeFinished()');
+  }
+  const root =
+    (bytes[start]! |
+      (bytes[start + 1]! << 8) |
+      (bytes[start + 2]! << 16) |
+      (bytes[start + 3]! << 24)) >>>
+    0;
+  if (root < MIN_FLATBUFFER || root > len - MIN_FLATBUFFER) {
+    throw new UnfinishedBuilderError('writeFinished()');
+  }
+  return { bytes, start };
+}
+
+/**
+ * A flush timer for `target`, held strongly (a writer) or weakly (a WeakRef).
+ * Made outside the class: a closure made in the constructor would share its
+ * context, which holds `this` for the other closures made there.
+ */
+function startTimer(
+  target: StreamWriter | WeakRef<StreamWriter>,
+  ms: number,
+  tick: (w: StreamWriter) => void,
+): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const w = target instanceof WeakRef ? target.deref() : target;
+    if (w) tick(w);
+    else clearInterval(timer);
+  }, ms);
+  timer.unref();
+  return timer;
+}
+
+function asyncExitSink(what: string): TypeError {
+  return Object.assign(
+    new TypeError(
+      `The "flushOnExit" option cannot be true for ${what}: it cannot take frames synchronously at exit`,
+    ),
+    { code: 'ERR_INVALID_ARG_VALUE' },
+  );
 }
 
 function asIoError(err: unknown): FlatStreamError {

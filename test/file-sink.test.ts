@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -95,6 +95,47 @@ describe('FileSink: modes and bytes', () => {
     expect(readAll(fs.readFileSync(file), new ChecksumDeframer(XxHash64)).payloads).toEqual(
       payloads,
     );
+  });
+});
+
+describe('FileSink: a path that is not a regular file', () => {
+  // In a child with a timeout: the regression is an open() that never returns.
+  test('a FIFO with no reader: IoError ENXIO at once, instead of blocking the thread', () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const dist = path.join(__dirname, '..', 'dist', 'cjs', 'index.js');
+    const out = execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `const { FileSink } = require(${JSON.stringify(dist)});
+         try { new FileSink(${JSON.stringify(fifo)}); console.log('opened'); }
+         catch (e) { console.log(JSON.stringify([e.constructor.name, e.code, e.systemCode])); }`,
+      ],
+      { timeout: 20_000 },
+    );
+    expect(JSON.parse(out.toString())).toEqual(['IoError', 'ERR_FLATSTREAM_IO', 'ENXIO']);
+  });
+
+  test('a FIFO with a reader: frames go through it', async () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo]);
+    const chunks: Buffer[] = [];
+    reader.stdout.on('data', (c: Buffer) => chunks.push(c));
+    // cat opens the FIFO for reading asynchronously: retry until it has.
+    let sink: FileSink | undefined;
+    for (let i = 0; i < 200 && !sink; i++) {
+      try {
+        sink = new FileSink(fifo);
+      } catch {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    sink!.write(bytes(1000, 3));
+    sink!.close();
+    await once(reader, 'close');
+    expect(Buffer.concat(chunks)).toEqual(bytes(1000, 3));
   });
 });
 

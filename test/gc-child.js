@@ -10,14 +10,19 @@ const WARM = 200_000;
 // Scenarios named capture-<step> write through a CaptureSink to a temporary
 // file (its writer thread seals and writes); the others to a sink that
 // consumes synchronously and keeps nothing.
+// Scenarios named file-<step> write through a FileSink to /dev/null: such a
+// writer is registered with the exit hook (lib/exit-hook.ts), which must add
+// nothing per frame.
 const capture = scenario.startsWith('capture-');
-const step = capture ? scenario.slice('capture-'.length) : scenario;
+const file = scenario.startsWith('file-');
+const step = capture || file ? scenario.slice(scenario.indexOf('-') + 1) : scenario;
 let tmp;
 let sink = { write() {} };
 if (capture) {
   tmp = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'fs-gc-'));
   sink = new fs.CaptureSink(`${tmp}/gc.fst`, { stagingPath: `${tmp}/gc.staging` });
 }
+if (file) sink = new fs.FileSink('/dev/null');
 const framer = new fs.ChecksumFramer(fs.XxHash64);
 // Values made up front: the user's own values (a BigInt, or a double computed
 // in a call that is not inlined) may allocate; the writer must not.

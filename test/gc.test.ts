@@ -29,6 +29,17 @@ describe.each(['writePayload', 'string'])('%s', (scenario) => {
   });
 });
 
+// A writer to a file is registered with the exit hook: it arms and disarms
+// once per slab, never per frame.
+describe.each(['file-writePayload', 'file-string'])('%s', (scenario) => {
+  test(`${N} messages written to a FileSink cause no GC`, () => {
+    const r = run(scenario);
+    expect(r.frames).toBe(N + 200_000);
+    expect(r.gcs).toBe(0);
+    expect(r.heapBytesPerMessage).toBeLessThan(1);
+  });
+});
+
 // Building through the builder API: the writer and ArenaBuilder allocate
 // nothing, but V8 boxes a double passed across a call it chose not to
 // inline (measured 0–7 minor GCs per million, varying with what the JIT inlined;

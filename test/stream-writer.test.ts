@@ -69,10 +69,10 @@ describe('simple mode: write(item)', () => {
     );
   });
 
-  test('bytes are a [ubyte] vector root (golden bytes)', () => {
+  test('writeByteVector(bytes) is a [ubyte] vector root (golden bytes)', () => {
     const sink = new MemorySink();
     const w = new StreamWriter(sink, new DefaultFramer());
-    w.write(new Uint8Array([1, 2, 3]));
+    expect(w.writeByteVector(new Uint8Array([1, 2, 3]))).toBe(true);
     w.close();
     expect(sink.toBuffer().toString('hex')).toBe('0c000000' + '040000000300000001020300');
   });

@@ -111,8 +111,7 @@ ValidatorChain::Validator validator_of(const Napi::Value& v, uint32_t i) {
 class ChainWrap : public Napi::ObjectWrap<ChainWrap> {
  public:
   explicit ChainWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChainWrap>(info) {
-    if (!info[0].IsArray())
-      throw arg_type_error(info.Env(), "validators", "an array");
+    if (!info[0].IsArray()) throw arg_type_error(info.Env(), "validators", "an array");
     const Napi::Array spec = info[0].As<Napi::Array>();
     std::vector<ValidatorChain::Validator> validators;
     validators.reserve(spec.Length());

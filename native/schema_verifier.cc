@@ -377,6 +377,11 @@ class SchemaWalk {
   struct Counts {
     uint32_t depth = 0;
     uint64_t tables = 0;
+    // Tables visited at most: options.max_tables, and no more than the
+    // payload has bytes. A table takes at least 4 bytes, so only a DAG of
+    // shared tables (each counted per reference) reaches it; without this a
+    // 400-byte DAG cost a million visits, 10 ms (docs/design.md, "Recovery").
+    uint64_t max_tables = 0;
   };
 
   SchemaWalk(const SchemaValidator& s, const uint8_t* buf, size_t len, size_t base, Counts& counts,
@@ -444,7 +449,7 @@ class SchemaWalk {
     if (++counts_.depth > s_.options_.max_depth) {
       return fail_in("depth limit exceeded", at_table, via, pos);
     }
-    if (++counts_.tables > s_.options_.max_tables) {
+    if (++counts_.tables > counts_.max_tables) {
       return fail_in("table limit exceeded", at_table, via, pos);
     }
     if (pos >= len_ || !v_.VerifyTableStart(buf_ + pos)) {
@@ -644,6 +649,7 @@ VerifyResult SchemaValidator::verify(const uint8_t* data, size_t len) const noex
     return r;
   }
   SchemaWalk::Counts counts;
+  counts.max_tables = std::min<uint64_t>(options_.max_tables, len);
   SchemaWalk walk(*this, data, len, 0, counts, r);
   walk.root(root_);
   return r;

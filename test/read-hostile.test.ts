@@ -12,6 +12,7 @@ import {
   ChecksumFramer,
   type Deframer,
   FlatStreamError,
+  InvalidFrameError,
   ReaderBusyError,
   StreamReader,
   TypedValidator,
@@ -107,6 +108,36 @@ describe('a reader re-entered from its own callbacks: ReaderBusyError from every
       });
     }
   }
+});
+
+describe('crafted lengths near 2^32', () => {
+  const head = (len: number): Buffer => {
+    const h = Buffer.alloc(12);
+    h.writeUInt32LE(len, 0);
+    return h;
+  };
+  test.each([0xffffffff, 0xfffffff4, 0x80000001])(
+    'declared length %d: InvalidFrameError under the default bound; a torn frame at the ceiling, nothing sized from it',
+    async (len) => {
+      const data = Buffer.concat([stream.subarray(0, 52), head(len), bytes(100)]);
+      const d = new ChecksumDeframer(XxHash64);
+      for (const source of [
+        (): Uint8Array => data,
+        (): Readable => Readable.from([data.subarray(0, 60), data.subarray(60)]),
+      ]) {
+        const e = await new StreamReader(source(), d)
+          .processAllAsync(() => undefined)
+          .catch((x: unknown) => x);
+        expect(e).toBeInstanceOf(InvalidFrameError);
+        expect(e).toMatchObject({ length: len, limit: 2 ** 31, offset: 52, frameIndex: 1 });
+        const c = await new StreamReader(source(), d.withMaxFrameLen(2 ** 32 - 1))
+          .processAllAsync(() => undefined)
+          .catch((x: unknown) => x);
+        expect(c).toBeInstanceOf(UnexpectedEofError);
+        expect(c).toMatchObject({ part: 'payload', needed: 12 + len, available: 112, offset: 52 });
+      }
+    },
+  );
 });
 
 describe('a file that changes while it is read', () => {

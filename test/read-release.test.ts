@@ -15,6 +15,7 @@ import {
   ChecksumMismatchError,
   ClosedError,
   IoError,
+  ReaderBusyError,
   StreamReader,
   XxHash64,
 } from '../lib/index';
@@ -87,6 +88,20 @@ describe('toStream() closes the source', () => {
     await done;
     expect(src.destroyed).toBe(true);
   });
+});
+
+test('a toStream() Readable refused with ReaderBusyError leaves the reader to the call that reads it', async () => {
+  const r = new StreamReader(file, deframer, { readSize: 1024 });
+  let err: unknown = null;
+  let n = 0;
+  const total = await r.processAllAsync(() => {
+    if (++n !== 2) return;
+    const s = r.toStream();
+    s.once('error', (e) => (err = e));
+    s.resume();
+  });
+  expect(total).toBe(50);
+  expect(err).toBeInstanceOf(ReaderBusyError);
 });
 
 describe('sticky errors and close() release at once', () => {

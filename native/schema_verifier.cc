@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 namespace flatstream {
 
@@ -50,8 +51,12 @@ uint32_t scalar_size(reflection::BaseType t) noexcept {
 // fields in id order. A table is planned once however often it is reached.
 class SchemaPlanner {
  public:
-  SchemaPlanner(SchemaValidator& out, const reflection::Schema& schema)
-      : out_(out), schema_(schema), objects_(*schema.objects()) {
+  // `bfbs_len` sets the budget of plan_nested's name resolution.
+  SchemaPlanner(SchemaValidator& out, const reflection::Schema& schema, size_t bfbs_len)
+      : out_(out),
+        schema_(schema),
+        objects_(*schema.objects()),
+        resolve_budget_(16 * uint64_t(bfbs_len) + 65536) {
     out_.tables_.resize(objects_.size());
     planned_.assign(objects_.size(), false);
     union_of_enum_.assign(schema.enums() ? schema.enums()->size() : 0, SchemaValidator::kNone);
@@ -267,17 +272,29 @@ class SchemaPlanner {
       if (str(kv->key()) != "nested_flatbuffer") continue;
       if (!ubyte_vector) return fail(o, &f, "nested_flatbuffer on a field that is not [ubyte]");
       const std::string name = str(kv->value());
+      if (tables_by_name_.empty()) {
+        // Built once, first table of a name wins (as a scan would find it):
+        // each lookup below is then O(name), not O(tables x name).
+        for (uint32_t i = 0; i < objects_.size(); ++i)
+          if (!objects_.Get(i)->is_struct())
+            tables_by_name_.emplace(str(objects_.Get(i)->name()), i);
+      }
       std::string scope = str(o.name());
       for (;;) {
         const size_t dot = scope.rfind('.');
-        scope = dot == std::string::npos ? std::string() : scope.substr(0, dot);
+        scope.resize(dot == std::string::npos ? 0 : dot);
         const std::string full = scope.empty() ? name : scope + "." + name;
-        for (uint32_t i = 0; i < objects_.size(); ++i) {
-          if (str(objects_.Get(i)->name()) == full && !objects_.Get(i)->is_struct()) {
-            p->nested = i;
-            reach(i);
-            return true;
-          }
+        // Every candidate costs its length: a hostile schema (long dotted
+        // names, many attributes) stops at a budget linear in its size
+        // (docs/design.md, "Recovery").
+        if (full.size() + 1 > resolve_budget_)
+          return fail(o, &f, "nested_flatbuffer names cost too much to resolve");
+        resolve_budget_ -= full.size() + 1;
+        const auto it = tables_by_name_.find(full);
+        if (it != tables_by_name_.end()) {
+          p->nested = it->second;
+          reach(it->second);
+          return true;
         }
         if (scope.empty()) return fail(o, &f, "nested_flatbuffer names no table of the schema");
       }
@@ -291,6 +308,8 @@ class SchemaPlanner {
   std::vector<bool> planned_;
   std::vector<uint32_t> queue_;
   std::vector<uint32_t> union_of_enum_;
+  std::unordered_map<std::string, uint32_t> tables_by_name_;
+  uint64_t resolve_budget_;
 };
 
 std::unique_ptr<SchemaValidator> SchemaValidator::create(const uint8_t* bfbs, size_t len,
@@ -362,7 +381,7 @@ std::unique_ptr<SchemaValidator> SchemaValidator::create(const uint8_t* bfbs, si
   if (root == schema_root && schema.file_ident()) {
     std::strncpy(out->identifier_, schema.file_ident()->c_str(), 4);
   }
-  SchemaPlanner planner(*out, schema);
+  SchemaPlanner planner(*out, schema, len);
   if (!planner.plan(root)) {
     err = planner.error_;
     return nullptr;

@@ -291,10 +291,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         );
       },
       // Destroyed, failed or ended: the reader is done with its source
-      // (docs/design.md, "Recovery"). The source is closed first: a read
-      // in flight then settles, so the iterator can finish.
-      // A stream refused because another call is reading (ReaderBusyError)
-      // never had the reader: it leaves it to that call.
+      // (docs/design.md, "Recovery"). Returning the iterator alone would
+      // wait for a read in flight, which may never settle (a FIFO without a
+      // writer); closing the source settles it. A stream refused because
+      // another call is reading (ReaderBusyError) never had the reader: it
+      // leaves it to that call.
       destroy(err, cb) {
         it.return?.(undefined).catch(() => undefined);
         if (err instanceof ReaderBusyError) return cb(err);

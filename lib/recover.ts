@@ -158,15 +158,24 @@ export function recoverFile(
   const maxTorn = maxTornOf(deframer, options);
   const truncate = options?.truncate === true;
   let fd: number;
+  let readOnly: unknown = null; // why the file could not be opened for writing
   try {
     // stat first, so that no device or FIFO is ever opened; then open with
     // O_NONBLOCK and check the fd itself, for a path swapped in between
     // (opening a FIFO that way never waits for a writer).
     const st = fs.statSync(path);
     if (!st.isFile()) refuseNonRegular(path, st);
-    const flags =
-      (truncate ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | fs.constants.O_NONBLOCK;
-    fd = fs.openSync(path, flags);
+    const { O_RDONLY, O_RDWR, O_NONBLOCK } = fs.constants;
+    try {
+      fd = fs.openSync(path, (truncate ? O_RDWR : O_RDONLY) | O_NONBLOCK);
+    } catch (err) {
+      // A file that needs no cut needs no write access: scan it read-only,
+      // and report the refusal to write only if there is something to cut.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!truncate || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) throw err;
+      readOnly = err;
+      fd = fs.openSync(path, O_RDONLY | O_NONBLOCK);
+    }
   } catch (err) {
     if (err instanceof RecoveryRefusedError) throw err;
     throw new IoError(`cannot recover ${path}: ${(err as Error).message}`, err);
@@ -182,6 +191,7 @@ export function recoverFile(
     const report = judge(scan(new StreamReader(fd, deframer)), deframer, maxTorn);
     if (report.end === 'torn-tail' && truncate) {
       try {
+        if (readOnly) throw readOnly;
         fs.ftruncateSync(fd, report.lastGoodOffset);
       } catch (err) {
         throw new IoError(`cannot repair ${path}: ${(err as Error).message}`, err);

@@ -282,3 +282,43 @@ describe('recoverFile refuses what is not a regular file, without blocking', () 
     ]);
   });
 });
+
+test('a read-only filesystem: a clean stream is reported, a torn one is an IoError (EROFS) and stays', () => {
+  const ro = mkdtempSync(join(dir, 'ro-'));
+  writeFileSync(join(ro, 'clean.fst'), stream);
+  writeFileSync(join(ro, 'torn.fst'), stream.subarray(0, stream.length - 3));
+  const script = `
+    const f = require(${JSON.stringify(join(__dirname, '..', 'dist', 'cjs', 'index.js'))});
+    const d = new f.ChecksumDeframer(f.XxHash64);
+    const out = [f.recoverFile(${JSON.stringify(join(ro, 'clean.fst'))}, d, { truncate: true })];
+    try { f.recoverFile(${JSON.stringify(join(ro, 'torn.fst'))}, d, { truncate: true }); out.push('no error'); }
+    catch (e) { out.push([e.name, e.systemCode]); }
+    out.push(f.recoverFile(${JSON.stringify(join(ro, 'torn.fst'))}, d));
+    console.log(JSON.stringify(out));
+  `;
+  const r = spawnSync(
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$1" -e "$2"',
+      ro,
+      process.execPath,
+      script,
+    ],
+    { timeout: 20_000, encoding: 'utf8' },
+  );
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual([
+    { frames: 5, lastGoodOffset: stream.length, end: 'clean', tornBytes: 0 },
+    ['IoError', 'EROFS'],
+    {
+      frames: 4,
+      lastGoodOffset: starts[4],
+      end: 'torn-tail',
+      tornBytes: stream.length - 3 - starts[4]!,
+    },
+  ]);
+  expect(statSync(join(ro, 'torn.fst')).size).toBe(stream.length - 3);
+});

@@ -48,6 +48,11 @@ export type Step = typeof FRAME | typeof NEED | typeof DONE;
 const INDEX_FRAMES = 4096;
 const EMPTY = new Uint8Array(0);
 
+// A scan index holds offsets relative to the scan's start in u32 slots, so
+// one engine call never scans more than this (docs/design.md, "Recovery"):
+// a longer window is scanned in pieces.
+const SCAN_WINDOW = 2 ** 32 - 1;
+
 /** The little-endian unsigned integer of `width` bytes at buf[pos]. */
 function loadLE(buf: Uint8Array, pos: number, width: number): bigint {
   let v = 0n;
@@ -352,10 +357,14 @@ export class FrameCursor {
   #scan(): void {
     const d = this.#deframer;
     const start = this.#start;
+    // Scanned in pieces of at most SCAN_WINDOW bytes (a window can be a
+    // 4 GiB Uint8Array): a frame the piece's end cuts is rescanned from its
+    // start, as the first frame of the next piece.
+    const end = Math.min(this.#end, start + SCAN_WINDOW);
     this.#batchN = backend.scanFrames(
       this.window,
       start,
-      this.#end,
+      end,
       this.#kind,
       d.checksum.width,
       d.maxFrameLen,
@@ -365,6 +374,44 @@ export class FrameCursor {
     this.#batchI = 0;
     this.#batchBase = start;
     this.#status = this.#index[0]!;
+    if (this.#status === ScanStatus.Partial && end < this.#end) {
+      if (this.#batchN > 0) this.#status = ScanStatus.IndexFull;
+      else this.#scanWhole(start);
+    }
+  }
+
+  // The frame at `start` is longer than SCAN_WINDOW (a payload of 4 GiB
+  // minus a few bytes, with maxFrameLen near its ceiling): its offsets fit
+  // the index but its end does not, so it is checked here, with the scan's
+  // checks in the scan's order (the bound was checked by the scan).
+  #scanWhole(start: number): void {
+    const w = this.window;
+    const idx = this.#index;
+    const len =
+      (w[start]! | (w[start + 1]! << 8) | (w[start + 2]! << 16) | (w[start + 3]! << 24)) >>> 0;
+    if (this.#header + len > this.#end - start) return; // really cut: Partial stands
+    const payload = w.subarray(start + this.#header, start + this.#header + len);
+    idx[2] = 0;
+    idx[3] = len;
+    idx[4] = 0;
+    if (this.#kind !== Kind.None) {
+      const expected = loadLE(w, start + LENGTH_FIELD, this.#deframer.checksum.width);
+      if (BigInt(backend.checksum(this.#kind, payload)) !== expected) {
+        this.#status = idx[0] = ScanStatus.ChecksumMismatch;
+        return;
+      }
+    }
+    const bad = this.#batch?.check(w, start + this.#header, len) ?? null;
+    if (bad) {
+      this.#status = idx[0] = ScanStatus.ValidationFailed;
+      idx[4] = bad.index;
+      return;
+    }
+    idx[INDEX_HEADER] = this.#header;
+    idx[INDEX_HEADER + 1] = len;
+    this.#batchN = idx[1] = 1;
+    this.#status = idx[0] =
+      start + this.#header + len === this.#end ? ScanStatus.End : ScanStatus.IndexFull;
   }
 
   // The window (a chunk) ends inside a frame: keep that frame's bytes.

@@ -38,10 +38,13 @@ export interface FileSinkOptions {
   eagainTimeout?: number;
   /**
    * Paths only, appending: reopen a stream whose writer died. The file is
-   * scanned with this deframer first; a torn tail (a frame cut short) is
-   * truncated away so new frames follow the last intact one. Damage inside
-   * the file (a checksum mismatch, an invalid length, a validation failure)
-   * is thrown, never truncated. The report is in `sink.recovery`.
+   * scanned with this deframer first (`recoverFile`); a torn tail (a frame
+   * cut short) is truncated away so new frames follow the last intact one.
+   * Damage inside the file (a checksum mismatch, an invalid length, a
+   * validation failure) is thrown, never truncated; a file that does not
+   * look like a stream torn by its writer (no intact frame before the torn
+   * tail, or not a regular file) is a `RecoveryRefusedError` and is left
+   * untouched. The report is in `sink.recovery`.
    */
   recover?: Deframer;
 }

@@ -39,7 +39,13 @@ export {
   TypedValidator,
   CompositeValidator,
 } from './validation';
-export { recover, recoverFile, type RecoveryReport, type RecoverFileOptions } from './recover';
+export {
+  recover,
+  recoverFile,
+  type RecoveryReport,
+  type RecoverOptions,
+  type RecoverFileOptions,
+} from './recover';
 export {
   FlatStreamError,
   type FlatStreamErrorCode,

@@ -97,6 +97,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #async: AsyncChunks | null = null;
   #stableViews: boolean;
   #closed = false;
+  #released = false;
   #busy = false;
   #info = { offset: 0, frameIndex: 0 };
   #bb: ByteBuffer | null = null;
@@ -236,7 +237,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         this.#enter();
       }
     } finally {
-      this.#busy = false;
+      this.#settle();
     }
   }
 
@@ -250,6 +251,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     try {
       const c = this.#cursor;
       for (;;) {
+        if (this.#closed) throw new ClosedError('StreamReader');
         const step = c.next();
         if (step === DONE) return;
         if (step !== FRAME) {
@@ -263,7 +265,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         this.#enter();
       }
     } finally {
-      this.#busy = false;
+      this.#settle();
     }
   }
 
@@ -275,6 +277,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   toStream(): Readable {
     const it = this[Symbol.asyncIterator]();
     const copy = !this.#stableViews;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const reader = this;
     return new Readable({
       objectMode: true,
       read() {
@@ -286,8 +290,16 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
           (err: unknown) => this.destroy(err as Error),
         );
       },
+      // Destroyed, failed or ended: the reader is done with its source
+      // (docs/design.md, "Recovery"). Returning the iterator alone would
+      // wait for a read in flight, which may never settle (a FIFO without a
+      // writer); closing the source settles it. A stream refused because
+      // another call is reading (ReaderBusyError) never had the reader: it
+      // leaves it to that call.
       destroy(err, cb) {
-        it.return?.(undefined).then(
+        it.return?.(undefined).catch(() => undefined);
+        if (err instanceof ReaderBusyError) return cb(err);
+        reader.close().then(
           () => cb(err),
           () => cb(err),
         );
@@ -295,12 +307,33 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     });
   }
 
-  /** Releases the source (closes a file the reader opened). Idempotent. */
+  /**
+   * Releases the source (closes a file the reader opened, destroys a stream).
+   * Idempotent. A call reading at that moment (a callback that closes its
+   * own reader) stops with `ClosedError` at its next frame, rather than end
+   * as if the stream had ended.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#release();
+  }
+
+  // Closes the source, once: on close(), and at the first sticky error
+  // (the reader can never read again). The reader stays usable for what it
+  // has (position, error).
+  #release(): Promise<void> {
+    if (this.#released) return Promise.resolve();
+    this.#released = true;
     this.#sync?.close();
-    await this.#async?.close();
+    return this.#async?.close() ?? Promise.resolve();
+  }
+
+  // After a call or an iterator step: a reader that failed for good lets
+  // its source go at once, rather than when it is closed or collected.
+  #settle(): void {
+    this.#busy = false;
+    if (this.#cursor.error !== null && !this.#released) void this.#release().catch(() => undefined);
   }
 
   // A visitor handles the cursor's current frame; false stops the drain.
@@ -342,6 +375,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       const c = this.#cursor;
       let n = 0;
       for (;;) {
+        if (this.#closed) throw new ClosedError('StreamReader');
         const step = c.next();
         if (step === DONE) return n;
         if (step !== FRAME) {
@@ -363,6 +397,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #nextSync(): number {
     const c = this.#cursor;
     for (;;) {
+      if (this.#closed) throw new ClosedError('StreamReader');
       const step = c.next();
       if (step !== 1) return step;
       if (!this.#sync)
@@ -377,6 +412,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       }
       if (chunk) c.push(chunk);
       else {
+        if (this.#closed) throw new ClosedError('StreamReader');
         c.end();
         this.#sync.close();
       }
@@ -389,8 +425,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     try {
       if (this.#async) chunk = await this.#async.read();
     } catch (err) {
+      if (this.#closed) throw new ClosedError('StreamReader');
       throw this.#sourceFailed(err);
     }
+    // Closed while waiting: the source's end is not the stream's.
+    if (this.#closed) throw new ClosedError('StreamReader');
     if (chunk) c.push(chunk);
     else c.end();
   }
@@ -414,7 +453,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     try {
       return fn();
     } finally {
-      this.#busy = false;
+      this.#settle();
     }
   }
 
@@ -423,7 +462,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     try {
       return await fn();
     } finally {
-      this.#busy = false;
+      this.#settle();
     }
   }
 

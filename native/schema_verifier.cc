@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 namespace flatstream {
 
@@ -50,8 +51,12 @@ uint32_t scalar_size(reflection::BaseType t) noexcept {
 // fields in id order. A table is planned once however often it is reached.
 class SchemaPlanner {
  public:
-  SchemaPlanner(SchemaValidator& out, const reflection::Schema& schema)
-      : out_(out), schema_(schema), objects_(*schema.objects()) {
+  // `bfbs_len` sets the budget of plan_nested's name resolution.
+  SchemaPlanner(SchemaValidator& out, const reflection::Schema& schema, size_t bfbs_len)
+      : out_(out),
+        schema_(schema),
+        objects_(*schema.objects()),
+        resolve_budget_(16 * uint64_t(bfbs_len) + 65536) {
     out_.tables_.resize(objects_.size());
     planned_.assign(objects_.size(), false);
     union_of_enum_.assign(schema.enums() ? schema.enums()->size() : 0, SchemaValidator::kNone);
@@ -267,17 +272,29 @@ class SchemaPlanner {
       if (str(kv->key()) != "nested_flatbuffer") continue;
       if (!ubyte_vector) return fail(o, &f, "nested_flatbuffer on a field that is not [ubyte]");
       const std::string name = str(kv->value());
+      if (tables_by_name_.empty()) {
+        // Built once, first table of a name wins (as a scan would find it):
+        // each lookup below is then O(name), not O(tables x name).
+        for (uint32_t i = 0; i < objects_.size(); ++i)
+          if (!objects_.Get(i)->is_struct())
+            tables_by_name_.emplace(str(objects_.Get(i)->name()), i);
+      }
       std::string scope = str(o.name());
       for (;;) {
         const size_t dot = scope.rfind('.');
-        scope = dot == std::string::npos ? std::string() : scope.substr(0, dot);
+        scope.resize(dot == std::string::npos ? 0 : dot);
         const std::string full = scope.empty() ? name : scope + "." + name;
-        for (uint32_t i = 0; i < objects_.size(); ++i) {
-          if (str(objects_.Get(i)->name()) == full && !objects_.Get(i)->is_struct()) {
-            p->nested = i;
-            reach(i);
-            return true;
-          }
+        // Every candidate costs its length: a hostile schema (long dotted
+        // names, many attributes) stops at a budget linear in its size
+        // (docs/design.md, "Recovery").
+        if (full.size() + 1 > resolve_budget_)
+          return fail(o, &f, "nested_flatbuffer names cost too much to resolve");
+        resolve_budget_ -= full.size() + 1;
+        const auto it = tables_by_name_.find(full);
+        if (it != tables_by_name_.end()) {
+          p->nested = it->second;
+          reach(it->second);
+          return true;
         }
         if (scope.empty()) return fail(o, &f, "nested_flatbuffer names no table of the schema");
       }
@@ -291,6 +308,8 @@ class SchemaPlanner {
   std::vector<bool> planned_;
   std::vector<uint32_t> queue_;
   std::vector<uint32_t> union_of_enum_;
+  std::unordered_map<std::string, uint32_t> tables_by_name_;
+  uint64_t resolve_budget_;
 };
 
 std::unique_ptr<SchemaValidator> SchemaValidator::create(const uint8_t* bfbs, size_t len,
@@ -362,7 +381,7 @@ std::unique_ptr<SchemaValidator> SchemaValidator::create(const uint8_t* bfbs, si
   if (root == schema_root && schema.file_ident()) {
     std::strncpy(out->identifier_, schema.file_ident()->c_str(), 4);
   }
-  SchemaPlanner planner(*out, schema);
+  SchemaPlanner planner(*out, schema, len);
   if (!planner.plan(root)) {
     err = planner.error_;
     return nullptr;
@@ -377,6 +396,11 @@ class SchemaWalk {
   struct Counts {
     uint32_t depth = 0;
     uint64_t tables = 0;
+    // Tables visited at most: options.max_tables, and no more than the
+    // payload has bytes. A table takes at least 4 bytes, so only a DAG of
+    // shared tables (each counted per reference) reaches it; without this a
+    // 400-byte DAG cost a million visits, 10 ms (docs/design.md, "Recovery").
+    uint64_t max_tables = 0;
   };
 
   SchemaWalk(const SchemaValidator& s, const uint8_t* buf, size_t len, size_t base, Counts& counts,
@@ -444,7 +468,7 @@ class SchemaWalk {
     if (++counts_.depth > s_.options_.max_depth) {
       return fail_in("depth limit exceeded", at_table, via, pos);
     }
-    if (++counts_.tables > s_.options_.max_tables) {
+    if (++counts_.tables > counts_.max_tables) {
       return fail_in("table limit exceeded", at_table, via, pos);
     }
     if (pos >= len_ || !v_.VerifyTableStart(buf_ + pos)) {
@@ -644,6 +668,7 @@ VerifyResult SchemaValidator::verify(const uint8_t* data, size_t len) const noex
     return r;
   }
   SchemaWalk::Counts counts;
+  counts.max_tables = std::min<uint64_t>(options_.max_tables, len);
   SchemaWalk walk(*this, data, len, 0, counts, r);
   walk.root(root_);
   return r;

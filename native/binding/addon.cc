@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "arg_error.h"
 #include "checksum.h"
 #include "frame.h"
 
@@ -20,55 +21,31 @@ namespace {
 
 using flatstream::ChecksumKind;
 
-struct Bytes {
-  uint8_t* data = nullptr;
-  size_t len = 0;
-};
-
-// Any TypedArray or DataView as raw bytes; throws a TypeError otherwise.
-Bytes bytes_of(const Napi::Value& v) {
-  napi_env env = v.Env();
-  Bytes b;
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* data = nullptr;
-    NAPI_THROW_IF_FAILED(
-        env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr), b);
-    static constexpr size_t kElementSize[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
-    b.data = static_cast<uint8_t*>(data);
-    b.len = length *
-            (size_t(type) < sizeof kElementSize / sizeof *kElementSize ? kElementSize[type] : 1);
-    return b;
-  }
-  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    void* data = nullptr;
-    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, v, &b.len, &data, nullptr, nullptr), b);
-    b.data = static_cast<uint8_t*>(data);
-    return b;
-  }
-  throw Napi::TypeError::New(env, "expected a TypedArray or DataView");
-}
+using flatstream_binding::arg_range_error;
+using flatstream_binding::arg_type_error;
+using flatstream_binding::bytes_of;
+using Bytes = flatstream_binding::ByteView;
 
 ChecksumKind kind_of(const Napi::Value& v) {
-  if (!v.IsNumber() || !flatstream::is_checksum_kind(v.As<Napi::Number>().Uint32Value()))
-    throw Napi::RangeError::New(v.Env(), "unknown checksum kind");
+  if (!v.IsNumber()) throw arg_type_error(v.Env(), "kind", "of type number");
+  if (!flatstream::is_checksum_kind(v.As<Napi::Number>().Uint32Value()))
+    throw arg_range_error(v.Env(), "kind", "It must be a checksum kind");
   return static_cast<ChecksumKind>(v.As<Napi::Number>().Uint32Value());
 }
 
 // Integer argument in [0, max]; doubles carry every offset a Buffer can have.
 uint64_t index_arg(const Napi::Value& v, uint64_t max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!v.IsNumber()) throw arg_type_error(v.Env(), what, "of type number");
+  const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0 && d <= double(max)) || d != double(uint64_t(d)))
-    throw Napi::RangeError::New(v.Env(), std::string(what) + " is out of range");
+    throw arg_range_error(v.Env(), what);
   return uint64_t(d);
 }
 
 // checksum(kind, bytes) -> number (width <= 4) | bigint (width 8)
 Napi::Value Checksum(const Napi::CallbackInfo& info) {
   const ChecksumKind kind = kind_of(info[0]);
-  const Bytes b = bytes_of(info[1]);
+  const Bytes b = bytes_of(info[1], "data");
   const uint64_t value = flatstream::checksum(kind, b.data, b.len);
   if (flatstream::checksum_width(kind) == 8) return Napi::BigInt::New(info.Env(), value);
   return Napi::Number::New(info.Env(), double(value));
@@ -81,7 +58,7 @@ Napi::Value ChecksumImpl(const Napi::CallbackInfo& info) {
 
 // sealFrames(slab, start, end, kind) -> frames sealed in slab[start, end)
 Napi::Value SealFrames(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info[0]);
+  const Bytes b = bytes_of(info[0], "slab");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
   const flatstream::SealResult r =
@@ -95,7 +72,7 @@ Napi::Value SealFrames(const Napi::CallbackInfo& info) {
 // The frame format of scanFrames' and resyncFrames' arguments 3..5 (and 7).
 flatstream::FrameFormat format_of(const Napi::CallbackInfo& info, size_t validators_arg) {
   const ChecksumKind kind = kind_of(info[3]);
-  const unsigned width = unsigned(index_arg(info[4], 8, "checksum width"));
+  const unsigned width = unsigned(index_arg(info[4], 8, "width"));
   const uint64_t max_len = index_arg(info[5], flatstream::kWireMaxFrameLen, "maxFrameLen");
   flatstream::FrameFormat format = flatstream::make_format(kind, width, max_len);
   format.validators = validator_chain_of(info[validators_arg]);
@@ -111,16 +88,17 @@ flatstream::FrameFormat format_of(const Napi::CallbackInfo& info, size_t validat
 // call per batch of frames.
 constexpr size_t kIndexHeader = 6;
 Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info[0]);
+  const Bytes b = bytes_of(info[0], "buf");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
   if (end - start > flatstream::kWireMaxFrameLen)
-    throw Napi::RangeError::New(info.Env(), "scan window must be below 4 GiB");
+    throw arg_range_error(info.Env(), "end",
+                          "A scan window must be at most 2^32 - 1 bytes (index offsets are u32)");
   const flatstream::FrameFormat format = format_of(info, 7);
-  const Bytes idx = bytes_of(info[6]);
+  const Bytes idx = bytes_of(info[6], "index");
   const size_t slots = idx.len / sizeof(uint32_t);
   if (slots < kIndexHeader + 2 || reinterpret_cast<uintptr_t>(idx.data) % alignof(uint32_t) != 0)
-    throw Napi::RangeError::New(info.Env(), "index too small");
+    throw arg_range_error(info.Env(), "index");
   uint32_t* index = reinterpret_cast<uint32_t*>(idx.data);
   const flatstream::ScanResult r = flatstream::scan_frames(
       b.data, end, start, format, index + kIndexHeader, (slots - kIndexHeader) / 2);
@@ -141,21 +119,21 @@ Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
 // none). Throws a RangeError without a checksum (kind 0). Slow path: once per
 // corruption met, not per batch.
 Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info[0]);
+  const Bytes b = bytes_of(info[0], "buf");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
   const flatstream::FrameFormat format = format_of(info, 7);
   if (!format.verifies())
-    throw Napi::RangeError::New(info.Env(), "resync needs a built-in checksum");
+    throw arg_range_error(info.Env(), "kind", "Resync needs a built-in checksum");
   const double run = index_arg(info[6], 0xFFFFFFFFu, "run");
-  if (run < 1) throw Napi::RangeError::New(info.Env(), "run is out of range");
+  if (run < 1) throw arg_range_error(info.Env(), "run");
   double* out = nullptr;
   if (!info[8].IsUndefined()) {
     if (!info[8].IsTypedArray() ||
         info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
         info[8].As<Napi::TypedArray>().ElementLength() < 2)
-      throw Napi::TypeError::New(info.Env(), "out must be a Float64Array of at least 2");
-    out = reinterpret_cast<double*>(bytes_of(info[8]).data);
+      throw arg_type_error(info.Env(), "out", "a Float64Array of at least 2");
+    out = reinterpret_cast<double*>(bytes_of(info[8], "out").data);
   }
   const flatstream::ResyncResult r =
       flatstream::resync_frames(b.data, end, start, format, size_t(run));

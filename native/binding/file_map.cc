@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "arg_error.h"
 #include "system_error.h"
 
 namespace {
@@ -38,9 +39,14 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const double fd = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
   const double max = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  if (!info[0].IsNumber()) throw flatstream_binding::arg_type_error(env, "fd", "of type number");
+  if (!info[1].IsNumber())
+    throw flatstream_binding::arg_type_error(env, "maxLength", "of type number");
   if (!(fd >= 0 && fd <= INT32_MAX && fd == double(int(fd))))
-    throw Napi::RangeError::New(env, "fd is out of range");
-  if (!(max >= 0)) throw Napi::RangeError::New(env, "maxLength is out of range");
+    throw flatstream_binding::arg_range_error(env, "fd");
+  if (!(max >= 0)) throw flatstream_binding::arg_range_error(env, "maxLength");
+  if (!info[2].IsUndefined() && !info[2].IsNumber())
+    throw flatstream_binding::arg_type_error(env, "flags", "of type number");
   const uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
 
   flatstream::MapOptions options;

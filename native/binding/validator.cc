@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "arg_error.h"
 #include "schema_verifier.h"
 #include "validator_chain.h"
 
@@ -26,6 +27,8 @@ namespace {
 
 using flatstream::ValidatorChain;
 using flatstream::VerifierOptions;
+using flatstream_binding::arg_range_error;
+using flatstream_binding::arg_type_error;
 
 // Marks the objects this file made, so that scanFrames never unwraps another
 // class's object (an Arena) as a chain.
@@ -38,17 +41,16 @@ constexpr double kMaxSafeInteger = 9007199254740991.0;
 double integer_prop(const Napi::Object& o, const char* name, double min, double max, double dflt) {
   const Napi::Value v = o.Get(name);
   if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(name) + " must be a number");
+  if (!v.IsNumber()) throw arg_type_error(o.Env(), name, "of type number");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= min && d <= max) || d != std::floor(d))
-    throw Napi::RangeError::New(o.Env(), std::string(name) + " is out of range");
+  if (!(d >= min && d <= max) || d != std::floor(d)) throw arg_range_error(o.Env(), name);
   return d;
 }
 
 bool bool_prop(const Napi::Object& o, const char* name, bool dflt) {
   const Napi::Value v = o.Get(name);
   if (v.IsUndefined()) return dflt;
-  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(name) + " must be a boolean");
+  if (!v.IsBoolean()) throw arg_type_error(o.Env(), name, "of type boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
@@ -66,23 +68,17 @@ VerifierOptions options_of(const Napi::Object& o) {
   return opts;
 }
 
-// Any TypedArray or DataView as bytes; TypeError otherwise.
+// Any TypedArray or DataView as bytes, SharedArrayBuffer-backed ones
+// included (native/binding/arg_error.h); TypeError otherwise.
 std::pair<const uint8_t*, size_t> view_of(const Napi::Value& v, const char* what) {
-  if (v.IsTypedArray()) {
-    const Napi::TypedArray t = v.As<Napi::TypedArray>();
-    return {static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength()};
-  }
-  if (v.IsDataView()) {
-    const Napi::DataView d = v.As<Napi::DataView>();
-    return {static_cast<const uint8_t*>(d.ArrayBuffer().Data()) + d.ByteOffset(), d.ByteLength()};
-  }
-  throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a TypedArray or DataView");
+  const flatstream_binding::ByteView b = flatstream_binding::bytes_of(v, what);
+  return {b.data, b.len};
 }
 
 ValidatorChain::Validator validator_of(const Napi::Value& v, uint32_t i) {
   Napi::Env env = v.Env();
   if (!v.IsObject() || v.IsArray())
-    throw Napi::TypeError::New(env, "validator " + std::to_string(i) + " must be an object");
+    throw arg_type_error(env, "validators[" + std::to_string(i) + "]", "an object");
   const Napi::Object o = v.As<Napi::Object>();
   const Napi::Value kind = o.Get("kind");
   const std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
@@ -91,7 +87,7 @@ ValidatorChain::Validator validator_of(const Napi::Value& v, uint32_t i) {
     s.min = size_t(integer_prop(o, "min", 0, kMaxSafeInteger, 0));
     const double max = integer_prop(o, "max", 0, kMaxSafeInteger, -1);
     if (max >= 0) s.max = size_t(max);
-    if (s.min > s.max) throw Napi::RangeError::New(env, "size: min is above max");
+    if (s.min > s.max) throw arg_range_error(env, "min");
     return s;
   }
   if (k == "tableRoot") return ValidatorChain::TableRoot(options_of(o));
@@ -99,7 +95,7 @@ ValidatorChain::Validator validator_of(const Napi::Value& v, uint32_t i) {
     const auto bfbs = view_of(o.Get("bfbs"), "bfbs");
     const Napi::Value root = o.Get("rootType");
     if (!root.IsUndefined() && !root.IsString())
-      throw Napi::TypeError::New(env, "rootType must be a string");
+      throw arg_type_error(env, "rootType", "of type string");
     const VerifierOptions opts = options_of(o);
     std::string error;
     std::unique_ptr<flatstream::SchemaValidator> schema = flatstream::SchemaValidator::create(
@@ -108,15 +104,14 @@ ValidatorChain::Validator validator_of(const Napi::Value& v, uint32_t i) {
     if (!schema) throw Napi::Error::New(env, error);
     return ValidatorChain::Schema{std::move(schema)};
   }
-  throw Napi::TypeError::New(
-      env, "validator " + std::to_string(i) + ": kind must be 'size', 'tableRoot' or 'schema'");
+  throw arg_type_error(env, "validators[" + std::to_string(i) + "].kind",
+                       "'size', 'tableRoot' or 'schema'");
 }
 
 class ChainWrap : public Napi::ObjectWrap<ChainWrap> {
  public:
   explicit ChainWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChainWrap>(info) {
-    if (!info[0].IsArray())
-      throw Napi::TypeError::New(info.Env(), "ValidatorChain expects an array of validators");
+    if (!info[0].IsArray()) throw arg_type_error(info.Env(), "validators", "an array");
     const Napi::Array spec = info[0].As<Napi::Array>();
     std::vector<ValidatorChain::Validator> validators;
     validators.reserve(spec.Length());
@@ -132,10 +127,12 @@ class ChainWrap : public Napi::ObjectWrap<ChainWrap> {
     const double size = double(buf.second);
     const double offset = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
     const double length = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+    if (!info[1].IsNumber()) throw arg_type_error(env, "offset", "of type number");
+    if (!info[2].IsNumber()) throw arg_type_error(env, "length", "of type number");
     if (!(offset >= 0 && offset <= size && offset == std::floor(offset)))
-      throw Napi::RangeError::New(env, "offset is out of range");
+      throw arg_range_error(env, "offset");
     if (!(length >= 0 && length <= size - offset && length == std::floor(length)))
-      throw Napi::RangeError::New(env, "length is out of range");
+      throw arg_range_error(env, "length");
     const flatstream::ChainResult r = chain_->check(buf.first + size_t(offset), size_t(length));
     if (r.ok()) return env.Null();
     Napi::Object failure = Napi::Object::New(env);
@@ -163,7 +160,7 @@ const ValidatorChain* validator_chain_of(const Napi::Value& v) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   if (v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kChainTag))
     return ChainWrap::Unwrap(v.As<Napi::Object>())->chain();
-  throw Napi::TypeError::New(v.Env(), "validators must be a ValidatorChain");
+  throw arg_type_error(v.Env(), "validators", "a ValidatorChain");
 }
 
 void InitValidator(Napi::Env env, Napi::Object exports) {

@@ -47,6 +47,12 @@ export interface FileSinkOptions {
    * untouched. The report is in `sink.recovery`.
    */
   recover?: Deframer;
+  /**
+   * With `recover`: the longest torn tail that may be cut (default: one
+   * frame header plus the deframer's bound). A writer whose frames are
+   * never larger than N bytes can pass N to refuse anything longer.
+   */
+  maxTornBytes?: number;
 }
 
 /**
@@ -140,6 +146,7 @@ export class FileSink implements Sink {
         ['append', append],
         ['mode', mode],
         ['recover', options?.recover],
+        ['maxTornBytes', options?.maxTornBytes],
       ] as const) {
         if (value !== undefined) {
           throw Object.assign(
@@ -171,8 +178,14 @@ export class FileSink implements Sink {
         throw typeError(
           'The "recover" option needs append mode: truncating would discard what it recovers',
         );
+      const { maxTornBytes } = options;
       if (fs.existsSync(path))
-        this.recovery = recoverFile(path, options.recover, { truncate: true });
+        this.recovery = recoverFile(path, options.recover, {
+          truncate: true,
+          ...(maxTornBytes === undefined ? {} : { maxTornBytes }),
+        });
+    } else if (options?.maxTornBytes !== undefined) {
+      throw typeError('The "maxTornBytes" option applies with the "recover" option only');
     }
     try {
       // O_NONBLOCK: opening a FIFO that has no reader fails with ENXIO

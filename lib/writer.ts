@@ -82,6 +82,8 @@ export interface StreamWriterOptions {
   flushOnExit?: boolean;
   /** For a path target: repair a torn tail left by a writer that died, then append (see FileSinkOptions.recover). */
   recover?: Deframer;
+  /** For a path target with `recover`: the longest torn tail that may be cut (see FileSinkOptions.maxTornBytes). */
+  maxTornBytes?: number;
 }
 
 /** Counters of a {@link StreamWriter}. */
@@ -136,10 +138,11 @@ function isWritable(x: object): x is Writable {
 
 function toSink(target: SinkTarget, options: StreamWriterOptions | undefined): Sink {
   if (typeof target === 'string' || typeof target === 'number' || target instanceof URL) {
-    const { append, recover } = options ?? {};
+    const { append, recover, maxTornBytes } = options ?? {};
     return new FileSink(target, {
       ...(append === undefined ? {} : { append }),
       ...(recover === undefined ? {} : { recover }),
+      ...(maxTornBytes === undefined ? {} : { maxTornBytes }),
     });
   }
   if (typeof target === 'object' && target !== null) {

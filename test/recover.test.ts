@@ -205,6 +205,26 @@ describe('recovery refuses what is not a torn stream (RecoveryRefusedError, file
     });
   });
 
+  test('maxTornBytes through the writer and FileSink recover option', () => {
+    const file = join(dir, 'max-torn.fst');
+    const cut = stream.subarray(0, starts[2]! + 200);
+    writeFileSync(file, cut);
+    const e = thrown(
+      () => new StreamWriter(file, framer, { recover: deframer, maxTornBytes: 199 }),
+    );
+    expect(e).toMatchObject({ code: 'ERR_FLATSTREAM_RECOVERY_REFUSED', reason: 'tail-too-long' });
+    expect(readFileSync(file).equals(cut)).toBe(true);
+    const w = new StreamWriter(file, framer, { recover: deframer, maxTornBytes: 200 });
+    w.writePayload(PAYLOADS[2]!);
+    w.close();
+    expect(
+      readFileSync(file).subarray(starts[2]!).equals(stream.subarray(starts[2]!, starts[3]!)),
+    ).toBe(true);
+    expect(thrown(() => new FileSink(file, { maxTornBytes: 10 }))).toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+  });
+
   test('still cut: an empty file, a 3-byte file, a valid stream with a torn tail', () => {
     const file = join(dir, 'still-cut.fst');
     for (const [data, expected] of [

@@ -32,7 +32,12 @@ function hostile(n) {
   bad[bad.length - 1] ^= 1;
   const garbage = Buffer.alloc(n);
   for (let i = 0; i < n; i += 4) garbage[i + 1] = 0x40;
-  return Buffer.concat([frames([Buffer.alloc(40, 1)]), bad, garbage, frames([Buffer.alloc(100, 3)])]);
+  return Buffer.concat([
+    frames([Buffer.alloc(40, 1)]),
+    bad,
+    garbage,
+    frames([Buffer.alloc(100, 3)]),
+  ]);
 }
 
 function clean(n) {
@@ -104,7 +109,14 @@ for (const n of sizes) {
   ]);
 }
 table(
-  ['garbage', 'skip, bytes', 'skip, Readable 64 KiB', 'plain read, clean', 'checksummed/byte', 'before'],
+  [
+    'garbage',
+    'skip, bytes',
+    'skip, Readable 64 KiB',
+    'plain read, clean',
+    'checksummed/byte',
+    'before',
+  ],
   rows,
   ['l', 'r', 'r', 'r', 'r', 'r'],
 );

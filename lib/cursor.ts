@@ -10,7 +10,13 @@
  * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
  * it from sync sources (bytes, files) and async ones (streams) alike.
  */
-import { INDEX_HEADER, RESYNC_STEP_OUT, ScanStatus, type ValidatorChainLike, backend } from './backend';
+import {
+  INDEX_HEADER,
+  RESYNC_STEP_OUT,
+  ScanStatus,
+  type ValidatorChainLike,
+  backend,
+} from './backend';
 import { customValue } from './checksum';
 import {
   ChecksumMismatchError,

@@ -262,8 +262,7 @@ Evidence evidence_at(const uint8_t* buf, size_t len, size_t at, bool eof, const 
 enum class Decision { kAccept, kReject, kUndecided };
 
 Decision decide(const uint8_t* buf, size_t len, size_t at, bool natural, bool eof,
-                const FrameFormat& f, uint8_t* memo, size_t* need,
-                ResyncBudget* budget) noexcept {
+                const FrameFormat& f, uint8_t* memo, size_t* need, ResyncBudget* budget) noexcept {
   const Evidence e = evidence_at(buf, len, at, eof, f, memo, need, budget);
   if (e == Evidence::kUnknown) return Decision::kUndecided;
   if (e == Evidence::kBad || e == Evidence::kNone) return Decision::kReject;

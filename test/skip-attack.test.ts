@@ -30,7 +30,9 @@ test('a JS validator that fails is skipped by the frame length, from bytes and f
   );
   const want = {
     lengths: [10, 20, 40, 50],
-    skips: [{ offset: OFFSETS[2], length: HEADER + 30, reason: 'validation failed (no30): thirty' }],
+    skips: [
+      { offset: OFFSETS[2], length: HEADER + 30, reason: 'validation failed (no30): thirty' },
+    ],
   };
   const skips: SkippedRange[] = [];
   const lengths: number[] = [];
@@ -100,10 +102,13 @@ test('onSkip that re-enters the reader meets ReaderBusyError; the outer read goe
 });
 
 test('skip mode with a custom (JS) checksum is refused (docs/design.md "Skip mode")', () => {
-  const custom = { name: 'sum8', width: 1, compute: (p: Uint8Array) => p.reduce((a, b) => (a + b) & 0xff, 0) };
+  const custom = {
+    name: 'sum8',
+    width: 1,
+    compute: (p: Uint8Array) => p.reduce((a, b) => (a + b) & 0xff, 0),
+  };
   const e = thrown(
-    () =>
-      new StreamReader(new Uint8Array(0), new ChecksumDeframer(custom), { onCorrupt: 'skip' }),
+    () => new StreamReader(new Uint8Array(0), new ChecksumDeframer(custom), { onCorrupt: 'skip' }),
   );
   expect(e).toBeInstanceOf(TypeError);
   expect(e.message).toMatch(/needs a built-in checksum/);

@@ -124,10 +124,9 @@ function expected(checksum: Checksum, l: Layout, bad: Uint8Array): Read {
   const proves = (i: number): boolean =>
     !damaged[i] && (l.payloads[i]!.length > 0 || checksum === XxHash64);
   const recoverable = (i: number, natural: boolean): boolean =>
-    proves(i) &&
-    (checksum.width >= 4 || natural || i === n - 1 || (i + 1 < n && proves(i + 1)));
+    proves(i) && (checksum.width >= 4 || natural || i === n - 1 || (i + 1 < n && proves(i + 1)));
   const out: Read = { frames: [], skips: [] };
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     if (!damaged[i]) {
       out.frames.push([l.offsets[i]!, l.payloads[i]!]);
       i++;

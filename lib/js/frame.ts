@@ -364,7 +364,20 @@ export const jsBackend: Backend = {
   },
 
   // The same search as resync_frames in native/frame.cc, with the same results.
-  resyncFrames(buf, start, end, kind, width, maxFrameLen, run, validators, out, memo, natural, eof) {
+  resyncFrames(
+    buf,
+    start,
+    end,
+    kind,
+    width,
+    maxFrameLen,
+    run,
+    validators,
+    out,
+    memo,
+    natural,
+    eof,
+  ) {
     checkKind(kind);
     if (kind === Kind.None) throw new RangeError('resync needs a built-in checksum');
     if (!(Number.isInteger(run) && run >= 1 && run <= 0xffffffff)) {

@@ -11,9 +11,9 @@
 //     scan_frames), with and without the end of the stream; and fed the same
 //     bytes in pieces, calling again only once `need` is reached, it ends
 //     with the same answer and the same bytes checksummed.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <vector>
 

@@ -8,7 +8,7 @@
 // JS per slab, never one per frame (DESIGN.md §3.1).
 //
 // A corruption-skipping reader finds where intact frames resume with
-// resync_frames, which only a checksummed stream makes meaningful.
+// resync_step, which only a checksummed stream makes meaningful.
 #pragma once
 
 #include <cstddef>
@@ -126,9 +126,11 @@ struct ResyncResult {
 // The smallest offset p > start at which `run` consecutive complete frames
 // pass the bound, the checksum and format.validators, or at which at least
 // one frame does and the frames end exactly at `len` (fewer than `run`
-// remain). For a reader that skips corruption: after a bad frame at `start`,
-// resume at p. run == 0 counts as 1. Refuses kind == kNone (custom checksums
-// included): then nothing would tell frames from noise.
+// remain): the plain run search, for tools that want it. The reader's skip
+// mode uses resync_step below, whose evidence rule keeps frames this search
+// loses (an intact frame between two damaged ones) and whose work is linear.
+// run == 0 counts as 1. Refuses kind == kNone (custom checksums included):
+// then nothing would tell frames from noise.
 //
 // Cost: each offset is a candidate once; it costs a bound check and, when the
 // declared frame lies inside the buffer, one checksum (and the validators if

@@ -240,8 +240,10 @@ Evidence evidence_at(const uint8_t* buf, size_t len, size_t at, bool eof, const 
       }
     } else {
       const uint8_t* payload = buf + at + header;
-      const uint64_t frame_end = budget->dropped + at + header + payload_len;
-      if (budget->spent + payload_len > kResyncWorkPerByte * frame_end + kResyncWorkAllowance) {
+      // The budget grows with the offset searched, not with the frame's end:
+      // a frame far longer than the search so far is checked only while the
+      // search is still within its allowance (docs/design.md "Skip mode").
+      if (budget->spent > kResyncWorkPerByte * (budget->dropped + at) + kResyncWorkAllowance) {
         memo[at] = uint8_t(Evidence::kBad);  // over budget: counts as bad
         return Evidence::kBad;
       }

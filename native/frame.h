@@ -158,11 +158,12 @@ enum class Evidence : uint8_t {
 
 constexpr size_t kNoNatural = ~size_t{0};
 
-// The search's work budget (docs/design.md "Skip mode"): a frame ending at
-// session offset e (bytes from the bad frame on) is checksummed only while
-// the payload bytes checksummed in the search stay within
-// kResyncWorkPerByte * e + kResyncWorkAllowance; a frame past it counts as
-// bad. Linear work whatever the bytes; honest damage never comes near it.
+// The search's work budget (docs/design.md "Skip mode"): the frame at
+// search offset x (bytes from the bad frame on) is checksummed only while
+// the payload bytes checksummed so far in the search are within
+// kResyncWorkPerByte * x + kResyncWorkAllowance; past it, it counts as bad.
+// So a search over x bytes checksums at most 64 x + 1 MiB + one frame,
+// whatever the bytes; honest damage never comes near it.
 constexpr uint64_t kResyncWorkPerByte = 64;
 constexpr uint64_t kResyncWorkAllowance = uint64_t{1} << 20;
 
@@ -199,8 +200,8 @@ struct ResyncStep {
 // when a new search starts and keeps it (shifted with the bytes) across
 // calls, so no frame is ever checksummed twice in one search, and `budget`
 // (zeroed when a search starts) caps what is checksummed: a search over n
-// bytes costs O(n) steps and at most 64 n + 1 MiB bytes checksummed, and
-// its answers do not depend on how the bytes were split into calls.
+// bytes costs O(n) steps and at most 64 n + 1 MiB + one frame's bytes
+// checksummed, and its answers do not depend on how the bytes were split.
 // Refuses kind == kNone. Allocates nothing.
 ResyncStep resync_step(const uint8_t* buf, size_t len, size_t start, size_t natural, bool eof,
                        const FrameFormat& format, uint8_t* memo, ResyncBudget* budget) noexcept;

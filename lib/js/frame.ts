@@ -144,7 +144,7 @@ function evidenceAt(
         return E_UNKNOWN;
       }
     } else {
-      if (stepSpent + len > WORK_PER_BYTE * (stepDropped + at + header + len) + WORK_ALLOWANCE) {
+      if (stepSpent > WORK_PER_BYTE * (stepDropped + at) + WORK_ALLOWANCE) {
         return (memo[at] = E_BAD); // over budget: counts as bad
       }
       stepSpent += len;

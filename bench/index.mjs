@@ -24,6 +24,9 @@ const runs = [
   // Always --quick (one round of 2 s per configuration; the full run is 3
   // rounds of 10 s); re-runs itself, one process per configuration and round.
   { file: 'capture.mjs', args: ['--quick'] },
+  // Skip mode through hostile bytes, native and (short) fallback.
+  { file: 'skip.mjs', args: quick ? ['--quick'] : [] },
+  { file: 'skip.mjs', args: ['--quick'], env: { FLATSTREAM_NATIVE: '0' } },
 ];
 
 console.log(`# flatstream benchmarks, ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`);

@@ -61,6 +61,21 @@ export interface Backend {
    * at most p and end), and [1] the frames of the run found (0 if none; fewer
    * than `run` when they end the buffer). Throws a RangeError for kind 0:
    * without a checksum noise looks like frames.
+   *
+   * With a `memo` (a Uint8Array of at least `end` bytes, zeroed when a
+   * search starts and kept, shifted with the bytes, across calls): one step
+   * of skip mode's search instead (docs/design.md "Skip mode"), and `run` is
+   * unused. Candidates are `natural` first (the offset right after a frame
+   * whose length was sane but whose checksum failed; -1: none), then every
+   * offset from `start` on; the first one the evidence rule accepts is
+   * returned. `eof`: the stream ends at `end`. `out` (required, at least
+   * {@link RESYNC_STEP_OUT} long) receives [0] keep (candidates before it
+   * are ruled out; equals the result when found), [1] need (when not found:
+   * the `end` at which calling again can progress), [2] 1 if `natural` is
+   * still undecided (pass it again), [3] payload bytes checksummed by this
+   * call; [4] (bytes checksummed in the search) and [5] (bytes of the search
+   * dropped before buf[0]) carry its work budget across calls: zero them
+   * when a search starts.
    */
   resyncFrames(
     buf: Uint8Array,
@@ -72,6 +87,9 @@ export interface Backend {
     run: number,
     validators?: ValidatorChainLike,
     out?: Float64Array,
+    memo?: Uint8Array,
+    natural?: number,
+    eof?: boolean,
   ): number;
 }
 
@@ -105,6 +123,9 @@ export const IndexSlot = {
 
 /** Length of resyncFrames' `out`: [0] keep, [1] frames of the run found. */
 export const RESYNC_OUT = 2;
+
+/** Length of resyncFrames' `out` with a memo: [0] keep, [1] need, [2] natural pending, [3] bytes checksummed, [4] spent, [5] dropped. */
+export const RESYNC_STEP_OUT = 6;
 
 interface NativeBinding extends Backend {
   napiVersion: number;

@@ -10,7 +10,13 @@
  * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
  * it from sync sources (bytes, files) and async ones (streams) alike.
  */
-import { INDEX_HEADER, RESYNC_OUT, ScanStatus, type ValidatorChainLike, backend } from './backend';
+import {
+  INDEX_HEADER,
+  RESYNC_STEP_OUT,
+  ScanStatus,
+  type ValidatorChainLike,
+  backend,
+} from './backend';
 import { customValue } from './checksum';
 import {
   ChecksumMismatchError,
@@ -33,10 +39,6 @@ export interface SkippedRange {
   length: number;
   reason: string;
 }
-
-// Frames that must verify in a row before reading resumes after damage (or
-// fewer, when they end the stream): one good-looking frame could be chance.
-const RESYNC_RUN = 2;
 
 export const FRAME = 0;
 export const NEED = 1;
@@ -105,7 +107,18 @@ export class FrameCursor {
   #resyncing = false;
   #skipFrom = 0; // stream offset where the range being skipped starts
   #skipReason = '';
-  #resyncOut = new Float64Array(RESYNC_OUT);
+  #resyncOut = new Float64Array(RESYNC_STEP_OUT);
+  // The search's state across calls (docs/design.md "Skip mode"), offsets in
+  // the window: the next candidate, the natural one (-1: none or ruled out),
+  // the window end at which the next call can progress, and each offset's
+  // evidence (memo[i] for window[i]; zero at and past #memoHigh).
+  #candidate = 0;
+  #natural = -1;
+  #need = 0;
+  #memo: Uint8Array = EMPTY;
+  #memoHigh = 0;
+  /** Skip mode: payload bytes checksummed while resynchronising (work, for tests and bench). */
+  resyncChecksummed = 0;
 
   constructor(
     deframer: Deframer,
@@ -192,7 +205,7 @@ export class FrameCursor {
         const frameAt = start - this.#header;
         // Before moving on: if a custom checksum or a validator throws, this frame is retried.
         if (this.#custom) this.#verifyCustom(frameAt, start, len);
-        if (this.#perFrame) this.#validate(frameAt, start, len);
+        if (this.#perFrame && this.#validate(frameAt, start, len)) continue;
         this.#batchI++;
         if (this.#observers.length) this.#observe(start, len);
         this.payloadStart = start;
@@ -245,33 +258,37 @@ export class FrameCursor {
 
   // Skip mode: the scan stopped at a bad frame. A frame that verified but
   // failed a validator has a trustworthy length: skip exactly it. Otherwise
-  // the length may be garbage: resynchronise on the checksum.
+  // the length may be garbage: resynchronise on the checksum, trying first
+  // the frame right after one whose length was sane (docs/design.md "Skip mode").
   #skipBadFrame(status: number): void {
     const at = this.#batchBase + this.#index[2]!;
     const length = this.#index[3]!;
     if (status === ScanStatus.ValidationFailed) {
       const bad = this.#validator!.check(this.window, at + this.#header, length);
       const size = this.#header + length;
+      this.#start = at + size;
+      this.#batchN = this.#batchI = 0;
+      this.#status = -1;
       this.#report(
         this.#winBase + at,
         size,
         `validation failed (${bad?.validator}): ${bad?.reason}`,
       );
-      this.#start = at + size;
-      this.#batchN = this.#batchI = 0;
-      this.#status = -1;
       return;
     }
+    const mismatch = status === ScanStatus.ChecksumMismatch;
     this.#beginResync(
       at,
-      status === ScanStatus.ChecksumMismatch ? 'checksum mismatch' : 'invalid frame length',
+      mismatch ? 'checksum mismatch' : 'invalid frame length',
+      mismatch ? this.#header + length : -1,
     );
   }
 
-  #beginResync(at: number, reason: string): void {
+  // `natural`: where the next frame starts if the bad frame's length is
+  // right, relative to `at` (-1: unknown).
+  #beginResync(at: number, reason: string, natural = -1): void {
     this.#skipFrom = this.#winBase + at;
     this.#skipReason = reason;
-    this.#resyncing = true;
     // Everything from the bad frame on goes to the slab, where more data can join it.
     const rest = this.window.subarray(at, this.#end);
     const slab = this.#ensureSlab(rest.length);
@@ -286,45 +303,75 @@ export class FrameCursor {
       this.#end += more.length;
       this.#rest = null;
     }
+    this.#memo.fill(0, 0, this.#memoHigh);
+    this.#memoHigh = 0;
+    this.#candidate = 1;
+    this.#natural = natural;
+    this.#need = 0;
+    this.#resyncOut.fill(0); // the search's work budget starts afresh
   }
 
-  // Looks for the first offset after the bad frame where a run of frames
-  // verifies. True when reading can go on (found, or nothing left at the end).
+  // One step of the search for where intact frames resume. True when reading
+  // can go on (found, or nothing left at the end). Each candidate is decided
+  // once; the search is only called again once the data it waits for is there.
   #resync(): boolean {
+    if (!this.#eof && this.#end < this.#need) {
+      this.#status = -1;
+      return false;
+    }
     const d = this.#deframer;
     const out = this.#resyncOut;
+    if (this.#memo.length < this.#end) {
+      const memo = new Uint8Array(Math.max(this.#end, this.#slab.length));
+      memo.set(this.#memo.subarray(0, this.#memoHigh), 0);
+      this.#memo = memo;
+    }
     const p = backend.resyncFrames(
       this.window,
-      0,
+      this.#candidate,
       this.#end,
       this.#kind,
       d.checksum.width,
       d.maxFrameLen,
-      RESYNC_RUN,
+      1,
       this.#batch,
       out,
+      this.#memo,
+      this.#natural,
+      this.#eof,
     );
-    const keep = out[0]!;
-    if (p >= 0 && (keep >= p || this.#eof)) {
-      this.#report(this.#skipFrom, this.#winBase + p - this.#skipFrom, this.#skipReason);
+    this.#memoHigh = Math.max(this.#memoHigh, this.#end);
+    this.resyncChecksummed += out[3]!;
+    if (p >= 0) {
       this.#resyncing = false;
       this.#setWindow(this.window, this.#winBase, p, this.#end, true);
+      this.#report(this.#skipFrom, this.#winBase + p - this.#skipFrom, this.#skipReason);
       return true;
     }
     if (this.#eof) {
-      this.#report(this.#skipFrom, this.#winBase + this.#end - this.#skipFrom, this.#skipReason);
       this.#resyncing = false;
       this.#setWindow(this.window, this.#winBase, this.#end, this.#end, true);
       this.#status = ScanStatus.End;
+      this.#report(this.#skipFrom, this.#winBase + this.#end - this.#skipFrom, this.#skipReason);
       return true;
     }
-    // Offsets before `keep` are ruled out for good; keep one byte before it
-    // so that `keep` itself stays a candidate (resync looks past its start).
-    const from = Math.max(0, keep - 1);
-    if (from > 0) {
-      this.window.copyWithin(0, from, this.#end);
-      this.#winBase += from;
-      this.#end -= from;
+    const keep = out[0]!;
+    this.#need = out[1]!;
+    if (out[2] === 0) this.#natural = -1;
+    this.#candidate = keep;
+    // Candidates before `keep` are ruled out for good: drop their bytes.
+    if (keep > 0) {
+      const end = this.#end;
+      this.window.copyWithin(0, keep, end);
+      this.#memo.copyWithin(0, keep, end);
+      this.#memo.fill(0, end - keep, this.#memoHigh);
+      this.#memoHigh = end - keep;
+      this.#winBase += keep;
+      this.#end -= keep;
+      out[5] = out[5]! + keep;
+      this.#candidate = 0;
+      this.#need -= keep;
+      if (this.#natural >= 0) this.#natural -= keep;
     }
     this.#status = -1;
     return false;
@@ -338,6 +385,8 @@ export class FrameCursor {
     this.#setWindow(this.#slab, this.#winBase + start, 0, this.#end - start, true);
   }
 
+  // Called once the cursor's state is past the range: onSkip may throw (the
+  // error reaches the caller; the next call goes on after the range).
   #report(offset: number, length: number, reason: string): void {
     this.skippedRanges++;
     this.skippedBytes += length;
@@ -473,17 +522,27 @@ export class FrameCursor {
     this.#setWindow(EMPTY, base, 0, 0, false);
   }
 
-  #validate(frameAt: number, start: number, len: number): void {
+  // True when skip mode skipped the frame (by its length: it verified).
+  #validate(frameAt: number, start: number, len: number): boolean {
     const bad = this.#validator!.check(this.window, start, len);
-    if (bad) {
-      this.#start = frameAt;
-      this.#batchN = this.#batchI = 0;
-      throw (this.#error = new ValidationFailedError(
-        bad.validator,
-        bad.reason,
-        this.#where(frameAt),
-      ));
+    if (!bad) return false;
+    if (this.#skip) {
+      this.#batchI++;
+      this.#start = start + len;
+      this.#report(
+        this.#winBase + frameAt,
+        this.#header + len,
+        `validation failed (${bad.validator}): ${bad.reason}`,
+      );
+      return true;
     }
+    this.#start = frameAt;
+    this.#batchN = this.#batchI = 0;
+    throw (this.#error = new ValidationFailedError(
+      bad.validator,
+      bad.reason,
+      this.#where(frameAt),
+    ));
   }
 
   #observe(start: number, len: number): void {

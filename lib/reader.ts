@@ -53,8 +53,9 @@ export interface StreamReaderOptions {
    * What a corrupt frame does: `'error'` (default, as flatstream-rs) stops
    * reading with its error; `'skip'` skips it and reads on. A frame that
    * verified but failed a validator is skipped by its length; otherwise the
-   * length itself may be garbage, so the reader resynchronises at the first
-   * offset where frames verify again (two in a row, or up to the end). A
+   * length itself may be garbage, so the reader resynchronises where the
+   * evidence says frames resume (docs/design.md "Skip mode": one non-empty
+   * frame under a 32- or 64-bit checksum, more under CRC16). A
    * payload is never delivered unless it verified. Needs a built-in
    * checksum: without one, noise cannot be told from frames.
    */

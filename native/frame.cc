@@ -216,4 +216,121 @@ ResyncResult resync_frames(const uint8_t* buf, size_t len, size_t start, const F
   return r;
 }
 
+namespace {
+
+// Evidence of the frame at `at`, memoised. Undecided (its bytes run past
+// `len` and the stream goes on): kUnknown, with `need` set.
+Evidence evidence_at(const uint8_t* buf, size_t len, size_t at, bool eof, const FrameFormat& f,
+                     uint8_t* memo, size_t* need, ResyncBudget* budget) noexcept {
+  if (memo[at] != uint8_t(Evidence::kUnknown)) return Evidence(memo[at]);
+  const size_t avail = len - at;
+  if (avail < kLengthFieldSize) {
+    if (eof) return Evidence(memo[at] = uint8_t(Evidence::kBad));
+    *need = at + kLengthFieldSize;
+    return Evidence::kUnknown;
+  }
+  const uint64_t payload_len = load_u32le(buf + at);
+  Evidence e = Evidence::kBad;
+  const size_t header = f.header_size();
+  if (payload_len <= f.max_frame_len) {
+    if (avail < header || avail - header < payload_len) {
+      if (!eof) {
+        *need = at + header + size_t(payload_len);
+        return Evidence::kUnknown;
+      }
+    } else {
+      const uint8_t* payload = buf + at + header;
+      // The budget grows with the offset searched, not with the frame's end:
+      // a frame far longer than the search so far is checked only while the
+      // search is still within its allowance (docs/design.md "Skip mode").
+      if (budget->spent > kResyncWorkPerByte * (budget->dropped + at) + kResyncWorkAllowance) {
+        memo[at] = uint8_t(Evidence::kBad);  // over budget: counts as bad
+        return Evidence::kBad;
+      }
+      budget->spent += payload_len;
+      if (load_le(buf + at + kLengthFieldSize, f.width) == checksum(f.kind, payload, payload_len) &&
+          (!f.validators || f.validators->check(payload, size_t(payload_len)).ok())) {
+        if (payload_len == 0 && f.kind != ChecksumKind::kXxHash64)
+          e = Evidence::kNone;
+        else
+          e = f.width >= 4 ? Evidence::kStrong : Evidence::kWeak;
+      }
+    }
+  }
+  memo[at] = uint8_t(e);
+  return e;
+}
+
+enum class Decision { kAccept, kReject, kUndecided };
+
+Decision decide(const uint8_t* buf, size_t len, size_t at, bool natural, bool eof,
+                const FrameFormat& f, uint8_t* memo, size_t* need, ResyncBudget* budget) noexcept {
+  const Evidence e = evidence_at(buf, len, at, eof, f, memo, need, budget);
+  if (e == Evidence::kUnknown) return Decision::kUndecided;
+  if (e == Evidence::kBad || e == Evidence::kNone) return Decision::kReject;
+  if (e == Evidence::kStrong || natural) return Decision::kAccept;
+  // 16 bits alone are not enough: the next frame must prove something too,
+  // or this one must end the stream.
+  const size_t next = at + f.header_size() + size_t(load_u32le(buf + at));
+  if (next == len) {
+    if (eof) return Decision::kAccept;
+    *need = len + 1;
+    return Decision::kUndecided;
+  }
+  const Evidence e2 = evidence_at(buf, len, next, eof, f, memo, need, budget);
+  if (e2 == Evidence::kUnknown) return Decision::kUndecided;
+  return e2 == Evidence::kWeak || e2 == Evidence::kStrong ? Decision::kAccept : Decision::kReject;
+}
+
+}  // namespace
+
+ResyncStep resync_step(const uint8_t* buf, size_t len, size_t start, size_t natural, bool eof,
+                       const FrameFormat& format, uint8_t* memo, ResyncBudget* budget) noexcept {
+  ResyncStep r;
+  if (!format.verifies()) {
+    r.status = ResyncStatus::kNoChecksum;
+    return r;
+  }
+  if (natural != kNoNatural && natural < len) {
+    size_t need = len + 1;
+    switch (decide(buf, len, natural, true, eof, format, memo, &need, budget)) {
+      case Decision::kAccept:
+        r.status = ResyncStatus::kFound;
+        r.offset = r.keep = natural;
+        return r;
+      case Decision::kUndecided:
+        r.keep = start;
+        r.need = need;
+        r.natural_pending = true;
+        return r;
+      case Decision::kReject:
+        break;
+    }
+  } else if (natural != kNoNatural && !eof) {
+    // The next frame starts right at the end of the data: wait for it.
+    r.keep = start;
+    r.need = len + 1;
+    r.natural_pending = true;
+    return r;
+  }
+  for (size_t p = start; p < len; ++p) {
+    size_t need = len + 1;
+    switch (decide(buf, len, p, false, eof, format, memo, &need, budget)) {
+      case Decision::kAccept:
+        r.status = ResyncStatus::kFound;
+        r.offset = r.keep = p;
+        return r;
+      case Decision::kUndecided:
+        r.keep = p;
+        r.need = need;
+        return r;
+      case Decision::kReject:
+        break;
+    }
+  }
+  r.keep = len > start ? len : start;
+  r.need = len + 1;
+  return r;
+}
+
 }  // namespace flatstream

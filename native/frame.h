@@ -8,7 +8,7 @@
 // JS per slab, never one per frame (DESIGN.md §3.1).
 //
 // A corruption-skipping reader finds where intact frames resume with
-// resync_frames, which only a checksummed stream makes meaningful.
+// resync_step, which only a checksummed stream makes meaningful.
 #pragma once
 
 #include <cstddef>
@@ -126,9 +126,11 @@ struct ResyncResult {
 // The smallest offset p > start at which `run` consecutive complete frames
 // pass the bound, the checksum and format.validators, or at which at least
 // one frame does and the frames end exactly at `len` (fewer than `run`
-// remain). For a reader that skips corruption: after a bad frame at `start`,
-// resume at p. run == 0 counts as 1. Refuses kind == kNone (custom checksums
-// included): then nothing would tell frames from noise.
+// remain): the plain run search, for tools that want it. The reader's skip
+// mode uses resync_step below, whose evidence rule keeps frames this search
+// loses (an intact frame between two damaged ones) and whose work is linear.
+// run == 0 counts as 1. Refuses kind == kNone (custom checksums included):
+// then nothing would tell frames from noise.
 //
 // Cost: each offset is a candidate once; it costs a bound check and, when the
 // declared frame lies inside the buffer, one checksum (and the validators if
@@ -140,5 +142,68 @@ struct ResyncResult {
 // tight max_frame_len bounds it. Allocates nothing.
 ResyncResult resync_frames(const uint8_t* buf, size_t len, size_t start, const FrameFormat& format,
                            size_t run) noexcept;
+
+// --- Skip mode's resynchronisation (docs/design.md "Skip mode") ------------
+//
+// What one frame at an offset proves, once its bytes are all present. The
+// values are stored as they are in the caller's memo (0: not known yet).
+enum class Evidence : uint8_t {
+  kUnknown = 0,
+  kBad = 1,     // above the bound, checksum mismatch, or a validator failed
+  kNone = 2,    // verifies but proves nothing: an empty payload under a CRC
+                // (the CRC of nothing is 0, so zero bytes read as such frames)
+  kWeak = 3,    // a non-empty payload under CRC16: 16 bits
+  kStrong = 4,  // a non-empty payload under a 32- or 64-bit checksum, or any XXH3 frame
+};
+
+constexpr size_t kNoNatural = ~size_t{0};
+
+// The search's work budget (docs/design.md "Skip mode"): the frame at
+// search offset x (bytes from the bad frame on) is checksummed only while
+// the payload bytes checksummed so far in the search are within
+// kResyncWorkPerByte * x + kResyncWorkAllowance; past it, it counts as bad.
+// So a search over x bytes checksums at most 64 x + 1 MiB + one frame,
+// whatever the bytes; honest damage never comes near it.
+constexpr uint64_t kResyncWorkPerByte = 64;
+constexpr uint64_t kResyncWorkAllowance = uint64_t{1} << 20;
+
+// What the search carries across calls besides the memo.
+struct ResyncBudget {
+  uint64_t spent = 0;    // payload bytes checksummed so far in this search
+  uint64_t dropped = 0;  // bytes of the search dropped before buf[0]
+};
+
+struct ResyncStep {
+  ResyncStatus status = ResyncStatus::kNotFound;
+  size_t offset = 0;  // kFound: where reading resumes
+  // Every candidate in [start, keep) is ruled out for good (bytes before
+  // `keep` may be dropped); kFound: keep == offset.
+  size_t keep = 0;
+  // kNotFound: the buffer length at which the candidate at `keep` (or the
+  // natural one) can be decided; calling again with less data redoes nothing
+  // but costs a call. len + 1 when any more data will do.
+  size_t need = 0;
+  bool natural_pending = false;  // kNotFound: the natural candidate is still undecided
+};
+
+// One step of the search for where intact frames resume after a bad frame.
+// Candidates are offsets >= start, tried in order, after `natural` (the
+// offset right after a frame whose length was sane but whose checksum failed;
+// kNoNatural: none). A candidate is accepted by the evidence rule of
+// docs/design.md "Skip mode": its frame verifies and proves something
+// (Evidence kWeak or kStrong), and either it is strong, or it is the natural
+// candidate, or the frame after it proves something too, or it ends the
+// stream (`eof`). Without `eof`, a candidate that needs bytes past `len` stops
+// the step (need says how many): the answer is the same for every chunking.
+//
+// memo[0, len) holds each offset's Evidence as found; the caller zeroes it
+// when a new search starts and keeps it (shifted with the bytes) across
+// calls, so no frame is ever checksummed twice in one search, and `budget`
+// (zeroed when a search starts) caps what is checksummed: a search over n
+// bytes costs O(n) steps and at most 64 n + 1 MiB + one frame's bytes
+// checksummed, and its answers do not depend on how the bytes were split.
+// Refuses kind == kNone. Allocates nothing.
+ResyncStep resync_step(const uint8_t* buf, size_t len, size_t start, size_t natural, bool eof,
+                       const FrameFormat& format, uint8_t* memo, ResyncBudget* budget) noexcept;
 
 }  // namespace flatstream

@@ -102,6 +102,169 @@ function checkFrame(
 // capped like native/frame.cc's memo (the cap changes cost, never results).
 const MEMO_CAPACITY = 64;
 
+// Skip mode's search, as resync_step in native/frame.cc (docs/design.md
+// "Skip mode"). Evidence values as in native/frame.h, stored in the memo.
+const E_UNKNOWN = 0;
+const E_BAD = 1;
+const E_NONE = 2;
+const E_WEAK = 3;
+const E_STRONG = 4;
+let stepNeed = 0; // set when an evidence or decision is undecided
+let stepSpent = 0; // the search's budget, as ResyncBudget in native/frame.h
+let stepDropped = 0;
+const WORK_PER_BYTE = 64; // kResyncWorkPerByte
+const WORK_ALLOWANCE = 2 ** 20; // kResyncWorkAllowance
+
+function evidenceAt(
+  buf: Uint8Array,
+  end: number,
+  at: number,
+  eof: boolean,
+  kind: number,
+  width: number,
+  maxFrameLen: number,
+  validators: ValidatorChainLike | undefined,
+  memo: Uint8Array,
+): number {
+  const known = memo[at]!;
+  if (known !== E_UNKNOWN) return known;
+  const avail = end - at;
+  if (avail < LENGTH_FIELD) {
+    if (eof) return (memo[at] = E_BAD);
+    stepNeed = at + LENGTH_FIELD;
+    return E_UNKNOWN;
+  }
+  const len = readU32(buf, at);
+  let e = E_BAD;
+  const header = LENGTH_FIELD + width;
+  if (len <= maxFrameLen) {
+    if (avail < header || avail - header < len) {
+      if (!eof) {
+        stepNeed = at + header + len;
+        return E_UNKNOWN;
+      }
+    } else {
+      if (stepSpent > WORK_PER_BYTE * (stepDropped + at) + WORK_ALLOWANCE) {
+        return (memo[at] = E_BAD); // over budget: counts as bad
+      }
+      stepSpent += len;
+      checksumHalves(kind, buf, at + header, at + header + len);
+      if (
+        halvesMatch(buf, at + LENGTH_FIELD, width) &&
+        !(validators && validators.check(buf, at + header, len) != null)
+      ) {
+        if (len === 0 && kind !== Kind.XxHash64) e = E_NONE;
+        else e = width >= 4 ? E_STRONG : E_WEAK;
+      }
+    }
+  }
+  return (memo[at] = e);
+}
+
+const ACCEPT = 0;
+const REJECT = 1;
+const UNDECIDED_STEP = 2;
+
+function decide(
+  buf: Uint8Array,
+  end: number,
+  at: number,
+  natural: boolean,
+  eof: boolean,
+  kind: number,
+  width: number,
+  maxFrameLen: number,
+  validators: ValidatorChainLike | undefined,
+  memo: Uint8Array,
+): number {
+  const e = evidenceAt(buf, end, at, eof, kind, width, maxFrameLen, validators, memo);
+  if (e === E_UNKNOWN) return UNDECIDED_STEP;
+  if (e === E_BAD || e === E_NONE) return REJECT;
+  if (e === E_STRONG || natural) return ACCEPT;
+  const next = at + LENGTH_FIELD + width + readU32(buf, at);
+  if (next === end) {
+    if (eof) return ACCEPT;
+    stepNeed = end + 1;
+    return UNDECIDED_STEP;
+  }
+  const e2 = evidenceAt(buf, end, next, eof, kind, width, maxFrameLen, validators, memo);
+  if (e2 === E_UNKNOWN) return UNDECIDED_STEP;
+  return e2 === E_WEAK || e2 === E_STRONG ? ACCEPT : REJECT;
+}
+
+function resyncStep(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  kind: number,
+  width: number,
+  maxFrameLen: number,
+  validators: ValidatorChainLike | undefined,
+  out: Float64Array | undefined,
+  memo: Uint8Array,
+  natural: number,
+  eof: boolean,
+): number {
+  if (!(memo instanceof Uint8Array)) throw new TypeError('memo must be a Uint8Array');
+  if (memo.length < end) throw new RangeError('memo is shorter than end');
+  if (natural !== -1 && !(Number.isInteger(natural) && natural >= start && natural <= end)) {
+    throw new RangeError('natural is out of range');
+  }
+  if (!(out instanceof Float64Array && out.length >= 6)) {
+    throw new TypeError('out must be a Float64Array of at least 6');
+  }
+  const spent0 = out[4]!;
+  stepSpent = spent0;
+  stepDropped = out[5]!;
+  if (!(stepSpent >= 0 && stepDropped >= 0 && stepSpent <= 2 ** 53 && stepDropped <= 2 ** 53)) {
+    throw new RangeError('the budget in out is out of range');
+  }
+  let found = -1;
+  let keep = start;
+  let need = end + 1;
+  let pending = 0;
+  search: {
+    if (natural !== -1) {
+      if (natural < end) {
+        stepNeed = end + 1;
+        const d = decide(buf, end, natural, true, eof, kind, width, maxFrameLen, validators, memo);
+        if (d === ACCEPT) {
+          found = keep = natural;
+          break search;
+        }
+        if (d === UNDECIDED_STEP) {
+          need = stepNeed;
+          pending = 1;
+          break search;
+        }
+      } else if (!eof) {
+        pending = 1;
+        break search;
+      }
+    }
+    for (let p = start; p < end; p++) {
+      stepNeed = end + 1;
+      const d = decide(buf, end, p, false, eof, kind, width, maxFrameLen, validators, memo);
+      if (d === ACCEPT) {
+        found = keep = p;
+        break search;
+      }
+      if (d === UNDECIDED_STEP) {
+        keep = p;
+        need = stepNeed;
+        break search;
+      }
+    }
+    keep = end > start ? end : start;
+  }
+  out[0] = keep;
+  out[1] = found >= 0 ? 0 : need;
+  out[2] = found >= 0 ? 0 : pending;
+  out[3] = stepSpent - spent0;
+  out[4] = stepSpent;
+  return found;
+}
+
 export const jsBackend: Backend = {
   checksum(kind, data) {
     checkKind(kind);
@@ -201,29 +364,57 @@ export const jsBackend: Backend = {
   },
 
   // The same search as resync_frames in native/frame.cc, with the same results.
-  resyncFrames(buf, start, end, kind, width, maxFrameLen, run, validators, out) {
+  resyncFrames(
+    buf,
+    start,
+    end,
+    kind,
+    width,
+    maxFrameLen,
+    run,
+    validators,
+    out,
+    memo,
+    natural,
+    eof,
+  ) {
     checkKind(kind);
     if (kind === Kind.None) throw new RangeError('resync needs a built-in checksum');
     if (!(Number.isInteger(run) && run >= 1 && run <= 0xffffffff)) {
       throw new RangeError('run is out of range');
     }
     width = KIND_WIDTH[kind]!;
-    const memo = new Map<number, number>(); // offset -> -1 (bad) or the next frame's offset
+    if (memo !== undefined) {
+      return resyncStep(
+        buf,
+        start,
+        end,
+        kind,
+        width,
+        maxFrameLen,
+        validators,
+        out,
+        memo,
+        natural ?? -1,
+        eof === true,
+      );
+    }
+    const seen = new Map<number, number>(); // offset -> -1 (bad) or the next frame's offset
     let keep = -1;
     for (let p = start + 1; p < end; p++) {
-      memo.delete(p - 1);
+      seen.delete(p - 1);
       let at = p;
       let frames = 0;
       let verdict: number;
       for (;;) {
-        const known = memo.get(at);
+        const known = seen.get(at);
         if (known !== undefined) {
           verdict = known < 0 ? BAD : GOOD;
           verdictNext = known;
         } else {
           verdict = checkFrame(buf, end, at, kind, width, maxFrameLen, validators);
-          if (at !== p && verdict !== UNDECIDED && memo.size < MEMO_CAPACITY) {
-            memo.set(at, verdict === BAD ? -1 : verdictNext);
+          if (at !== p && verdict !== UNDECIDED && seen.size < MEMO_CAPACITY) {
+            seen.set(at, verdict === BAD ? -1 : verdictNext);
           }
         }
         if (verdict !== GOOD) break;

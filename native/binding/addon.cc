@@ -118,6 +118,14 @@ Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
 // ruled out for good and may be dropped), [1] frames in the run found (0 when
 // none). Throws a RangeError without a checksum (kind 0). Slow path: once per
 // corruption met, not per batch.
+//
+// With a memo (a Uint8Array of >= end bytes, argument 9), one step of skip
+// mode's search instead (resync_step, docs/design.md "Skip mode"): candidates
+// from `start` on, after `natural` (argument 10, -1: none), `eof` (argument
+// 11) saying whether the stream ended at `end`; `run` is then unused. out must
+// hold >= 6: [0] keep, [1] need, [2] 1 if the natural candidate is still
+// undecided, [3] payload bytes checksummed by this call; [4] and [5] carry the
+// search's budget across calls (spent, dropped), zero when a search starts.
 Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
   const Bytes b = bytes_of(info[0], "buf");
   const uint64_t end = index_arg(info[2], b.len, "end");
@@ -127,13 +135,45 @@ Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
     throw arg_range_error(info.Env(), "kind", "Resync needs a built-in checksum");
   const double run = index_arg(info[6], 0xFFFFFFFFu, "run");
   if (run < 1) throw arg_range_error(info.Env(), "run");
+  const bool step = info.Length() > 9 && !info[9].IsUndefined();
+  const size_t out_len = step ? 6 : 2;
   double* out = nullptr;
   if (!info[8].IsUndefined()) {
     if (!info[8].IsTypedArray() ||
         info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-        info[8].As<Napi::TypedArray>().ElementLength() < 2)
-      throw arg_type_error(info.Env(), "out", "a Float64Array of at least 2");
+        info[8].As<Napi::TypedArray>().ElementLength() < out_len)
+      throw arg_type_error(info.Env(), "out",
+                           step ? "a Float64Array of at least 6" : "a Float64Array of at least 2");
     out = reinterpret_cast<double*>(bytes_of(info[8], "out").data);
+  }
+  if (step) {
+    if (!out) throw arg_type_error(info.Env(), "out", "a Float64Array of at least 6");
+    if (!info[9].IsTypedArray() ||
+        info[9].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw arg_type_error(info.Env(), "memo", "a Uint8Array");
+    const Bytes memo = bytes_of(info[9], "memo");
+    if (memo.len < end) throw arg_range_error(info.Env(), "memo", "It is shorter than end");
+    size_t natural = flatstream::kNoNatural;
+    if (!(info[10].IsUndefined() ||
+          (info[10].IsNumber() && info[10].As<Napi::Number>().DoubleValue() == -1)))
+      natural = size_t(index_arg(info[10], end, "natural"));
+    if (natural != flatstream::kNoNatural && natural < start)
+      throw arg_range_error(info.Env(), "natural", "It is before start");
+    const bool eof = info[11].ToBoolean().Value();
+    flatstream::ResyncBudget budget;
+    if (!(out[4] >= 0 && out[5] >= 0 && out[4] <= 0x1p53 && out[5] <= 0x1p53))
+      throw arg_range_error(info.Env(), "out", "The budget it carries is out of range");
+    budget.spent = uint64_t(out[4]);
+    budget.dropped = uint64_t(out[5]);
+    const flatstream::ResyncStep r =
+        flatstream::resync_step(b.data, end, start, natural, eof, format, memo.data, &budget);
+    const bool found = r.status == flatstream::ResyncStatus::kFound;
+    out[0] = double(r.keep);
+    out[1] = found ? 0 : double(r.need);
+    out[2] = r.natural_pending ? 1 : 0;
+    out[3] = double(budget.spent - uint64_t(out[4]));
+    out[4] = double(budget.spent);
+    return Napi::Number::New(info.Env(), found ? double(r.offset) : -1);
   }
   const flatstream::ResyncResult r =
       flatstream::resync_frames(b.data, end, start, format, size_t(run));

@@ -502,4 +502,102 @@ TEST_CASE(resync_matches_its_definition_on_random_streams) {
   }
 }
 
+// --- resync_step: skip mode's search (docs/design.md "Skip mode") ----------
+
+ResyncStep step(const std::vector<uint8_t>& s, size_t start, size_t natural, bool eof,
+                const FrameFormat& f, std::vector<uint8_t>* memo = nullptr,
+                ResyncBudget* budget = nullptr) {
+  std::vector<uint8_t> own(s.size(), 0);
+  ResyncBudget b;
+  return resync_step(s.data(), s.size(), start, natural, eof, f, memo ? memo->data() : own.data(),
+                     budget ? budget : &b);
+}
+
+TEST_CASE(resync_step_keeps_the_intact_frames_between_damaged_ones) {
+  // Issue 10: ten frames, 3 and 7 with a payload byte flipped, 5 declaring
+  // 0x00FFFFFF bytes. Reading resumes at 4 (the natural candidate after 3),
+  // at 6 after 5 (strong checksums; CRC16 needs 8 and 9) and at 8 after 7.
+  std::vector<size_t> sizes;
+  for (size_t i = 0; i < 10; ++i) sizes.push_back(20 + 3 * i);
+  for (ChecksumKind kind : kAllKinds) {
+    if (kind == ChecksumKind::kNone) continue;
+    const FrameFormat f = make_format(kind, 0, kDefaultMaxFrameLen);
+    const size_t h = f.header_size();
+    std::vector<uint8_t> s = build_stream(kind, sizes);
+    const std::vector<size_t> at = boundaries_of(kind, sizes);
+    s[at[3] + h + 5] ^= 1;
+    s[at[7] + h + 7] ^= 1;
+    store_u32le(&s[at[5]], 0x00FFFFFF);
+    ResyncStep r = step(s, at[3] + 1, at[4], true, f);
+    CHECK(r.status == ResyncStatus::kFound);
+    CHECK_EQ(r.offset, at[4]);
+    r = step(s, at[5] + 1, kNoNatural, true, f);
+    CHECK(r.status == ResyncStatus::kFound);
+    CHECK_EQ(r.offset, kind == ChecksumKind::kCrc16 ? at[8] : at[6]);
+    r = step(s, at[7] + 1, at[8], true, f);
+    CHECK(r.status == ResyncStatus::kFound);
+    CHECK_EQ(r.offset, at[8]);
+    // Without the end of the stream, offsets inside frame 5 that declare
+    // frames past the data stay undecided, and the search waits for them:
+    // the answer must not depend on where the data was cut.
+    std::vector<uint8_t> cut(s.begin(), s.begin() + at[7]);
+    r = step(cut, at[5] + 1, kNoNatural, false, f);
+    CHECK(r.status == ResyncStatus::kNotFound);
+    CHECK(r.keep > at[5] && r.keep <= at[6]);
+    CHECK(r.need > cut.size());
+  }
+}
+
+TEST_CASE(resync_step_never_accepts_zeros_and_weighs_crc16_by_two_frames) {
+  for (ChecksumKind kind : kAllKinds) {
+    if (kind == ChecksumKind::kNone) continue;
+    const FrameFormat f = make_format(kind, 0, 4096);
+    std::vector<uint8_t> s(64, 0);
+    const std::vector<uint8_t> tail = build_stream(kind, {48, 30});
+    s.insert(s.end(), tail.begin(), tail.end());
+    const ResyncStep r = step(s, 1, kNoNatural, true, f);
+    CHECK(r.status == ResyncStatus::kFound);
+    CHECK_EQ(r.offset, 64u);  // empty CRC frames prove nothing; XXH3's 0 is not its empty hash
+  }
+  // A lone CRC16 frame followed by noise is not accepted; as the natural
+  // candidate, or ending the stream, it is.
+  const FrameFormat f = make_format(ChecksumKind::kCrc16, 0, 4096);
+  std::vector<uint8_t> s = build_stream(ChecksumKind::kCrc16, {40});
+  const size_t one = s.size();
+  std::vector<uint8_t> noise(20, 0xEE);
+  std::vector<uint8_t> with_noise = s;
+  with_noise.insert(with_noise.end(), noise.begin(), noise.end());
+  CHECK(step(with_noise, 0, kNoNatural, true, f).status == ResyncStatus::kNotFound);
+  CHECK(step(with_noise, 0, 0, true, f).status == ResyncStatus::kFound);
+  const ResyncStep alone = step(s, 0, kNoNatural, true, f);
+  CHECK(alone.status == ResyncStatus::kFound);
+  CHECK_EQ(alone.offset, 0u);
+  CHECK_EQ(one, s.size());
+}
+
+TEST_CASE(resync_step_work_is_linear_on_hostile_bytes_and_never_repeated) {
+  // Every fourth offset declares a whole 16 KiB frame that fails: 4096 bytes
+  // checksummed per byte without the budget, at most 64 (+1 MiB) with it.
+  for (ChecksumKind kind : {ChecksumKind::kXxHash64, ChecksumKind::kCrc32}) {
+    const FrameFormat f = make_format(kind, 0, kDefaultMaxFrameLen);
+    uint64_t spent[2] = {0, 0};
+    for (size_t k = 0; k < 2; ++k) {
+      const size_t n = (size_t{1} << 20) << k;
+      std::vector<uint8_t> s(n);
+      for (size_t i = 0; i < n; i += 4) s[i + 1] = 0x40;
+      std::vector<uint8_t> memo(n, 0);
+      ResyncBudget budget;
+      const ResyncStep r = step(s, 1, kNoNatural, true, f, &memo, &budget);
+      CHECK(r.status == ResyncStatus::kNotFound);
+      CHECK(budget.spent <= kResyncWorkPerByte * n + kResyncWorkAllowance + n);
+      spent[k] = budget.spent;
+      // Asked again with the same memo: every verdict is known, nothing is checksummed.
+      const uint64_t before = budget.spent;
+      step(s, 1, kNoNatural, true, f, &memo, &budget);
+      CHECK_EQ(budget.spent, before);
+    }
+    CHECK(spent[1] <= spent[0] * 5 / 2);
+  }
+}
+
 CHECK_MAIN()

@@ -246,8 +246,9 @@ SysError Capture::claim_staging() {
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK) return sys("flock", staging_path_);
       return sys("flock",
-                 staging_path_ + ": this staging file is claimed by another live capture; the "
-                                 "stream " +
+                 staging_path_ +
+                     ": this staging file is claimed by another live capture; the "
+                     "stream " +
                      stream_path_ + " needs a stagingPath of its own",
                  EBUSY);
     }
@@ -318,9 +319,9 @@ SysError Capture::recover_staging() {
       h.header_bytes != round_up(sizeof h + size_t{h.max_slots} * sizeof(SlotRecord), page))
     return bad;
   const size_t slot_bytes = round_up(size_t{h.slab_size} + h.scratch_size, page);
-  const bool same = h.stream_dev == stream_dev_ && h.stream_ino == stream_ino_ &&
-                    (h.stream_btime_ns == 0 || stream_btime_ns_ == 0 ||
-                     h.stream_btime_ns == stream_btime_ns_);
+  const bool same =
+      h.stream_dev == stream_dev_ && h.stream_ino == stream_ino_ &&
+      (h.stream_btime_ns == 0 || stream_btime_ns_ == 0 || h.stream_btime_ns == stream_btime_ns_);
   if (same) {
     prev_kind_ = h.kind;
     prev_header_size_ = h.header_size;
@@ -375,8 +376,7 @@ SysError Capture::recover_staging() {
       size_t whole = 0;
       if (SysError e = load(pending[k], &whole)) return e;
       const size_t frames = count_frames(buf.data(), pending[k].len, h.header_size, &whole);
-      if (SysError e =
-              write_orphans(buf.data(), whole, frames, h.kind, k + 1 == pending.size()))
+      if (SysError e = write_orphans(buf.data(), whole, frames, h.kind, k + 1 == pending.size()))
         return e;
     }
     return {};
@@ -428,8 +428,10 @@ SysError Capture::write_orphans(const uint8_t* data, size_t len, uint64_t frames
       const std::string p = n == 0 ? base + ".fst" : base + "-" + std::to_string(n) + ".fst";
       orphan_fd_ =
           ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_ & 0666);
-      if (orphan_fd_ >= 0) recovery_.orphan_path = p;
-      else if (errno != EEXIST) return sys("open", p);
+      if (orphan_fd_ >= 0)
+        recovery_.orphan_path = p;
+      else if (errno != EEXIST)
+        return sys("open", p);
     }
     if (orphan_fd_ < 0) return sys("open", base + ".fst", EEXIST);
   }
@@ -830,8 +832,7 @@ void Capture::run() {
       dirty_ = true;
     }
     completed_.store(it.ticket, std::memory_order_release);
-    const bool below =
-        notify_below_ > 0 && slot_count() - uint32_t(free_.size()) < notify_below_;
+    const bool below = notify_below_ > 0 && slot_count() - uint32_t(free_.size()) < notify_below_;
     if (it.ticket >= notify_at_ || below) {
       if (it.ticket >= notify_at_) notify_at_ = UINT64_MAX;
       if (below) notify_below_ = 0;

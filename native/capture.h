@@ -238,8 +238,7 @@ class Capture {
   SysError claim_staging();
   SysError read_clean_mark();
   SysError recover_staging();
-  SysError write_orphans(const uint8_t* data, size_t len, uint64_t frames, int32_t kind,
-                         bool last);
+  SysError write_orphans(const uint8_t* data, size_t len, uint64_t frames, int32_t kind, bool last);
   SysError walk_tail(int32_t kind, uint32_t header_size);
   SysError map_slot(uint32_t slot);
   // Seals (built-in kinds) and writes slot's first `len` bytes at `offset`,

@@ -121,6 +121,8 @@ export interface CaptureStats {
   slabs: number;
   /** Times the staging could not grow because its filesystem was full. */
   growFailures: number;
+  /** Slabs the writer thread added before the producer needed them (growth off the event loop). */
+  grownAhead: number;
   /** Slabs handed over. */
   flushes: number;
   /** Slab writes by the thread. */

@@ -496,22 +496,68 @@ SysError Capture::layout(const CaptureConfig& config) {
   return {};
 }
 
-SysError Capture::map_slot(uint32_t slot) {
+// Maps slot i of the staging (already reserved); touches no shared state.
+std::shared_ptr<Capture::Region> Capture::map_region(uint32_t slot, SysError& error) const {
   int flags = MAP_SHARED;
 #ifdef MAP_POPULATE
   flags |= MAP_POPULATE;  // fault the pages in now, not in the producer's hot path
 #endif
   void* p = mmap(nullptr, slot_bytes_, PROT_READ | PROT_WRITE, flags, staging_fd_,
                  off_t(header_bytes_ + size_t{slot} * slot_bytes_));
-  if (p == MAP_FAILED) return sys("mmap", staging_path_);
-  slots_[slot] = std::make_shared<Region>(static_cast<uint8_t*>(p), slot_bytes_);
+  if (p == MAP_FAILED) {
+    error = sys("mmap", staging_path_);
+    return nullptr;
+  }
+  return std::make_shared<Region>(static_cast<uint8_t*>(p), slot_bytes_);
+}
+
+// Makes a mapped slot usable: under mu_ once the thread runs.
+void Capture::publish_slot(uint32_t slot, std::shared_ptr<Region> region) {
+  slots_[slot] = std::move(region);
   SlotRecord& r = record(slot);
   r.commit = 0;
   r.seq = 0;
   r.file_offset = 0;
   r.state.store(kSlotFree, std::memory_order_release);
   slot_count_.store(slot + 1, std::memory_order_release);
+}
+
+SysError Capture::map_slot(uint32_t slot) {
+  SysError e;
+  std::shared_ptr<Region> region = map_region(slot, e);
+  if (!region) return e;
+  publish_slot(slot, std::move(region));
   return {};
+}
+
+// Adds the next slot on the grower thread, called with mu_ held and released
+// while the kernel reserves and maps (docs/design.md, "Capture staging:
+// space, claims and identity": growth off the event loop, and off the
+// writer thread, which may be stuck in a slow write just when growth is
+// needed).
+void Capture::grow_on_thread(std::unique_lock<std::mutex>& lk) {
+  grow_ahead_ = false;
+  if (!free_.empty() || slot_count() >= max_slots_ || grow_refused_ || failed_) return;
+  growing_ = true;
+  const uint32_t n = slot_count();
+  const uint64_t at = header_bytes_ + uint64_t{n} * slot_bytes_;
+  lk.unlock();
+  SysError e = reserve(staging_fd_, at, slot_bytes_, staging_path_);
+  std::shared_ptr<Region> region;
+  if (!e) region = map_region(n, e);
+  if (e) (void)ftruncate(staging_fd_, off_t(at));
+  lk.lock();
+  growing_ = false;
+  if (region) {
+    publish_slot(n, std::move(region));
+    header()->slot_count = n + 1;
+    free_.push_back(n);
+    stats_.grown_ahead++;
+  } else {
+    grow_refused_ = true;
+    stats_.grow_failures++;
+  }
+  done_cv_.notify_all();
 }
 
 std::shared_ptr<Capture::Region> Capture::slot_region(uint32_t slot) const {
@@ -600,6 +646,7 @@ SysError Capture::bind(int32_t kind, uint32_t header_size) {
   h->stream_end = size;
   started_ = true;
   thread_ = std::thread([this] { run(); });
+  if (max_slots_ > slot_count()) grower_ = std::thread([this] { run_grower(); });
   return {};
 }
 
@@ -607,6 +654,9 @@ int32_t Capture::acquire(bool grow, uint32_t wait_ms, bool* grown, SysError& err
   *grown = false;
   std::unique_lock<std::mutex> lk(mu_);
   if (failed_ || !started_) return kFailed;
+  // The thread is adding a slot: it is there in a moment (no frame dropped
+  // for want of a growth already under way).
+  if (free_.empty() && growing_) done_cv_.wait(lk, [this] { return !growing_ || failed_; });
   if (free_.empty() && grow && slot_count() < max_slots_ && !grow_refused_) {
     const uint32_t n = slot_count();
     const uint64_t at = header_bytes_ + uint64_t{n} * slot_bytes_;
@@ -636,6 +686,13 @@ int32_t Capture::acquire(bool grow, uint32_t wait_ms, bool* grown, SysError& err
   r.file_offset = next_offset_;
   r.state.store(kSlotFilling, std::memory_order_release);
   filling_ = int32_t(slot);
+  // The producer took the last free slot: the thread adds the next one
+  // before it is needed, so growing costs the event loop nothing.
+  if (grow && free_.empty() && slot_count() < max_slots_ && !grow_refused_ && !growing_ &&
+      grower_.joinable()) {
+    grow_ahead_ = true;
+    grow_cv_.notify_one();
+  }
   return int32_t(slot);
 }
 
@@ -768,6 +825,7 @@ void Capture::run() {
   };
   for (;;) {
     if (stop_ && (queue_.empty() || failed_ || abandon_)) break;
+
     if (queue_.empty() || failed_) {
       const bool sync_due = sync_interval_ms_ > 0 && dirty_ && !failed_;
       if (sync_due && Clock::now() >= last_sync + interval) {
@@ -887,8 +945,24 @@ void Capture::stop_thread() {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;
     work_cv_.notify_all();
+    grow_cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (grower_.joinable()) grower_.join();
+}
+
+// Waits for the producer to take the last free slot, then adds one.
+void Capture::run_grower() {
+#ifdef SCHED_BATCH
+  sched_param batch{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
+#endif
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    grow_cv_.wait(lk, [this] { return grow_ahead_ || stop_; });
+    if (stop_) break;
+    grow_on_thread(lk);
+  }
 }
 
 // After a full drain: the stream's end and format go into its clean mark

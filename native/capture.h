@@ -141,6 +141,7 @@ struct CaptureStats {
   uint64_t flushes = 0, writes = 0, fsyncs = 0, errors = 0;
   uint64_t queue_depth = 0, slots = 0;
   uint64_t grow_failures = 0;  // growth refused: the staging filesystem is full
+  uint64_t grown_ahead = 0;    // slots the writer thread added before they were needed
   LatencySummary latency;
 };
 
@@ -241,6 +242,10 @@ class Capture {
   SysError write_orphans(const uint8_t* data, size_t len, uint64_t frames, int32_t kind, bool last);
   SysError walk_tail(int32_t kind, uint32_t header_size);
   SysError map_slot(uint32_t slot);
+  std::shared_ptr<Region> map_region(uint32_t slot, SysError& error) const;
+  void publish_slot(uint32_t slot, std::shared_ptr<Region> region);
+  void grow_on_thread(std::unique_lock<std::mutex>& lk);
+  void run_grower();
   // Seals (built-in kinds) and writes slot's first `len` bytes at `offset`,
   // honouring `fault`; records the latency. Called with mu_ NOT held.
   SysError write_slot(uint32_t slot, uint32_t len, uint64_t offset, const Fault& fault);
@@ -304,6 +309,8 @@ class Capture {
   bool abandon_ = false;     // stop without draining the queue (a drain timed out)
   bool failed_ = false;
   bool grow_refused_ = false;  // the last growth could not be reserved
+  bool grow_ahead_ = false;    // the thread should add a slot (none is free)
+  bool growing_ = false;       // the thread is adding one (mu_ released)
   SysError error_;
   uint64_t next_ticket_ = 1;
   std::atomic<uint64_t> completed_{0};
@@ -317,6 +324,8 @@ class Capture {
   uint64_t prefix_frames_ = 0, prefix_bytes_ = 0;
   bool started_ = false;
   std::thread thread_;
+  std::thread grower_;  // adds slots ahead of need (when the staging may grow)
+  std::condition_variable grow_cv_;
 
   // Counters (under mu_).
   CaptureStats stats_;

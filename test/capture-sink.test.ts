@@ -232,7 +232,9 @@ if (!native) {
       const w = new StreamWriter(sink, new DefaultFramer());
       sink._injectFault({ delayMs: 30 });
       for (let i = 0; i < 3 * 100; i++) w.writePayload(bytes(36, i)); // 100 frames per slab
-      expect(sink.stats().slabs).toBe(3);
+      // 3 in use; the grower thread adds a 4th (the cap) ahead of need, as
+      // soon as the third was taken: it may or may not be there yet.
+      expect([3, 4]).toContain(sink.stats().slabs);
       sink._injectFault({});
       w.close();
       await w.finished();

@@ -277,6 +277,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     set("queueDepth", double(s.queue_depth));
     set("slabs", double(s.slots));
     set("growFailures", double(s.grow_failures));
+    set("grownAhead", double(s.grown_ahead));
     Napi::Object lat = Napi::Object::New(env);
     lat.Set("p50", s.latency.p50_us);
     lat.Set("p99", s.latency.p99_us);

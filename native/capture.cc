@@ -952,11 +952,9 @@ void Capture::stop_thread() {
 }
 
 // Waits for the producer to take the last free slot, then adds one.
+// Normal scheduling, unlike the writer thread: the producer may wait for a
+// growth under way (a burst), and must not wait behind a batch thread.
 void Capture::run_grower() {
-#ifdef SCHED_BATCH
-  sched_param batch{};
-  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
-#endif
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
     grow_cv_.wait(lk, [this] { return grow_ahead_ || stop_; });

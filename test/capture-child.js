@@ -395,7 +395,52 @@ async function sameStaging(lib, c) {
   out({ second });
 }
 
+// ENOSPC on the stream file mid-slab (run in a private mount namespace):
+// c.dir is a small tmpfs. Writes until the writer thread fails, makes room
+// (remount, larger), reopens, closes, and reads the stream back: every
+// frame write() accepted, in order, byte for byte.
+async function enospcStream(lib, c) {
+  const { execFileSync } = require('node:child_process');
+  const first = open(lib, c);
+  first.sink.on('error', () => {});
+  const payload = makePayloads(c.cap);
+  let accepted = 0;
+  let thrown = null;
+  for (let i = 0; i < c.max && !thrown; i++) {
+    try {
+      first.writer.writePayload(payload(0, i));
+      accepted++;
+      if (i % 200 === 199) {
+        first.writer.flush();
+        await first.sink.flushed();
+      }
+    } catch (e) {
+      thrown = errorInfo(e);
+    }
+  }
+  try {
+    first.writer.close();
+  } catch {}
+  await first.writer.finished().catch(() => {});
+  const sizeAtFailure = fs.statSync(c.file).size;
+  execFileSync('mount', ['-o', 'remount,size=16m', c.dir]);
+  const again = open(lib, c);
+  const recovered = again.sink.recovery;
+  again.writer.close();
+  await again.writer.finished();
+  const expected = makePayloads(c.cap);
+  let frames = 0;
+  let mismatches = 0;
+  new lib.StreamReader(c.file, new lib.ChecksumDeframer(lib.XxHash64)).processAll((p) => {
+    if (Buffer.compare(Buffer.from(p.buffer, p.byteOffset, p.length), expected(0, frames)) !== 0)
+      mismatches++;
+    frames++;
+  });
+  out({ accepted, thrown, sizeAtFailure, recoveredFrames: recovered.frames, frames, mismatches });
+}
+
 const scenarios = {
+  enospcStream,
   shm,
   fillShm,
   sameStaging,

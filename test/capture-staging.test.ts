@@ -157,6 +157,40 @@ if (!native) {
     });
   });
 
+  describe('the stream file', () => {
+    test('ENOSPC on the stream file mid-slab: the write() that learns of it throws, a reopen with room writes every accepted frame', async () => {
+      const fsDir = path.join(dir, 'small');
+      fs.mkdirSync(fsDir);
+      const script = `mount -t tmpfs -o size=128k tmpfs "${fsDir}" && exec "$0" "$@"`;
+      const cfg = {
+        dir: fsDir,
+        file: path.join(fsDir, 's.fst'),
+        staging: '/dev/shm/s.staging',
+        max: 100_000,
+        cap: 300,
+        options: { slabSize: 16 * 1024, slabs: 4, policy: 'block' },
+      };
+      const r = spawnSync(
+        'unshare',
+        ['-m', 'sh', '-c', script, process.execPath, CHILD, 'enospcStream', JSON.stringify(cfg)],
+        { encoding: 'utf8' },
+      );
+      expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({
+        status: 0,
+        signal: null,
+        stderr: '',
+      });
+      const got = JSON.parse(r.stdout) as Record<string, unknown> & { accepted: number };
+      expect(got.thrown).toMatchObject({ name: 'IoError', systemCode: 'ENOSPC' });
+      expect(got.sizeAtFailure as number).toBeLessThanOrEqual(128 * 1024);
+      expect(got.recoveredFrames as number).toBeGreaterThan(0);
+      expect({ frames: got.frames, mismatches: got.mismatches }).toEqual({
+        frames: got.accepted,
+        mismatches: 0,
+      });
+    });
+  });
+
   describe('claims', () => {
     test('two streams given one stagingPath in one process: the second is refused with EBUSY naming both paths', async () => {
       const files = [path.join(dir, 'a.fst'), path.join(dir, 'b.fst')];

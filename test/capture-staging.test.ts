@@ -451,6 +451,71 @@ if (!native) {
     });
   });
 
+  describe('hostile staging files', () => {
+    // A version-2 staging header (native/capture.h, StagingHeader) for the stream `file`.
+    const header = (
+      file: string,
+      o: Partial<Record<'version' | 'slots' | 'maxSlots', number>> = {},
+    ) => {
+      const st = fs.statSync(file, { bigint: true });
+      const h = Buffer.alloc(4096);
+      h.write('FSTSTAGE', 0, 'latin1');
+      h.writeUInt32LE(o.version ?? 2, 8);
+      h.writeInt32LE(3, 12); // XXH64
+      h.writeUInt32LE(12, 16);
+      h.writeUInt32LE(4096, 20); // slab
+      h.writeUInt32LE(4096, 24); // scratch
+      h.writeUInt32LE(o.slots ?? 1, 28);
+      h.writeUInt32LE(o.maxSlots ?? 1, 32);
+      h.writeUInt32LE(4096, 36);
+      h.writeBigUInt64LE(st.dev, 56);
+      h.writeBigUInt64LE(st.ino, 64);
+      return h;
+    };
+    test.each([
+      ['truncated (50 bytes)', (f: string) => header(f).subarray(0, 50), 'EINVAL'],
+      ['version 1', (f: string) => header(f, { version: 1 }), 'EINVAL'],
+      [
+        'a huge slot count',
+        (f: string) => header(f, { slots: 1 << 20, maxSlots: 1 << 20 }),
+        'EINVAL',
+      ],
+      [
+        'slot records past the end of the file',
+        (f: string) => header(f, { slots: 1, maxSlots: 1 }),
+        'EINVAL',
+      ],
+    ])('%s: refused with %s, stream and staging untouched', (_, make, code) => {
+      const file = path.join(dir, 'h.fst');
+      const staging = path.join(dir, 'h.staging');
+      fs.writeFileSync(file, Buffer.from([1, 0, 0, 0]));
+      const bytesIn = make(file);
+      fs.writeFileSync(staging, bytesIn, { mode: 0o600 });
+      const e = thrown(() => new CaptureSink(file, { stagingPath: staging }));
+      expect(e).toBeInstanceOf(IoError);
+      expect(e.systemCode).toBe(code);
+      expect(fs.readFileSync(file)).toEqual(Buffer.from([1, 0, 0, 0]));
+      expect(fs.readFileSync(staging)).toEqual(bytesIn);
+    });
+
+    test('a staging owned by another user, or a symlink, is refused and left alone', () => {
+      const file = path.join(dir, 'o.fst');
+      const staging = path.join(dir, 'o.staging');
+      fs.writeFileSync(staging, 'theirs', { mode: 0o600 });
+      fs.chownSync(staging, 65534, 65534);
+      expect(thrown(() => new CaptureSink(file, { stagingPath: staging }))).toMatchObject({
+        systemCode: 'EACCES',
+      });
+      expect(fs.readFileSync(staging, 'utf8')).toBe('theirs');
+      fs.rmSync(staging);
+      fs.symlinkSync(path.join(dir, 'elsewhere'), staging);
+      expect(thrown(() => new CaptureSink(file, { stagingPath: staging }))).toMatchObject({
+        systemCode: 'ELOOP',
+      });
+      expect(fs.existsSync(path.join(dir, 'elsewhere'))).toBe(false);
+    });
+  });
+
   describe('backpressure', () => {
     test("the default policy grows, says 'slow down' (write() false) before anything is dropped, then drops newest with one 'drop' event", async () => {
       const sink = new CaptureSink(path.join(dir, 'bp.fst'), {

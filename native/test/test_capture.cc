@@ -1076,11 +1076,13 @@ TEST_CASE(acquire_none_timeout_and_grow_up_to_max_slots) {
   for (uint32_t n = 3; n <= 4; ++n) {
     const int32_t s = c->acquire(true, 0, &grown, e);
     CHECK_EQ(s, int32_t(n - 1));
-    CHECK(grown);
+    // Slot 2 is grown by acquire (none free); taking it, the last free one,
+    // makes the grower thread add slot 3 ahead of need.
+    CHECK_EQ(grown, n == 3);
     CHECK(!e);
-    CHECK_EQ(c->slot_count(), n);
-    CHECK_EQ(reinterpret_cast<const StagingHeader*>(c->header_region()->data)->slot_count, n);
-    CHECK_EQ(size_of(d.staging()), header_bytes_for(4) + n * c->slot_bytes());
+    CHECK(eventually([&] { return c->slot_count() == 4; }));
+    CHECK_EQ(reinterpret_cast<const StagingHeader*>(c->header_region()->data)->slot_count, 4u);
+    CHECK_EQ(size_of(d.staging()), header_bytes_for(4) + 4 * c->slot_bytes());
     CHECK(c->slot_region(n - 1) != nullptr);
     CHECK_EQ(c->slot_region(n - 1)->size, c->slot_bytes());
     CHECK_EQ(live_state(*c, n - 1), int32_t(kSlotFilling));
@@ -1094,6 +1096,7 @@ TEST_CASE(acquire_none_timeout_and_grow_up_to_max_slots) {
   CHECK_EQ(c->acquire(true, 0, &grown, e), int32_t(Capture::kNone));  // at max_slots
   CHECK(!grown);
   CHECK_EQ(c->stats().slots, 4u);
+  CHECK_EQ(c->stats().grown_ahead, 1u);
   CHECK(c->stats().queue_depth >= 3u);
   // Waiting (with growth allowed, at the cap) gets the first slot written.
   CHECK_EQ(c->acquire(true, 10000, &grown, e), 0);
@@ -1317,6 +1320,104 @@ TEST_CASE(sync_interval_syncs_written_data_without_being_asked) {
   CHECK(p.acquire() && p.put_all(frames_of(3, 160)));
   p.submit();
   CHECK(eventually([&] { return c->stats().fsyncs >= 1; }));
+  CHECK(!c->close(5000));
+}
+
+// --- Staging: claims, identity, refusals, growth (docs/design.md, "Capture
+// staging: space, claims and identity") ---------------------------------------
+
+TEST_CASE(a_staging_claimed_by_another_capture_is_ebusy_and_released_at_close) {
+  TempDir d;
+  auto first = open_capture(d, small_config());
+  if (!first) return;
+  // JS keeps mappings past close: they must not keep the claim.
+  const std::shared_ptr<Capture::Region> held = first->header_region();
+  SysError e;
+  auto second = Capture::open(d.path + "/other.fst", d.staging(), small_config(), e);
+  CHECK(second == nullptr);
+  CHECK_EQ(e.code, EBUSY);
+  CHECK(e.detail.find(d.staging()) != std::string::npos);
+  CHECK(e.detail.find(d.path + "/other.fst") != std::string::npos);
+  CHECK(!first->close(1000));
+  e = SysError{};
+  second = Capture::open(d.path + "/other.fst", d.staging(), small_config(), e);
+  CHECK(second != nullptr);
+  CHECK_EQ(e.code, 0);
+  CHECK(held->data != nullptr);
+}
+
+TEST_CASE(frames_staged_for_a_replaced_stream_go_to_an_orphan_file) {
+  TempDir d;
+  const Frames fs = frames_of(7, 91);
+  const int status = in_child([&] {
+    SysError e;
+    auto c = Capture::open(d.stream(), d.staging(), small_config(), e);
+    if (!c || c->bind(kXx, kXxHeader)) _exit(2);
+    Producer p(*c);
+    if (!p.acquire() || !p.put_all(fs)) _exit(3);
+    _exit(0);  // dies with the frames staged, never closed
+  });
+  CHECK(exited_ok(status));
+  struct stat old;
+  CHECK(stat(d.stream().c_str(), &old) == 0);
+  CHECK(rename(d.stream().c_str(), (d.stream() + ".1").c_str()) == 0);  // rotated
+  auto c = open_capture(d, small_config());
+  if (!c) return;
+  const RecoveryInfo& r = c->recovery();
+  CHECK_EQ(r.slots, 0u);
+  CHECK_EQ(r.orphaned_frames, fs.size());
+  CHECK_EQ(r.orphaned_bytes, bytes_of(fs));
+  CHECK(r.orphan_path == d.stream() + ".orphaned-" + std::to_string(old.st_dev) + "-" +
+                             std::to_string(old.st_ino) + ".fst");
+  CHECK(read_all(r.orphan_path) == sealed(fs));
+  CHECK(!c->bind(kCrc32, kCrc32Header));  // the new file is its own: any format
+  CHECK(!c->close(1000));
+  CHECK_EQ(size_of(d.stream()), 0u);
+  CHECK_EQ(size_of(d.stream() + ".1"), 0u);
+  unlink(r.orphan_path.c_str());
+  unlink((d.stream() + ".1").c_str());
+}
+
+TEST_CASE(the_walk_refuses_what_is_not_a_torn_stream_and_leaves_it_untouched) {
+  TempDir d;
+  const Bytes text(10000, 'x');
+  write_at(d.stream(), text, 0, true);
+  {
+    auto c = open_capture(d, small_config());
+    if (!c) return;
+    const SysError e = c->bind(kXx, kXxHeader);
+    CHECK_EQ(e.code, EINVAL);
+    CHECK_EQ(int(e.refusal), int(kNoIntactFrame));
+    CHECK_EQ(e.torn_bytes, 10000u);
+  }
+  CHECK(read_all(d.stream()) == text);
+  // Intact frames, then more than one slab (4096) of garbage.
+  const Frames fs = frames_of(3, 92);
+  const Bytes good = sealed(fs);
+  write_at(d.stream(), good + Bytes(4097, 0xff), 0, true);
+  {
+    auto c = open_capture(d, small_config());
+    if (!c) return;
+    const SysError e = c->bind(kXx, kXxHeader);
+    CHECK_EQ(int(e.refusal), int(kTailTooLong));
+    CHECK_EQ(e.torn_bytes, 4097u);
+    CHECK_EQ(e.offset, good.size());
+    CHECK_EQ(e.frame_index, 3u);
+  }
+  CHECK_EQ(size_of(d.stream()), good.size() + 4097);
+}
+
+TEST_CASE(the_grower_thread_adds_a_slot_when_the_last_free_one_is_taken) {
+  TempDir d;
+  auto c = open_capture(d, small_config(1, 3));
+  if (!c) return;
+  CHECK(!c->bind(kXx, kXxHeader));
+  Producer p(*c);
+  CHECK(p.acquire(true, 0));
+  CHECK(eventually([&] { return c->slot_count() == 2; }));
+  CHECK_EQ(c->stats().grown_ahead, 1u);
+  CHECK_EQ(c->in_use(), 1u);
+  p.submit();
   CHECK(!c->close(5000));
 }
 

@@ -5,6 +5,9 @@
 // delay, the latency of every write() call, GCs during the capture, the rate
 // sustained, bytes on disk, and the file read back.
 //   node bench/capture.mjs [--quick] [--rate N] [--seconds S] [--rounds R] [--only a,b]
+//                          [--disk-delay MS]
+// --disk-delay makes every slab write of the capture thread wait MS first (a
+// slow disk, through the sink's test hook), for b and b0 alike.
 // Each configuration runs in a fresh child process (one per round; rounds
 // alternate a b c d a b c d …) with the V8 flags in NODE_FLAGS; the parent
 // prints medians.
@@ -35,7 +38,10 @@ const CATCH_UP_MS = 10;
 
 const CONFIGS = {
   baseline: 'a: baseline, values only (no capture)',
-  flatstream: "b: flatstream StreamWriter + CaptureSink({policy:'block'}) + XXH3",
+  flatstream:
+    'b: flatstream StreamWriter + CaptureSink() (default: drop, 4 x 256 KiB growing to 16 MiB) + XXH3',
+  flatstreamBlock:
+    "b0: flatstream StreamWriter + CaptureSink({policy:'block', slabSize: 1 MiB, slabs: 8}) (the old default) + XXH3",
   pino: 'c: pino → pino.destination({sync:false, minLength:4096})',
   writeSync: 'd: fs.writeSync, hand-framed [u32 len][32 B] in a 64 KiB Buffer',
 };
@@ -53,7 +59,9 @@ const NODE_FLAGS = ['--expose-gc', '--expose-internals', '--no-memory-reducer'];
 // Parent: run every configuration in a child of its own, print the medians.
 // ============================================================================
 if (!config) {
-  const available = Object.keys(CONFIGS).filter((c) => c !== 'flatstream' || lib.CaptureSink);
+  const available = Object.keys(CONFIGS).filter(
+    (c) => !c.startsWith('flatstream') || lib.CaptureSink,
+  );
   const only = opt('--only', null)?.split(',');
   const names = only ? available.filter((c) => only.includes(c)) : available;
   banner('Capture: telemetry events to a file at a steady rate');
@@ -156,9 +164,9 @@ function report(names, results) {
         )
         .join('; '),
   );
-  if (results.flatstream) {
-    console.log('\nCaptureSink stats() at the end of each window (before close):');
-    for (const x of results.flatstream) {
+  for (const b of ['flatstream', 'flatstreamBlock'].filter((c) => results[c])) {
+    console.log(`\n${b}: CaptureSink stats() at the end of each window (before close):`);
+    for (const x of results[b]) {
       const s = x.sinkStats;
       const wl = s.writeLatency ?? {};
       console.log(
@@ -390,8 +398,13 @@ async function setup(name, file) {
       verify: () => ({ ok: true, what: `acc ${acc}` }),
     };
   }
-  if (name === 'flatstream') {
-    const sink = new lib.CaptureSink(file, { policy: 'block' });
+  if (name === 'flatstream' || name === 'flatstreamBlock') {
+    const sink = new lib.CaptureSink(
+      file,
+      name === 'flatstream' ? {} : { policy: 'block', slabSize: 1 << 20, slabs: 8 },
+    );
+    const diskDelay = Number(opt('--disk-delay', 0));
+    if (diskDelay > 0) sink._injectFault({ delayMs: diskDelay });
     const writer = new StreamWriter(sink, new ChecksumFramer(XxHash64));
     // The flatstream-rs telemetry table, built with the builder API directly.
     const item = {
@@ -411,8 +424,9 @@ async function setup(name, file) {
     };
     return {
       stats: () => sink.stats(),
-      staging: sink.stagingPath, // kept (one header page) after close: removed with the file
+      staging: sink.stagingPath, // removed by a clean close; removed here too if it was not
       close: async () => {
+        sink._injectFault({});
         writer.flush();
         await sink.flushed();
         writer.close();
@@ -422,7 +436,12 @@ async function setup(name, file) {
         const frames = new StreamReader(file, new ChecksumDeframer(XxHash64)).processAll(
           () => undefined,
         );
-        return { ok: frames === events, what: `${frames} frames, XXH3 verified` };
+        // Every event is in the file or counted as dropped (the 'drop' policy).
+        const drops = sink.stats().drops;
+        return {
+          ok: frames + drops === events,
+          what: `${frames} frames, XXH3 verified, ${drops} dropped`,
+        };
       },
     };
   }

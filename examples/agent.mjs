@@ -124,7 +124,7 @@ const frames = new StreamReader(out, new ChecksumDeframer(XxHash64)).processAll(
 const ok = fresh ? frames === handled : frames >= handled;
 console.log(`${out}: ${frames} frames, checksums verified; first event: ${first ?? 'none'}`);
 console.log(ok ? 'ok' : `MISMATCH: ${handled} requests handled, ${frames} frames in the file`);
-// A stream of our own in the temp directory: remove it, and its staging
-// file (which a sink keeps, one clean header page, beside a stream it closed).
+// A stream of our own in the temp directory: remove it (a clean close
+// removed its staging file already; after a failure it would still be there).
 if (!args.out) for (const f of [out, sink.stagingPath]) rmSync(f, { force: true });
 process.exitCode = ok ? 0 : 1;

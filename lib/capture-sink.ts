@@ -14,29 +14,43 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from './args';
 import { nativeExport } from './backend';
-import { ClosedError, IoError, NativeRequiredError, StagingFullError } from './errors';
+import {
+  ClosedError,
+  IoError,
+  NativeRequiredError,
+  RecoveryRefusedError,
+  StagingFullError,
+  type RecoveryRefusal,
+} from './errors';
 import { CUSTOM_KIND } from './framing';
 import type { Staging, StagingSink, StagingUnit } from './sink';
 
-/** What a capture does when every staging slab is full and still queued for the disk. */
+/**
+ * What a capture does when the staging is full: `'drop'` (the default) grows
+ * up to `maxBytes`, then drops the newest frames, counted, never waiting;
+ * `'grow'` grows up to `maxBytes`, then blocks; `'block'` keeps its `slabs`
+ * and blocks (docs/design.md, "Backpressure").
+ */
 export type CapturePolicy = 'block' | 'drop' | 'grow';
 
 /** Options of a {@link CaptureSink}. */
 export interface CaptureSinkOptions {
-  /** Bytes per staging slab (default 1 MiB): the largest frame, header included. */
+  /** Bytes per staging slab (default 256 KiB): the largest frame, header included. */
   slabSize?: number;
-  /** Staging slabs at the start (default 8). */
+  /** Staging slabs at the start (default 4). */
   slabs?: number;
   /**
-   * When every slab is full and queued (default `'block'`): `'block'` waits
-   * up to `blockTimeoutMs` for the thread to free one, then throws
-   * `StagingFullError`; `'drop'` drops the new frame and counts it, never
-   * waiting; `'grow'` adds slabs up to `maxBytes`, then blocks.
+   * When every slab is full and queued (default `'drop'`): `'drop'` adds
+   * slabs up to `maxBytes`, then drops the newest frames and counts them
+   * (`stats().drops`, a `'drop'` event), never waiting; `'grow'` adds slabs
+   * up to `maxBytes`, then waits like `'block'`; `'block'` waits up to
+   * `blockTimeoutMs` for the thread to free one of its `slabs`, then throws
+   * `StagingFullError`.
    */
   policy?: CapturePolicy;
   /** Longest wait for a free slab, in ms (default 1000). */
   blockTimeoutMs?: number;
-  /** `'grow'`: staging memory cap in bytes (default 64 MiB). */
+  /** `'drop'` and `'grow'`: staging memory cap in bytes (default 16 MiB). */
   maxBytes?: number;
   /** Hand the filling slab to the thread at least this often, in ms (default 1000). */
   flushIntervalMs?: number;
@@ -62,6 +76,21 @@ export interface CaptureRecovery {
   tornBytes: number;
   /** Whether the stream had to be walked frame by frame to find its end. */
   walked: boolean;
+  /**
+   * Frames (and bytes) a dead writer had staged for another file at this
+   * path (the stream was rotated or replaced since): never written into this
+   * stream, but into {@link orphanPath}.
+   */
+  orphanedFrames: number;
+  orphanedBytes: number;
+  /** The new stream file beside this one that holds the orphaned frames, or null. */
+  orphanPath: string | null;
+}
+
+/** The `'drop'` event: frames dropped since the staging filled up (one event per episode). */
+export interface CaptureDropEvent {
+  frames: number;
+  bytes: number;
 }
 
 /** Latency of the writer thread's slab writes, in microseconds. */
@@ -90,6 +119,10 @@ export interface CaptureStats {
   queueDepth: number;
   /** Staging slabs allocated. */
   slabs: number;
+  /** Times the staging could not grow because its filesystem was full. */
+  growFailures: number;
+  /** Slabs the writer thread added before the producer needed them (growth off the event loop). */
+  grownAhead: number;
   /** Slabs handed over. */
   flushes: number;
   /** Slab writes by the thread. */
@@ -114,6 +147,8 @@ interface Handle {
   lastTicket(): number;
   completed(): number;
   notifyAt(ticket: number): void;
+  notifyBelow(slots: number): void;
+  inUse(): number;
   unref(): void;
   flushSync(timeoutMs: number): void;
   close(timeoutMs: number): void;
@@ -127,14 +162,23 @@ type HandleCtor = new (...args: unknown[]) => Handle;
 const NATIVE_CUSTOM_KIND = 255; // native/capture.h: kCustomKind
 const ACQUIRED_NONE = -1;
 const ACQUIRED_TIMEOUT = -2;
+const IN_USE_UNIT = 131072; // native/binding/capture.cc: acquire()'s encoding
 const SCRATCH = 4096; // the writer's builder scratch beside each slab
 const SLOT_RECORD = 32; // native/capture.h: SlotRecord
-const HEADER_FIXED = 64; // native/capture.h: StagingHeader
+const HEADER_FIXED = 128; // native/capture.h: StagingHeader
+const REFUSALS: Record<number, RecoveryRefusal> = {
+  1: 'no-intact-frame',
+  2: 'tail-too-long',
+  3: 'not-a-regular-file',
+};
+// docs/design.md, "Capture staging: space, claims and identity": 1 MiB per
+// sink at the start, so that many sinks share a small /dev/shm; growth is
+// cheap and reserved for real.
 const DEFAULTS = {
-  slabSize: 1 << 20,
-  slabs: 8,
+  slabSize: 256 << 10,
+  slabs: 4,
   blockTimeoutMs: 1000,
-  maxBytes: 64 << 20,
+  maxBytes: 16 << 20,
   flushIntervalMs: 1000,
   exitTimeoutMs: 5000,
   mode: 0o644,
@@ -184,8 +228,27 @@ function defaultStagingPath(stream: string): string {
   }
 }
 
-function asIoError(e: Error & NodeJS.ErrnoException, what: string): IoError {
+type NativeError = Error &
+  NodeJS.ErrnoException & {
+    refusal?: number;
+    tornBytes?: number;
+    offset?: number;
+    frameIndex?: number;
+  };
+
+function asIoError(e: NativeError, what: string): IoError {
   return new IoError(`${what}: ${e.message}`, e);
+}
+
+// The native side's refusals become RecoveryRefusedError; the rest IoError.
+function openError(e: NativeError, what: string): IoError | RecoveryRefusedError {
+  const reason = e.refusal === undefined ? undefined : REFUSALS[e.refusal];
+  if (!reason) return asIoError(e, what);
+  const where =
+    reason === 'not-a-regular-file'
+      ? undefined
+      : { offset: e.offset ?? 0, frameIndex: e.frameIndex ?? 0 };
+  return new RecoveryRefusedError(reason, e.tornBytes ?? 0, `${what}: ${e.message}`, where);
 }
 
 function checkSignals(value: unknown): NodeJS.Signals[] {
@@ -221,8 +284,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   /** The staging file. */
   readonly stagingPath: string;
   readonly policy: CapturePolicy;
-  /** What opening drained from a writer that died (zeros when there was nothing). */
-  readonly recovery: CaptureRecovery;
+  #recovery: CaptureRecovery;
   readonly slabSize: number;
   readonly flushIntervalMs: number | undefined;
   readonly commits: Int32Array;
@@ -236,7 +298,10 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   #failure: IoError | null = null;
   #drops = 0;
   #droppedBytes = 0;
-  #full = false;
+  #pressure = false;
+  #highWater: number;
+  #drainWaiters: (() => void)[] = [];
+  #episode: CaptureDropEvent | null = null;
   #waiters: { ticket: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   #closing: Promise<void> | null = null;
   #onFailure: ((err: Error) => void) | null = null;
@@ -260,7 +325,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     checkInteger(o.mode, 'mode', 0, 0o7777);
     if (o.syncIntervalMs !== undefined)
       checkInteger(o.syncIntervalMs, 'syncIntervalMs', 1, 2 ** 31 - 1);
-    const policy = o.policy ?? 'block';
+    const policy = o.policy ?? 'drop';
     if (!POLICIES.includes(policy))
       throw typeError(
         `The "policy" option must be 'block', 'drop' or 'grow'. Received ${String(policy)}`,
@@ -269,9 +334,12 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       throw typeError('The "stagingPath" option must be a string');
     this.#signals = checkSignals(o.flushOnSignal);
     const maxSlots =
-      policy === 'grow'
-        ? Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize)))
-        : o.slabs;
+      policy === 'block'
+        ? o.slabs
+        : Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize)));
+    // needsDrain while more than half the staging is in use: well before
+    // anything is dropped (docs/design.md, "Backpressure").
+    this.#highWater = Math.floor(maxSlots / 2);
 
     this.path = path.resolve(typeof file === 'string' ? file : fileURLToPath(file));
     this.stagingPath = path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
@@ -294,9 +362,14 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
         () => this.#onNotify(),
       );
     } catch (err) {
-      throw asIoError(err as Error, `cannot open capture of ${this.path}`);
+      throw openError(err as NativeError, `cannot open capture of ${this.path}`);
     }
-    this.recovery = this.#handle.recovery();
+    const recovery = (this.#recovery = this.#handle.recovery());
+    if (recovery.orphanedFrames > 0)
+      process.emitWarning(
+        `${recovery.orphanedFrames} frames a dead writer had staged for an earlier file at ${this.path} (rotated or replaced since) were written to ${recovery.orphanPath}, not into the stream`,
+        { code: 'FLATSTREAM_ORPHANED_FRAMES' },
+      );
     const header = this.#handle.header();
     if (!header) {
       this.#handle.close(0);
@@ -318,6 +391,14 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     }
   }
 
+  /**
+   * What opening drained from a writer that died (zeros when there was
+   * nothing), and what the tail walk cut once a writer bound.
+   */
+  get recovery(): CaptureRecovery {
+    return this.#recovery;
+  }
+
   /** @internal Called once by the StreamWriter that owns this sink. */
   bindStaging(format: { kind: number; headerSize: number }): Staging {
     this.#check();
@@ -328,7 +409,9 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
         format.headerSize,
       );
     } catch (err) {
-      throw asIoError(err as Error, `cannot capture to ${this.path}`);
+      throw openError(err as NativeError, `cannot capture to ${this.path}`);
+    } finally {
+      this.#recovery = this.#handle.recovery(); // the tail walk's, if there was one
     }
     this.#bound = true;
     return this;
@@ -337,7 +420,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   /** @internal Staging: the next slab (see StagingSink). */
   acquire(): StagingUnit | null {
     this.#check();
-    const grow = this.policy === 'grow';
+    const grow = this.policy !== 'block';
     const wait = this.policy === 'drop' ? 0 : this.#blockTimeoutMs;
     let slot: number;
     try {
@@ -346,11 +429,14 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       throw this.#fail(asIoError(err as Error, `cannot grow the staging of ${this.path}`));
     }
     if (slot >= 0) {
-      this.#full = false;
+      const inUse = Math.floor(slot / IN_USE_UNIT);
+      slot -= inUse * IN_USE_UNIT;
+      this.#pressure = inUse > this.#highWater;
+      this.#episode = null;
       return this.#units[slot] ?? this.#mapUnit(slot);
     }
     if (slot === ACQUIRED_NONE) {
-      this.#full = true;
+      this.#pressure = true;
       return null;
     }
     if (slot === ACQUIRED_TIMEOUT) throw new StagingFullError(wait, this.#handle.stats().slabs);
@@ -367,6 +453,18 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   dropped(bytes: number): void {
     this.#drops++;
     this.#droppedBytes += bytes;
+    let episode = this.#episode;
+    if (!episode) {
+      // One 'drop' event per episode (until a slab is free again), emitted
+      // outside the write that dropped, so a listener cannot re-enter it.
+      episode = this.#episode = { frames: 0, bytes: 0 };
+      const counts = episode;
+      setImmediate(() => {
+        if (this.listenerCount('drop') > 0) this.emit('drop', { ...counts });
+      }).unref();
+    }
+    episode.frames++;
+    episode.bytes += bytes;
   }
 
   /** @internal Staging: the writer's hook for failures of the thread. */
@@ -408,15 +506,26 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     });
   }
 
-  /** True while every slab is queued (the `'drop'` policy is dropping). */
+  /**
+   * True while more than half the staging (`maxBytes`, or `slabs` under
+   * `'block'`) is in use: Node's "accepted, slow down". Frames are still
+   * staged; dropping starts only when all of it is in use.
+   */
   get needsDrain(): boolean {
-    return this.#full;
+    return this.#pressure;
   }
 
-  /** Resolves when the thread has written what is queued now. */
+  /** Resolves as soon as the writer thread has freed enough staging that {@link needsDrain} is false. */
   drain(): Promise<void> {
-    return this.flushed().then(() => {
-      this.#full = false;
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (!this.#pressure || this.#closed) return Promise.resolve();
+    if (this.#handle.inUse() <= this.#highWater) {
+      this.#pressure = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      this.#drainWaiters.push(resolve);
+      this.#handle.notifyBelow(this.#highWater + 1);
     });
   }
 
@@ -426,6 +535,14 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
+    if (this.#failure || (!this.#closed && this.#handle.error())) {
+      // Nothing to wait for: the thread stopped. Released now, so that a
+      // reopen right after this call finds the stream free.
+      this.#shutdown();
+      this.#closing = Promise.reject(this.#failure ?? this.#threadFailure());
+      this.#closing.catch(() => undefined);
+      return this.#closing;
+    }
     this.#closing = this.flushed()
       .catch(() => undefined) // a failed thread: close reports it below
       .then(() => {
@@ -467,8 +584,8 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       ...this.#handle.stats(),
       drops: this.#drops,
       droppedBytes: this.#droppedBytes,
-      recoveredFrames: this.recovery.frames,
-      recoveredBytes: this.recovery.bytes,
+      recoveredFrames: this.#recovery.frames,
+      recoveredBytes: this.#recovery.bytes,
     };
   }
 
@@ -522,6 +639,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     this.#failure = err;
     this.#onFailure?.(err);
     for (const w of this.#waiters.splice(0)) w.reject(err);
+    for (const resolve of this.#drainWaiters.splice(0)) resolve(); // the writer's next call throws
     if (this.listenerCount('error') > 0) this.emit('error', err);
     return err;
   }
@@ -538,8 +656,13 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     const still = this.#waiters.filter((w) => w.ticket > done);
     for (const w of this.#waiters) if (w.ticket <= done) w.resolve();
     this.#waiters = still;
+    if (this.#drainWaiters.length && this.#handle.inUse() <= this.#highWater) {
+      this.#pressure = false;
+      for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    }
     if (still.length) this.#handle.notifyAt(Math.min(...still.map((w) => w.ticket)));
-    else this.#handle.unref();
+    if (this.#drainWaiters.length) this.#handle.notifyBelow(this.#highWater + 1);
+    if (!still.length && !this.#drainWaiters.length) this.#handle.unref();
   }
 
   #shutdown(): void {
@@ -563,5 +686,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     }
     // Drained (or failed, and #fail rejected them): nothing is left to wait for.
     for (const w of this.#waiters.splice(0)) w.resolve();
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    this.#pressure = false;
   }
 }

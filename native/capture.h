@@ -11,14 +11,18 @@
 // every FILLING/SEALED slot again at its offset, in sequence order, and
 // truncates the stream after the last one (the torn tail of a partial write).
 //
-// Staging file layout (little-endian, version 1):
+// Staging file layout (little-endian, version 2):
 //   [0, header_bytes)   StagingHeader, then max_slots SlotRecords
 //   then slot i at header_bytes + i * slot_bytes: slab_size bytes of frames,
 //   then scratch_size bytes the producer may use as it likes (not persisted
 //   meaningfully; the JS writer builds its next message there).
-// After a clean close the file is cut back to its header page, which records
-// where the stream ended: a reopen whose stream still ends there skips the
-// torn-tail walk.
+// The staging is claimed (flock on its descriptor, released explicitly at
+// close) and records the identity of the stream file it stages for (device,
+// inode, birth time): frames staged for another file are never written into
+// this one (docs/design.md, "Capture staging: space, claims and identity").
+// Every byte of it is reserved (posix_fallocate) before it is mapped. A clean
+// close removes it; where the stream ended is kept in an extended attribute
+// of the stream file instead, so a clean reopen skips the torn-tail walk.
 #pragma once
 
 #include <atomic>
@@ -38,15 +42,27 @@
 namespace flatstream {
 
 // A failed system call: errno value (0: none), its name, and context.
+// Why recovery left a file untouched (docs/design.md, "Recovery").
+enum Refusal : int32_t {
+  kNoRefusal = 0,
+  kNoIntactFrame = 1,  // no intact frame precedes the torn tail
+  kTailTooLong = 2,    // the tail is longer than one slab
+  kNotRegular = 3,     // a FIFO, a device, a socket
+};
+
 struct SysError {
   int code = 0;
   const char* syscall = "";
   std::string detail;  // e.g. the path
+  // Recovery refused (code EINVAL): why, the bytes after the last intact
+  // frame, and where the torn frame starts.
+  Refusal refusal = kNoRefusal;
+  uint64_t torn_bytes = 0, offset = 0, frame_index = 0;
   explicit operator bool() const noexcept { return code != 0; }
 };
 
 struct CaptureConfig {
-  uint32_t slab_size = 1u << 20;
+  uint32_t slab_size = 256u << 10;
   uint32_t scratch_size = 1024;
   uint32_t initial_slots = 8;
   uint32_t max_slots = 8;         // > initial_slots: the staging may grow to this many
@@ -82,9 +98,19 @@ struct StagingHeader {
   uint32_t header_bytes;
   uint64_t stream_end;  // the stream's logical end after the last slot written
   uint32_t clean;       // 1: closed cleanly (no slot pending)
-  uint32_t pad[3];
+  uint32_t pad;
+  // Identity of the stream file the slots are staged for.
+  uint64_t stream_dev;
+  uint64_t stream_ino;
+  uint64_t stream_btime_ns;  // birth time (0: the filesystem does not say)
+  uint8_t reserved[48];
 };
-static_assert(sizeof(StagingHeader) == 64, "StagingHeader layout");
+static_assert(sizeof(StagingHeader) == 128, "StagingHeader layout");
+
+// Staging geometry bounds: a header outside them is not a staging file.
+constexpr uint32_t kMaxSlabSize = 1u << 30;
+constexpr uint32_t kMaxScratchSize = 1u << 20;
+constexpr uint32_t kMaxSlots = 65536;
 
 // Byte offset, in the header mapping, of slot i's commit field (what the JS
 // producer stores after each frame).
@@ -98,6 +124,10 @@ struct RecoveryInfo {
   uint64_t bytes = 0;
   uint64_t torn_bytes = 0;  // cut from the stream's end (torn tail)
   bool walked = false;      // the stream's frames were walked to find its end
+  // Frames staged for another file (the stream was rotated or replaced):
+  // written to orphan_path, never into this stream.
+  uint64_t orphaned_frames = 0, orphaned_bytes = 0;
+  std::string orphan_path;
 };
 
 struct LatencySummary {
@@ -110,6 +140,8 @@ struct CaptureStats {
   uint64_t frames_written = 0, bytes_written = 0;  // in the stream file
   uint64_t flushes = 0, writes = 0, fsyncs = 0, errors = 0;
   uint64_t queue_depth = 0, slots = 0;
+  uint64_t grow_failures = 0;  // growth refused: the staging filesystem is full
+  uint64_t grown_ahead = 0;    // slots the writer thread added before they were needed
   LatencySummary latency;
 };
 
@@ -145,7 +177,11 @@ class Capture {
   // wait_ms == 0 / no growth allowed), kTimeout, kFailed (the thread failed:
   // see error()). `grow`: add a slot if none is free and max_slots allows.
   // *grown is set when the slot is new (the caller maps it).
+  // Growth that cannot be reserved (ENOSPC) is no failure: acquire then
+  // behaves as if the staging could not grow (counted in grow_failures).
   int32_t acquire(bool grow, uint32_t wait_ms, bool* grown, SysError& error);
+  // Slots not free (filling or queued), as of now.
+  uint32_t in_use() const;
   // Hands slot (FILLING) to the thread with `len` bytes of `frames` frames.
   void submit(uint32_t slot, uint32_t len, uint32_t frames);
   // Queues an fdatasync after everything submitted so far.
@@ -156,6 +192,9 @@ class Capture {
   // Calls `notify` (from the writer thread) once completed() >= ticket, or on
   // failure. One pending request at a time; a later call replaces it.
   void notify_at(uint64_t ticket);
+  // Calls `notify` once fewer than `slots` slots are in use (now, or when the
+  // thread frees one). One pending request; a later call replaces it.
+  void notify_below(uint32_t slots);
   void set_notify(std::function<void()> notify);
 
   // Synchronously: waits until the queue is written (bounded), then writes
@@ -163,7 +202,9 @@ class Capture {
   // paths while the producer is not running. ETIMEDOUT, or the thread's error.
   SysError flush_sync(uint32_t timeout_ms);
   // flush_sync, stop and join the thread, then (when nothing is pending)
-  // mark the staging clean and cut it back to its header. Idempotent.
+  // record the stream's end on the stream file and remove the staging file.
+  // The claims are released before this returns, whatever happened.
+  // Idempotent.
   SysError close(uint32_t timeout_ms);
   bool closed() const noexcept { return closed_; }
 
@@ -195,9 +236,16 @@ class Capture {
  private:
   Capture() = default;
   SysError layout(const CaptureConfig& config);
+  SysError claim_staging();
+  SysError read_clean_mark();
   SysError recover_staging();
+  SysError write_orphans(const uint8_t* data, size_t len, uint64_t frames, int32_t kind, bool last);
   SysError walk_tail(int32_t kind, uint32_t header_size);
   SysError map_slot(uint32_t slot);
+  std::shared_ptr<Region> map_region(uint32_t slot, SysError& error) const;
+  void publish_slot(uint32_t slot, std::shared_ptr<Region> region);
+  void grow_on_thread(std::unique_lock<std::mutex>& lk);
+  void run_grower();
   // Seals (built-in kinds) and writes slot's first `len` bytes at `offset`,
   // honouring `fault`; records the latency. Called with mu_ NOT held.
   SysError write_slot(uint32_t slot, uint32_t len, uint64_t offset, const Fault& fault);
@@ -209,7 +257,8 @@ class Capture {
   }
   void run();
   void stop_thread();
-  SysError seal_clean();
+  void finish_clean();
+  void release();
 
   struct Item {
     int64_t slot;  // -1: an fdatasync marker
@@ -224,6 +273,11 @@ class Capture {
   size_t header_bytes_ = 0;
   size_t slot_bytes_ = 0;
   uint32_t slab_size_ = 0;
+  uint32_t config_slab_ = 0;  // this writer's slab size (before layout)
+  uint32_t prev_slab_ = 0;    // the previous writer's (0: unknown)
+  uint32_t mode_ = 0644;
+  uint64_t stream_dev_ = 0, stream_ino_ = 0, stream_btime_ns_ = 0;
+  int orphan_fd_ = -1;
   // max_slots_ entries, never reallocated (the thread reads them unlocked);
   // the first slot_count_ are mapped.
   std::unique_ptr<std::shared_ptr<Region>[]> slots_;
@@ -234,6 +288,7 @@ class Capture {
   uint32_t sync_interval_ms_ = 0;
   int32_t kind_ = kUnboundKind;
   bool end_known_ = false;  // the stream's end is known (no walk needed)
+  bool clean_end_ = false;  // the stream's clean mark matches its size
   bool closed_ = false;
   RecoveryInfo recovery_;
 
@@ -253,10 +308,14 @@ class Capture {
   uint32_t idle_polls_ = 0;  // polls that found nothing since the last item
   bool abandon_ = false;     // stop without draining the queue (a drain timed out)
   bool failed_ = false;
+  bool grow_refused_ = false;  // the last growth could not be reserved
+  bool grow_ahead_ = false;    // the thread should add a slot (none is free)
+  bool growing_ = false;       // the thread is adding one (mu_ released)
   SysError error_;
   uint64_t next_ticket_ = 1;
   std::atomic<uint64_t> completed_{0};
   uint64_t notify_at_ = UINT64_MAX;
+  uint32_t notify_below_ = 0;  // 0: none
   std::function<void()> notify_;
   Fault fault_;
   bool dirty_ = false;  // written since the last fdatasync
@@ -265,6 +324,8 @@ class Capture {
   uint64_t prefix_frames_ = 0, prefix_bytes_ = 0;
   bool started_ = false;
   std::thread thread_;
+  std::thread grower_;  // adds slots ahead of need (when the staging may grow)
+  std::condition_variable grow_cv_;
 
   // Counters (under mu_).
   CaptureStats stats_;

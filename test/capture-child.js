@@ -293,7 +293,157 @@ async function worker(lib, d) {
   }
 }
 
+function errorInfo(e) {
+  return { name: e.name, code: e.code, systemCode: e.systemCode, message: e.message };
+}
+
+// Staging space (run inside a private mount namespace with a small tmpfs on
+// /dev/shm): opens c.sinks sinks on c.dir/s<k>.fst with the default options
+// (staging in /dev/shm), writes c.n frames to each, closes them. Reports,
+// per sink, 'ok' or the error the open or a write threw.
+async function shm(lib, c) {
+  const results = [];
+  const open = [];
+  for (let k = 0; k < c.sinks; k++) {
+    try {
+      const sink = new lib.CaptureSink(`${c.dir}/s${k}.fst`, c.options);
+      const writer = new lib.StreamWriter(sink, new lib.ChecksumFramer(lib.XxHash64));
+      open.push({ k, sink, writer });
+      results[k] = 'ok';
+    } catch (e) {
+      results[k] = errorInfo(e);
+    }
+  }
+  const payload = makePayloads(c.cap);
+  for (const { k, writer } of open) {
+    try {
+      for (let i = 0; i < c.n; i++) writer.writePayload(payload(k, i));
+    } catch (e) {
+      results[k] = errorInfo(e);
+    }
+  }
+  for (const { writer } of open) {
+    try {
+      writer.close();
+      await writer.finished();
+    } catch {}
+  }
+  const left = fs.readdirSync('/dev/shm');
+  out({ results, left });
+}
+
+// A tmpfs filled by someone else between open and growth: opens one sink
+// (policy c.options), fills /dev/shm with another file, then writes c.n
+// frames with a slow disk so that the staging wants to grow.
+async function fillShm(lib, c) {
+  const { sink, writer } = open(lib, c);
+  const filler = fs.openSync('/dev/shm/filler', 'w');
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) fs.writeSync(filler, chunk);
+  } catch (e) {
+    if (e.code !== 'ENOSPC') throw e;
+  }
+  fs.closeSync(filler);
+  sink._injectFault({ delayMs: c.delayMs ?? 5 });
+  const payload = makePayloads(c.cap);
+  let accepted = 0;
+  let thrown = null;
+  const dropsBefore = () => sink.stats().drops;
+  for (let i = 0; i < c.n; i++) {
+    const d = dropsBefore();
+    try {
+      writer.writePayload(payload(0, i));
+    } catch (e) {
+      thrown = errorInfo(e);
+      break;
+    }
+    if (sink.stats().drops === d) accepted++;
+    else break; // report the first drop
+  }
+  const stats = sink.stats();
+  sink._injectFault({});
+  fs.unlinkSync('/dev/shm/filler');
+  writer.close();
+  await writer.finished();
+  out({
+    accepted,
+    thrown,
+    growFailures: stats.growFailures,
+    slabs: stats.slabs,
+    drops: stats.drops,
+  });
+}
+
+// Two streams given one staging path in this process: the second is refused.
+async function sameStaging(lib, c) {
+  const a = open(lib, { ...c, file: c.files[0] });
+  a.writer.writePayload(makePayloads(c.cap)(0, 0));
+  let second = null;
+  try {
+    const b = open(lib, { ...c, file: c.files[1] });
+    b.writer.writePayload(makePayloads(c.cap)(1, 0));
+    b.writer.close();
+    await b.writer.finished();
+    second = 'opened';
+  } catch (e) {
+    second = errorInfo(e);
+  }
+  a.writer.writePayload(makePayloads(c.cap)(0, 1));
+  a.writer.close();
+  await a.writer.finished();
+  out({ second });
+}
+
+// ENOSPC on the stream file mid-slab (run in a private mount namespace):
+// c.dir is a small tmpfs. Writes until the writer thread fails, makes room
+// (remount, larger), reopens, closes, and reads the stream back: every
+// frame write() accepted, in order, byte for byte.
+async function enospcStream(lib, c) {
+  const { execFileSync } = require('node:child_process');
+  const first = open(lib, c);
+  first.sink.on('error', () => {});
+  const payload = makePayloads(c.cap);
+  let accepted = 0;
+  let thrown = null;
+  for (let i = 0; i < c.max && !thrown; i++) {
+    try {
+      first.writer.writePayload(payload(0, i));
+      accepted++;
+      if (i % 200 === 199) {
+        first.writer.flush();
+        await first.sink.flushed();
+      }
+    } catch (e) {
+      thrown = errorInfo(e);
+    }
+  }
+  try {
+    first.writer.close();
+  } catch {}
+  await first.writer.finished().catch(() => {});
+  const sizeAtFailure = fs.statSync(c.file).size;
+  execFileSync('mount', ['-o', 'remount,size=16m', c.dir]);
+  const again = open(lib, c);
+  const recovered = again.sink.recovery;
+  again.writer.close();
+  await again.writer.finished();
+  const expected = makePayloads(c.cap);
+  let frames = 0;
+  let mismatches = 0;
+  new lib.StreamReader(c.file, new lib.ChecksumDeframer(lib.XxHash64)).processAll((p) => {
+    if (Buffer.compare(Buffer.from(p.buffer, p.byteOffset, p.length), expected(0, frames)) !== 0)
+      mismatches++;
+    frames++;
+  });
+  out({ accepted, thrown, sizeAtFailure, recoveredFrames: recovered.frames, frames, mismatches });
+}
+
 const scenarios = {
+  enospcStream,
+  shm,
+  fillShm,
+  sameStaging,
   kill,
   exit: exitScenario,
   noflush,

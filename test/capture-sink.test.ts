@@ -178,17 +178,13 @@ if (!native) {
       expect(sink.stats().fsyncs).toBeGreaterThanOrEqual(1);
     });
 
-    test('a clean close leaves the staging file as one clean header page', async () => {
+    test('a clean close removes the staging file and marks the stream clean', async () => {
       const sink = open();
       const w = new StreamWriter(sink, new ChecksumFramer(XxHash64));
       w.writePayload(bytes(5));
       w.close();
       await w.finished();
-      const st = fs.readFileSync(staging());
-      expect(st.length).toBe(4096);
-      expect(st.subarray(0, 8).toString()).toBe('FSTSTAGE');
-      expect(st.readUInt32LE(48)).toBe(1); // clean
-      expect(Number(st.readBigUInt64LE(40))).toBe(fs.statSync(file()).size); // stream end
+      expect(fs.existsSync(staging())).toBe(false);
       const again = open();
       expect(again.recovery).toEqual({
         slabs: 0,
@@ -196,6 +192,9 @@ if (!native) {
         bytes: 0,
         tornBytes: 0,
         walked: false,
+        orphanedFrames: 0,
+        orphanedBytes: 0,
+        orphanPath: null,
       });
       again.closeSync();
     });
@@ -203,7 +202,7 @@ if (!native) {
 
   describe('policies', () => {
     test("'drop' drops the newest frames while the thread is busy, counts them, and write() says so", async () => {
-      const sink = open('d.fst', { slabSize: 256, slabs: 2, policy: 'drop' });
+      const sink = open('d.fst', { slabSize: 256, slabs: 2, policy: 'drop', maxBytes: 512 });
       const w = new StreamWriter(sink, new DefaultFramer());
       sink._injectFault({ delayMs: 50 });
       const kept: number[] = [];
@@ -233,7 +232,9 @@ if (!native) {
       const w = new StreamWriter(sink, new DefaultFramer());
       sink._injectFault({ delayMs: 30 });
       for (let i = 0; i < 3 * 100; i++) w.writePayload(bytes(36, i)); // 100 frames per slab
-      expect(sink.stats().slabs).toBe(3);
+      // 3 in use; the grower thread adds a 4th (the cap) ahead of need, as
+      // soon as the third was taken: it may or may not be there yet.
+      expect([3, 4]).toContain(sink.stats().slabs);
       sink._injectFault({});
       w.close();
       await w.finished();
@@ -313,7 +314,7 @@ if (!native) {
       await expect(sink.flushed()).rejects.toBe(err);
       expect(sink.stats()).toMatchObject({ errors: 1, framesWritten: 10, queueDepth: 3 });
       expect(() => w.close()).toThrow(err); // closes the sink all the same
-      expect(sink.closed).toBe(false); // until the queue settles
+      expect(sink.closed).toBe(true); // released at once: nothing is left to wait for
       await expect(w.finished()).rejects.toBe(err);
       // Nothing is lost: the next open writes what stayed staged.
       const again = open('e.fst');
@@ -355,8 +356,8 @@ if (!native) {
       policy: undefined,
       flushOnSignal: undefined,
     });
-    expect(sink.slabSize).toBe(1 << 20);
-    expect(sink.policy).toBe('block');
+    expect(sink.slabSize).toBe(256 << 10);
+    expect(sink.policy).toBe('drop');
     sink.closeSync();
   });
 

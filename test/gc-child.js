@@ -20,7 +20,14 @@ let tmp;
 let sink = { write() {} };
 if (capture) {
   tmp = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'fs-gc-'));
-  sink = new fs.CaptureSink(`${tmp}/gc.fst`, { stagingPath: `${tmp}/gc.staging` });
+  // 'block' (the old default, 8 x 1 MiB): every message must reach the file;
+  // the default 'drop' drops what a tight loop stages beyond maxBytes.
+  sink = new fs.CaptureSink(`${tmp}/gc.fst`, {
+    stagingPath: `${tmp}/gc.staging`,
+    policy: 'block',
+    slabSize: 1 << 20,
+    slabs: 8,
+  });
 }
 if (file) sink = new fs.FileSink('/dev/null');
 const framer = new fs.ChecksumFramer(fs.XxHash64);

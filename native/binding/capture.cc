@@ -21,8 +21,18 @@ using flatstream::Capture;
 using flatstream::CaptureConfig;
 using flatstream::SysError;
 
+// A refused recovery also carries `refusal` (1 no intact frame, 2 tail too
+// long, 3 not a regular file), `tornBytes`, `offset` and `frameIndex`: JS
+// builds its RecoveryRefusedError from them.
 Napi::Error to_error(Napi::Env env, const SysError& e) {
-  return flatstream_binding::system_error(env, e.code, e.syscall, nullptr, e.detail);
+  Napi::Error err = flatstream_binding::system_error(env, e.code, e.syscall, nullptr, e.detail);
+  if (e.refusal != flatstream::kNoRefusal) {
+    err.Set("refusal", Napi::Number::New(env, double(e.refusal)));
+    err.Set("tornBytes", Napi::Number::New(env, double(e.torn_bytes)));
+    err.Set("offset", Napi::Number::New(env, double(e.offset)));
+    err.Set("frameIndex", Napi::Number::New(env, double(e.frame_index)));
+  }
+  return err;
 }
 
 uint32_t u32(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -67,6 +77,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
                            InstanceMethod<&CaptureHandle::LastTicket>("lastTicket"),
                            InstanceMethod<&CaptureHandle::Completed>("completed"),
                            InstanceMethod<&CaptureHandle::NotifyAt>("notifyAt"),
+                           InstanceMethod<&CaptureHandle::NotifyBelow>("notifyBelow"),
+                           InstanceMethod<&CaptureHandle::InUse>("inUse"),
                            InstanceMethod<&CaptureHandle::Unref>("unref"),
                            InstanceMethod<&CaptureHandle::FlushSync>("flushSync"),
                            InstanceMethod<&CaptureHandle::Close>("close"),
@@ -171,14 +183,31 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     return region_buffer(info.Env(), region);
   }
 
-  // acquire(grow, waitMs) -> slot index, or -1 none, -2 timed out, -3 failed
+  // acquire(grow, waitMs) -> slot index + kInUseUnit * (slots in use after
+  // it), or -1 none, -2 timed out, -3 failed. One call per slab tells JS
+  // both (its backpressure mark, docs/design.md, "Backpressure").
   Napi::Value Acquire(const Napi::CallbackInfo& info) {
     bool grown = false;
     SysError e;
-    const int32_t r =
-        live(info.Env()).acquire(info[0].ToBoolean(), u32(info, 1, "waitMs"), &grown, e);
+    Capture& c = live(info.Env());
+    const int32_t r = c.acquire(info[0].ToBoolean(), u32(info, 1, "waitMs"), &grown, e);
     if (e) throw to_error(info.Env(), e);
-    return Napi::Number::New(info.Env(), r);
+    if (r < 0) return Napi::Number::New(info.Env(), r);
+    constexpr double kInUseUnit = 131072;  // > kMaxSlots
+    return Napi::Number::New(info.Env(), double(r) + kInUseUnit * double(c.in_use()));
+  }
+
+  // notifyBelow(slots): onNotify() runs once fewer slots are in use (the
+  // thread freed one); the process is kept alive until then.
+  Napi::Value NotifyBelow(const Napi::CallbackInfo& info) {
+    Capture& c = live(info.Env());
+    tsfn_.Ref(info.Env());
+    c.notify_below(u32(info, 0, "slots"));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value InUse(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(live(info.Env()).in_use()));
   }
 
   Napi::Value Submit(const Napi::CallbackInfo& info) {
@@ -247,6 +276,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     set("errors", double(s.errors));
     set("queueDepth", double(s.queue_depth));
     set("slabs", double(s.slots));
+    set("growFailures", double(s.grow_failures));
+    set("grownAhead", double(s.grown_ahead));
     Napi::Object lat = Napi::Object::New(env);
     lat.Set("p50", s.latency.p50_us);
     lat.Set("p99", s.latency.p99_us);
@@ -266,6 +297,9 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     o.Set("bytes", double(r.bytes));
     o.Set("tornBytes", double(r.torn_bytes));
     o.Set("walked", r.walked);
+    o.Set("orphanedFrames", double(r.orphaned_frames));
+    o.Set("orphanedBytes", double(r.orphaned_bytes));
+    o.Set("orphanPath", r.orphan_path.empty() ? env.Null() : Napi::String::New(env, r.orphan_path));
     return o;
   }
 

@@ -1,7 +1,10 @@
 // libFuzzer target for Capture's recovery (native/capture.h): the input is
 // turned into a staging file left by a writer that died, plus a small stream
-// file; then Capture::open (drains the staged slots), bind (walks a torn tail
-// when the stream's end is not known) and close (seals the staging clean).
+// file; then Capture::open (drains the staged slots, or writes them to an
+// orphan file when the staging records another stream file's identity),
+// bind (walks a torn tail when the stream's end is not known, refusing what
+// is not a plausible torn tail) and close (removes the staging and leaves a
+// clean mark on the stream).
 //
 // Most inputs build a structurally valid StagingHeader (magic and version
 // fixed, geometry taken modulo small bounds, sometimes broken on purpose),
@@ -14,8 +17,10 @@
 // what preceded the first pending slot, then every FILLING/SEALED slot's whole
 // frames (sealed with the staged kind) in sequence order, nothing after; or,
 // when the end was not known, the stream cut after its last whole frame.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,10 +77,16 @@ struct Paths {
     staging = dir + "/stream.staging";
   }
   ~Paths() {
-    unlink(stream.c_str());
-    unlink(staging.c_str());
-    unlink((staging + ".new").c_str());
+    clear();
     rmdir(dir.c_str());
+  }
+  // Every file in the directory (orphan files included).
+  void clear() const {
+    if (DIR* d = opendir(dir.c_str())) {
+      while (const dirent* e = readdir(d))
+        if (e->d_name[0] != '.') unlink((dir + "/" + e->d_name).c_str());
+      closedir(d);
+    }
   }
 };
 
@@ -153,6 +164,7 @@ const int32_t kKinds[] = {3, 3, 0, 1, 2, 4, 5, kCustomKind, kUnboundKind};
 
 struct Built {
   Bytes staging, stream;
+  bool foreign = false;  // the staging records another stream file
 };
 
 // A staging file whose header is valid unless the input says otherwise.
@@ -229,7 +241,7 @@ Built build_structured(Reader& r) {
   Bytes& s = out.staging;
   s.assign(std::max(total, kRecords), 0);
   std::memcpy(s.data(), "FSTSTAGE", 8);
-  put<uint32_t>(s, 8, 1);
+  put<uint32_t>(s, 8, 2);
   put<int32_t>(s, 12, kind);
   put<uint32_t>(s, 16, header);
   put<uint32_t>(s, 20, slab);
@@ -239,6 +251,10 @@ Built build_structured(Reader& r) {
   put<uint32_t>(s, 36, header_bytes);
   put<uint64_t>(s, 40, stream_end);
   put<uint32_t>(s, 48, clean);
+  // The stream's identity (56: dev, 64: ino) is patched in once the stream
+  // file exists, unless the input says the staging is another file's.
+  out.foreign = r.u8() % 8 == 7;
+  put<uint64_t>(s, 72, 0);  // birth time: unknown
 
   // Sequence numbers: a shuffle of 1..n, sometimes with a repeat.
   const uint32_t n = std::max(slot_count, max_slots);
@@ -324,13 +340,17 @@ Built build_structured(Reader& r) {
 struct Expect {
   bool open_ok = true;
   RecoveryInfo recovery;
+  Bytes orphans;        // what the orphan file holds (recovery.orphaned_*)
   Bytes stream;         // after open
   bool exact = true;    // false: slots with equal sequence numbers (order unspecified)
   uint64_t prefix = 0;  // !exact: bytes of the old stream kept before the slots
   bool end_known = false;
   int32_t prev_kind = kUnboundKind;
   uint32_t prev_header = 0;
+  uint32_t prev_slab = 0;
 };
+
+constexpr uint32_t kConfigSlab = 4096;  // the fuzzed writer's slab size
 
 size_t whole_frames(const uint8_t* data, size_t len, size_t header, uint64_t* frames) {
   size_t pos = 0;
@@ -344,13 +364,14 @@ size_t whole_frames(const uint8_t* data, size_t len, size_t header, uint64_t* fr
   return pos;
 }
 
-Expect model_open(const Bytes& staging, const Bytes& stream) {
+Expect model_open(const Bytes& staging, const Bytes& stream, bool same) {
   Expect x;
   x.stream = stream;
   x.end_known = stream.empty();
   if (staging.empty()) return x;
   if (staging.size() < sizeof(StagingHeader)) {
-    x.open_ok = false;
+    // A writer that died while laying out its staging leaves zeros.
+    x.open_ok = std::all_of(staging.begin(), staging.end(), [](uint8_t b) { return b == 0; });
     return x;
   }
   // A staging that died before its magic was written (all zeros) is new.
@@ -362,17 +383,20 @@ Expect model_open(const Bytes& staging, const Bytes& stream) {
                  clean = get<uint32_t>(staging, 48);
   const uint64_t stream_end = get<uint64_t>(staging, 40);
   const size_t slot_bytes = round_up(size_t{slab} + scratch, page());
-  if (std::memcmp(staging.data(), "FSTSTAGE", 8) != 0 || get<uint32_t>(staging, 8) != 1 ||
-      header < 4 || header > 12 || slot_count > max_slots || slab == 0 ||
-      header_bytes % page() != 0 ||
-      header_bytes < kRecords + size_t{max_slots} * sizeof(SlotRecord)) {
+  if (std::memcmp(staging.data(), "FSTSTAGE", 8) != 0 || get<uint32_t>(staging, 8) != 2 ||
+      header < 4 || header > 12 || slot_count > max_slots || slab == 0 || slab > kMaxSlabSize ||
+      scratch > kMaxScratchSize || max_slots > kMaxSlots ||
+      header_bytes != round_up(kRecords + size_t{max_slots} * sizeof(SlotRecord), page())) {
     x.open_ok = false;
     return x;
   }
-  x.prev_kind = kind;
-  x.prev_header = header;
+  if (same) {
+    x.prev_kind = kind;
+    x.prev_header = header;
+    x.prev_slab = slab;
+  }
   if (clean != 0) {
-    x.end_known = stream.size() == stream_end;
+    if (same) x.end_known = x.end_known || stream.size() == stream_end;
     return x;
   }
   if (staging.size() < header_bytes + size_t{slot_count} * slot_bytes) {
@@ -396,14 +420,34 @@ Expect model_open(const Bytes& staging, const Bytes& stream) {
                        std::min(uint32_t(commit), slab)});
   }
   if (pending.empty()) {
-    x.end_known = stream.size() == stream_end;
+    if (same) x.end_known = x.end_known || stream.size() == stream_end;
     return x;
   }
   std::stable_sort(pending.begin(), pending.end(),
                    [](const Pending& a, const Pending& b) { return a.seq < b.seq; });
   for (size_t k = 1; k < pending.size(); ++k)
     if (pending[k].seq == pending[k - 1].seq) x.exact = false;
+  if (!same) {  // staged for another file: all of it to the orphan file, the stream untouched
+    for (const Pending& p : pending) {
+      const uint8_t* data = staging.data() + header_bytes + size_t{p.slot} * slot_bytes;
+      uint64_t frames = 0;
+      const size_t whole = whole_frames(data, p.len, header, &frames);
+      Bytes chunk(data, data + whole);
+      if (builtin(kind)) seal_frames(chunk.data(), chunk.size(), ChecksumKind(kind));
+      x.orphans.insert(x.orphans.end(), chunk.begin(), chunk.end());
+      x.recovery.orphaned_frames += frames;
+      x.recovery.orphaned_bytes += whole;
+    }
+    return x;
+  }
   const uint64_t pos = std::min<uint64_t>(pending.front().offset, stream.size());
+  // More than one slab after the staged bytes is not a torn write: refused.
+  uint64_t staged = 0;
+  for (const Pending& p : pending) staged += p.len;
+  if (stream.size() > pos + staged + std::max(slab, kConfigSlab)) {
+    x.open_ok = false;
+    return x;
+  }
   x.prefix = pos;
   x.stream.assign(stream.begin(), stream.begin() + ptrdiff_t(pos));
   for (const Pending& p : pending) {
@@ -440,19 +484,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       in.staging.assign(data + r.i, data + size);
       if (mode % 8 == 7 && in.staging.size() >= 12) {
         std::memcpy(in.staging.data(), "FSTSTAGE", 8);
-        put<uint32_t>(in.staging, 8, 1);
+        put<uint32_t>(in.staging, 8, 2);
       }
       break;
     }
     default:
       in = build_structured(r);
   }
+  files.clear();  // no orphan file, no clean mark from the last input
   write_file(files.stream, in.stream);
+  struct stat st;
+  if (stat(files.stream.c_str(), &st) != 0) fail("stat");
+  // The staging's identity: the stream's, unless the input says otherwise
+  // (or the raw input's bytes happen to be it).
+  if (mode % 8 < 6) {
+    put<uint64_t>(in.staging, 56, uint64_t(st.st_dev));
+    put<uint64_t>(in.staging, 64, uint64_t(st.st_ino) + (in.foreign ? 1 : 0));
+  }
+  const bool same = get<uint64_t>(in.staging, 56) == uint64_t(st.st_dev) &&
+                    get<uint64_t>(in.staging, 64) == uint64_t(st.st_ino) &&
+                    get<uint64_t>(in.staging, 72) == 0;
   write_file(files.staging, in.staging);
-  const Expect x = model_open(in.staging, in.stream);
+  const Expect x = model_open(in.staging, in.stream, same);
 
   CaptureConfig config;
-  config.slab_size = 4096;
+  config.slab_size = kConfigSlab;
   config.scratch_size = 0;
   config.initial_slots = 1;
   config.max_slots = 1;
@@ -475,6 +531,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   REQUIRE(got.frames == x.recovery.frames);
   REQUIRE(got.bytes == x.recovery.bytes);
   REQUIRE(got.torn_bytes == x.recovery.torn_bytes);
+  REQUIRE(got.orphaned_frames == x.recovery.orphaned_frames);
+  REQUIRE(got.orphaned_bytes == x.recovery.orphaned_bytes);
+  REQUIRE(got.orphan_path.empty() ==
+          (got.orphaned_frames == 0 && got.orphaned_bytes == 0 && x.orphans.empty()));
+  if (!got.orphan_path.empty()) {
+    const Bytes orphaned = read_file(got.orphan_path);
+    if (x.exact)
+      REQUIRE(orphaned == x.orphans);
+    else
+      REQUIRE(orphaned.size() == x.orphans.size());
+  }
   REQUIRE(!got.walked);
   if (x.exact) {
     REQUIRE(after_open == x.stream);
@@ -516,6 +583,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       refused = checksum(ChecksumKind(kind), after_open.data() + pos + header, n) != stored;
       pos += header + n;
     }
+    // Only a plausible torn tail is cut: after an intact frame (unless the
+    // whole file is shorter than one frame header), at most one slab.
+    const uint64_t tail = after_open.size() - whole;
+    if (tail > 0 && whole == 0 && after_open.size() >= header) refused = true;
+    if (tail > std::max(x.prev_slab, kConfigSlab)) refused = true;
     want.resize(whole);
     torn += after_open.size() - want.size();
   }
@@ -547,11 +619,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const SysError closed = c->close(1000);
   REQUIRE(!closed);
   REQUIRE(read_file(files.stream) == want);
-  const Bytes staged = read_file(files.staging);
-  REQUIRE(staged.size() == round_up(kRecords + sizeof(SlotRecord), page()));
-  REQUIRE(get<uint32_t>(staged, 48) == 1);  // clean
-  REQUIRE(get<int32_t>(staged, 12) == kind);
-  REQUIRE(get<uint32_t>(staged, 16) == header);
-  REQUIRE(get<uint64_t>(staged, 40) == want.size());
+  // No staging left; the stream's clean mark says where it ends, and how.
+  REQUIRE(access(files.staging.c_str(), F_OK) != 0);
+  struct {
+    uint64_t end;
+    int32_t kind;
+    uint32_t header_size, slab_size, pad;
+  } mark{};
+  REQUIRE(getxattr(files.stream.c_str(), "user.flatstream.clean", &mark, sizeof mark) ==
+          ssize_t(sizeof mark));
+  REQUIRE(mark.end == want.size());
+  REQUIRE(mark.kind == kind);
+  REQUIRE(mark.header_size == header);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -299,20 +300,29 @@ int32_t live_state(const Capture& c, uint32_t slot) {
   return v;
 }
 
-// A staging file after a clean close: its header page only.
+// The stream's clean mark (docs/design.md, "Capture staging: space, claims
+// and identity"): end, kind, header size, slab size.
+struct Mark {
+  uint64_t end = 0;
+  int32_t kind = 0;
+  uint32_t header_size = 0, slab_size = 0, pad = 0;
+};
+Mark read_mark(const std::string& stream) {
+  Mark m;
+  CHECK_EQ(getxattr(stream.c_str(), "user.flatstream.clean", &m, sizeof m), ssize_t(sizeof m));
+  return m;
+}
+
+// After a clean close: no staging file is left, and the stream carries its
+// end and format in its clean mark.
 void check_clean_staging(const TempDir& d, int32_t kind, uint32_t header_size, uint32_t max_slots) {
-  const Staged s = read_staging(d.staging());
-  CHECK_EQ(s.size, header_bytes_for(max_slots));
-  CHECK(std::memcmp(s.h.magic, "FSTSTAGE", 8) == 0);
-  CHECK_EQ(s.h.version, 1u);
-  CHECK_EQ(s.h.kind, kind);
-  CHECK_EQ(s.h.header_size, header_size);
-  CHECK_EQ(s.h.slot_count, 0u);
-  CHECK_EQ(s.h.max_slots, max_slots);
-  CHECK_EQ(s.h.header_bytes, header_bytes_for(max_slots));
-  CHECK_EQ(s.h.stream_end, size_of(d.stream()));
-  CHECK_EQ(s.h.clean, 1u);
+  (void)max_slots;
+  CHECK(!exists(d.staging()));
   CHECK(!exists(d.staging() + ".new"));
+  const Mark m = read_mark(d.stream());
+  CHECK_EQ(m.end, size_of(d.stream()));
+  CHECK_EQ(m.kind, kind);
+  CHECK_EQ(m.header_size, header_size);
 }
 
 // Writes `fs` with a fresh writer and closes it cleanly.
@@ -901,7 +911,7 @@ TEST_CASE(the_format_record_survives_a_refused_bind_and_an_unbound_close) {
     if (!c) return;
     CHECK(!c->close(1000));
   }
-  CHECK_EQ(read_staging(d2.staging()).h.kind, kXx);  // fails: kUnboundKind
+  CHECK_EQ(read_mark(d2.stream()).kind, kXx);  // fails: kUnboundKind
   auto c = open_capture(d2, small_config());
   if (!c) return;
   CHECK_EQ(c->bind(kCrc32, kCrc32Header).code, EINVAL);  // fails: the bind succeeds
@@ -1066,11 +1076,13 @@ TEST_CASE(acquire_none_timeout_and_grow_up_to_max_slots) {
   for (uint32_t n = 3; n <= 4; ++n) {
     const int32_t s = c->acquire(true, 0, &grown, e);
     CHECK_EQ(s, int32_t(n - 1));
-    CHECK(grown);
+    // Slot 2 is grown by acquire (none free); taking it, the last free one,
+    // makes the grower thread add slot 3 ahead of need.
+    CHECK_EQ(grown, n == 3);
     CHECK(!e);
-    CHECK_EQ(c->slot_count(), n);
-    CHECK_EQ(reinterpret_cast<const StagingHeader*>(c->header_region()->data)->slot_count, n);
-    CHECK_EQ(size_of(d.staging()), header_bytes_for(4) + n * c->slot_bytes());
+    CHECK(eventually([&] { return c->slot_count() == 4; }));
+    CHECK_EQ(reinterpret_cast<const StagingHeader*>(c->header_region()->data)->slot_count, 4u);
+    CHECK_EQ(size_of(d.staging()), header_bytes_for(4) + 4 * c->slot_bytes());
     CHECK(c->slot_region(n - 1) != nullptr);
     CHECK_EQ(c->slot_region(n - 1)->size, c->slot_bytes());
     CHECK_EQ(live_state(*c, n - 1), int32_t(kSlotFilling));
@@ -1084,6 +1096,7 @@ TEST_CASE(acquire_none_timeout_and_grow_up_to_max_slots) {
   CHECK_EQ(c->acquire(true, 0, &grown, e), int32_t(Capture::kNone));  // at max_slots
   CHECK(!grown);
   CHECK_EQ(c->stats().slots, 4u);
+  CHECK_EQ(c->stats().grown_ahead, 1u);
   CHECK(c->stats().queue_depth >= 3u);
   // Waiting (with growth allowed, at the cap) gets the first slot written.
   CHECK_EQ(c->acquire(true, 10000, &grown, e), 0);
@@ -1307,6 +1320,104 @@ TEST_CASE(sync_interval_syncs_written_data_without_being_asked) {
   CHECK(p.acquire() && p.put_all(frames_of(3, 160)));
   p.submit();
   CHECK(eventually([&] { return c->stats().fsyncs >= 1; }));
+  CHECK(!c->close(5000));
+}
+
+// --- Staging: claims, identity, refusals, growth (docs/design.md, "Capture
+// staging: space, claims and identity") ---------------------------------------
+
+TEST_CASE(a_staging_claimed_by_another_capture_is_ebusy_and_released_at_close) {
+  TempDir d;
+  auto first = open_capture(d, small_config());
+  if (!first) return;
+  // JS keeps mappings past close: they must not keep the claim.
+  const std::shared_ptr<Capture::Region> held = first->header_region();
+  SysError e;
+  auto second = Capture::open(d.path + "/other.fst", d.staging(), small_config(), e);
+  CHECK(second == nullptr);
+  CHECK_EQ(e.code, EBUSY);
+  CHECK(e.detail.find(d.staging()) != std::string::npos);
+  CHECK(e.detail.find(d.path + "/other.fst") != std::string::npos);
+  CHECK(!first->close(1000));
+  e = SysError{};
+  second = Capture::open(d.path + "/other.fst", d.staging(), small_config(), e);
+  CHECK(second != nullptr);
+  CHECK_EQ(e.code, 0);
+  CHECK(held->data != nullptr);
+}
+
+TEST_CASE(frames_staged_for_a_replaced_stream_go_to_an_orphan_file) {
+  TempDir d;
+  const Frames fs = frames_of(7, 91);
+  const int status = in_child([&] {
+    SysError e;
+    auto c = Capture::open(d.stream(), d.staging(), small_config(), e);
+    if (!c || c->bind(kXx, kXxHeader)) _exit(2);
+    Producer p(*c);
+    if (!p.acquire() || !p.put_all(fs)) _exit(3);
+    _exit(0);  // dies with the frames staged, never closed
+  });
+  CHECK(exited_ok(status));
+  struct stat old;
+  CHECK(stat(d.stream().c_str(), &old) == 0);
+  CHECK(rename(d.stream().c_str(), (d.stream() + ".1").c_str()) == 0);  // rotated
+  auto c = open_capture(d, small_config());
+  if (!c) return;
+  const RecoveryInfo& r = c->recovery();
+  CHECK_EQ(r.slots, 0u);
+  CHECK_EQ(r.orphaned_frames, fs.size());
+  CHECK_EQ(r.orphaned_bytes, bytes_of(fs));
+  CHECK(r.orphan_path == d.stream() + ".orphaned-" + std::to_string(old.st_dev) + "-" +
+                             std::to_string(old.st_ino) + ".fst");
+  CHECK(read_all(r.orphan_path) == sealed(fs));
+  CHECK(!c->bind(kCrc32, kCrc32Header));  // the new file is its own: any format
+  CHECK(!c->close(1000));
+  CHECK_EQ(size_of(d.stream()), 0u);
+  CHECK_EQ(size_of(d.stream() + ".1"), 0u);
+  unlink(r.orphan_path.c_str());
+  unlink((d.stream() + ".1").c_str());
+}
+
+TEST_CASE(the_walk_refuses_what_is_not_a_torn_stream_and_leaves_it_untouched) {
+  TempDir d;
+  const Bytes text(10000, 'x');
+  write_at(d.stream(), text, 0, true);
+  {
+    auto c = open_capture(d, small_config());
+    if (!c) return;
+    const SysError e = c->bind(kXx, kXxHeader);
+    CHECK_EQ(e.code, EINVAL);
+    CHECK_EQ(int(e.refusal), int(kNoIntactFrame));
+    CHECK_EQ(e.torn_bytes, 10000u);
+  }
+  CHECK(read_all(d.stream()) == text);
+  // Intact frames, then more than one slab (4096) of garbage.
+  const Frames fs = frames_of(3, 92);
+  const Bytes good = sealed(fs);
+  write_at(d.stream(), good + Bytes(4097, 0xff), 0, true);
+  {
+    auto c = open_capture(d, small_config());
+    if (!c) return;
+    const SysError e = c->bind(kXx, kXxHeader);
+    CHECK_EQ(int(e.refusal), int(kTailTooLong));
+    CHECK_EQ(e.torn_bytes, 4097u);
+    CHECK_EQ(e.offset, good.size());
+    CHECK_EQ(e.frame_index, 3u);
+  }
+  CHECK_EQ(size_of(d.stream()), good.size() + 4097);
+}
+
+TEST_CASE(the_grower_thread_adds_a_slot_when_the_last_free_one_is_taken) {
+  TempDir d;
+  auto c = open_capture(d, small_config(1, 3));
+  if (!c) return;
+  CHECK(!c->bind(kXx, kXxHeader));
+  Producer p(*c);
+  CHECK(p.acquire(true, 0));
+  CHECK(eventually([&] { return c->slot_count() == 2; }));
+  CHECK_EQ(c->stats().grown_ahead, 1u);
+  CHECK_EQ(c->in_use(), 1u);
+  p.submit();
   CHECK(!c->close(5000));
 }
 

@@ -417,6 +417,9 @@ SysError Capture::recover_staging() {
 // identity, created exclusively (never an existing file).
 SysError Capture::write_orphans(const uint8_t* data, size_t len, uint64_t frames, int32_t kind,
                                 bool last) {
+  // No whole frame to keep (a slot whose commit ends inside a frame): no
+  // file is created for nothing.
+  if (len == 0 && orphan_fd_ < 0) return {};
   if (orphan_fd_ < 0) {
     StagingHeader h;
     if (SysError e =

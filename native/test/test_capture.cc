@@ -1378,6 +1378,51 @@ TEST_CASE(frames_staged_for_a_replaced_stream_go_to_an_orphan_file) {
   unlink((d.stream() + ".1").c_str());
 }
 
+// Found by fuzz_staging: a slot for a replaced stream whose commit ends
+// inside its first frame has nothing whole to keep, and no orphan file is
+// created for it.
+TEST_CASE(a_replaced_stream_with_no_whole_staged_frame_gets_no_orphan_file) {
+  TempDir d;
+  const Frames fs = frames_of(3, 17);
+  const int status = in_child([&] {
+    SysError e;
+    auto c = Capture::open(d.stream(), d.staging(), small_config(), e);
+    if (!c || c->bind(kXx, kXxHeader)) _exit(2);
+    Producer p(*c);
+    if (!p.acquire() || !p.put_all(fs)) _exit(3);
+    _exit(0);
+  });
+  CHECK(exited_ok(status));
+  for (uint32_t slot = 0; slot < 4; ++slot) {
+    int32_t commit = 0;
+    const Bytes all = read_all(d.staging());
+    std::memcpy(&commit, all.data() + commit_offset(slot), 4);
+    if (commit > 0) {
+      const int32_t partial = 3;  // inside the first frame's header
+      write_at(d.staging(),
+               Bytes(reinterpret_cast<const uint8_t*>(&partial),
+                     reinterpret_cast<const uint8_t*>(&partial) + 4),
+               commit_offset(slot), false);
+    }
+  }
+  CHECK(rename(d.stream().c_str(), (d.stream() + ".1").c_str()) == 0);
+  auto c = open_capture(d, small_config());
+  if (!c) return;
+  const RecoveryInfo& r = c->recovery();
+  CHECK_EQ(r.orphaned_frames, 0u);
+  CHECK_EQ(r.orphaned_bytes, 0u);
+  CHECK(r.orphan_path.empty());
+  DIR* dir = opendir(d.path.c_str());
+  CHECK(dir != nullptr);
+  size_t orphan_files = 0;
+  while (dirent* ent = dir ? readdir(dir) : nullptr)
+    if (std::string(ent->d_name).find(".orphaned-") != std::string::npos) ++orphan_files;
+  if (dir) closedir(dir);
+  CHECK_EQ(orphan_files, 0u);
+  CHECK(!c->close(1000));
+  unlink((d.stream() + ".1").c_str());
+}
+
 TEST_CASE(the_walk_refuses_what_is_not_a_torn_stream_and_leaves_it_untouched) {
   TempDir d;
   const Bytes text(10000, 'x');

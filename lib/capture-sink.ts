@@ -22,6 +22,7 @@ import {
   StagingFullError,
   type RecoveryRefusal,
 } from './errors';
+import * as exitHook from './exit-hook';
 import { CUSTOM_KIND } from './framing';
 import type { Staging, StagingSink, StagingUnit } from './sink';
 
@@ -185,10 +186,9 @@ const DEFAULTS = {
 };
 const POLICIES: readonly CapturePolicy[] = ['block', 'drop', 'grow'];
 
-// Open sinks the exit and signal handlers drain; one listener each, shared.
-const open = new Set<CaptureSink>();
+// Sinks the signal handlers drain; one listener per signal, shared. (Exits
+// go through lib/exit-hook.ts, the library's one 'exit' listener.)
 const signalSinks = new Map<NodeJS.Signals, Set<CaptureSink>>();
-let exitHooked = false;
 
 // An exit or signal path cannot throw to anyone: say it on stderr.
 function quietly(fn: () => void): void {
@@ -201,10 +201,6 @@ function quietly(fn: () => void): void {
       // stderr is gone too
     }
   }
-}
-
-function onExit(): void {
-  for (const sink of [...open]) quietly(() => sink.closeSync());
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -295,6 +291,8 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   #signals: NodeJS.Signals[];
   #bound = false;
   #closed = false;
+  // This sink's slot in lib/exit-hook.ts.
+  #exitSlot = -1;
   #failure: IoError | null = null;
   #drops = 0;
   #droppedBytes = 0;
@@ -376,11 +374,10 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       throw new NativeRequiredError('CaptureSink (in a host that forbids external ArrayBuffers)');
     }
     this.commits = new Int32Array(header);
-    open.add(this);
-    if (!exitHooked) {
-      process.on('exit', onExit);
-      exitHooked = true;
-    }
+    // Held (armed) while open: an exit drains it, whether or not anything
+    // else still references it.
+    this.#exitSlot = exitHook.register(this, CaptureSink.#closeAtExit);
+    exitHook.arm(this.#exitSlot, this);
     for (const signal of this.#signals) {
       let set = signalSinks.get(signal);
       if (!set) {
@@ -665,10 +662,15 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     if (!still.length && !this.#drainWaiters.length) this.#handle.unref();
   }
 
+  // The exit hook's flush: drain and close, synchronously (bounded by exitTimeoutMs).
+  static #closeAtExit(sink: CaptureSink): void {
+    sink.closeSync();
+  }
+
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    open.delete(this);
+    exitHook.unregister(this.#exitSlot, this);
     for (const signal of this.#signals) {
       const sinks = signalSinks.get(signal);
       sinks?.delete(this);

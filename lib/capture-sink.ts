@@ -450,18 +450,20 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   dropped(bytes: number): void {
     this.#drops++;
     this.#droppedBytes += bytes;
-    let episode = this.#episode;
-    if (!episode) {
-      // One 'drop' event per episode (until a slab is free again), emitted
-      // outside the write that dropped, so a listener cannot re-enter it.
-      episode = this.#episode = { frames: 0, bytes: 0 };
-      const counts = episode;
-      setImmediate(() => {
-        if (this.listenerCount('drop') > 0) this.emit('drop', { ...counts });
-      }).unref();
-    }
+    const episode = this.#episode ?? this.#startEpisode();
     episode.frames++;
     episode.bytes += bytes;
+  }
+
+  // One 'drop' event per episode (until a slab is free again), emitted
+  // outside the write that dropped, so a listener cannot re-enter it. Its own
+  // method: a closure in dropped() would allocate a context per dropped frame.
+  #startEpisode(): { frames: number; bytes: number } {
+    const counts = (this.#episode = { frames: 0, bytes: 0 });
+    setImmediate(() => {
+      if (this.listenerCount('drop') > 0) this.emit('drop', { ...counts });
+    }).unref();
+    return counts;
   }
 
   /** @internal Staging: the writer's hook for failures of the thread. */

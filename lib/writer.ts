@@ -813,7 +813,13 @@ export class StreamWriter {
       this.#flushes++;
       const frames = this.#unitFrames;
       this.#unitFrames = 0;
-      this.#call(() => this.#staging!.submit(unit, end, frames));
+      // No closure here (#call's): #seal runs once per dropped frame under
+      // a full staging, and a closure allocates its context on every call.
+      try {
+        this.#staging.submit(unit, end, frames);
+      } catch (err) {
+        throw (this.#failure ??= asIoError(err));
+      }
       return;
     }
     if (!this.#custom) backend.sealFrames(unit.slab, 0, end, this.#kind);

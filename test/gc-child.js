@@ -13,21 +13,33 @@ const WARM = 200_000;
 // Scenarios named file-<step> write through a FileSink to /dev/null: such a
 // writer is registered with the exit hook (lib/exit-hook.ts), which must add
 // nothing per frame.
+// Scenarios named capture-default-<step> use the CaptureSink's default
+// policy ('drop', growing to maxBytes): a tight loop outruns the disk, so
+// the staging grows and then drops the newest frames, counted.
+const captureDefault = scenario.startsWith('capture-default-');
 const capture = scenario.startsWith('capture-');
 const file = scenario.startsWith('file-');
-const step = capture || file ? scenario.slice(scenario.indexOf('-') + 1) : scenario;
+const step = captureDefault
+  ? scenario.slice('capture-default-'.length)
+  : capture || file
+    ? scenario.slice(scenario.indexOf('-') + 1)
+    : scenario;
 let tmp;
 let sink = { write() {} };
 if (capture) {
-  tmp = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'fs-gc-'));
+  tmp = require('node:fs').mkdtempSync(
+    require('node:path').join(require('node:os').tmpdir(), 'fs-gc-'),
+  );
   // 'block' (the old default, 8 x 1 MiB): every message must reach the file;
   // the default 'drop' drops what a tight loop stages beyond maxBytes.
-  sink = new fs.CaptureSink(`${tmp}/gc.fst`, {
-    stagingPath: `${tmp}/gc.staging`,
-    policy: 'block',
-    slabSize: 1 << 20,
-    slabs: 8,
-  });
+  sink = new fs.CaptureSink(
+    `${tmp}/gc.fst`,
+    captureDefault
+      ? { stagingPath: `${tmp}/gc.staging` }
+      : { stagingPath: `${tmp}/gc.staging`, policy: 'block', slabSize: 1 << 20, slabs: 8 },
+  );
+  // A slow disk (50 ms per slab write): the default policy must drop.
+  if (captureDefault) sink._injectFault({ delayMs: 50 });
 }
 if (file) sink = new fs.FileSink('/dev/null');
 const framer = new fs.ChecksumFramer(fs.XxHash64);
@@ -89,4 +101,7 @@ if (capture) {
   sink.closeSync();
   require('node:fs').rmSync(tmp, { recursive: true, force: true });
 }
-process.stdout.write(JSON.stringify({ scenario, n: N, gcs, heapBytesPerMessage: grown / (N - half), frames }));
+const drops = w.stats().drops;
+process.stdout.write(
+  JSON.stringify({ scenario, n: N, gcs, heapBytesPerMessage: grown / (N - half), frames, drops }),
+);

@@ -45,3 +45,16 @@ export function thrown(fn: () => unknown): Error & Record<string, unknown> {
 }
 
 export const MODE = process.env.FLATSTREAM_NATIVE === '0' ? 'fallback' : 'native';
+
+/** A seeded PRNG (xorshift32): integers in [0, n). */
+export function prng(seed: number): (n: number) => number {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x % n;
+  };
+}

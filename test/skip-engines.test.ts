@@ -19,21 +19,9 @@ import {
   SizeValidator,
   XxHash64,
 } from '../lib/index';
-import { bytes, writeAll } from './helpers';
+import { bytes, prng, writeAll } from './helpers';
 
 const KINDS: readonly Checksum[] = [Crc16, Crc32, Crc32c, XxHash64, Crc64];
-
-function prng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
 
 test.each(KINDS.map((c) => [c.name, c] as const))(
   '%s: both engines answer every step alike',

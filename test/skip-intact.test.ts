@@ -34,22 +34,9 @@ import {
   XxHash64,
   type SkippedRange,
 } from '../lib/index';
-import { bytes, writeAll } from './helpers';
+import { bytes, prng, writeAll } from './helpers';
 
 const KINDS: readonly Checksum[] = [Crc16, Crc32, Crc32c, XxHash64, Crc64];
-
-/** A seeded PRNG (xorshift32): integers in [0, n). */
-function prng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
 
 interface Layout {
   stream: Buffer;

@@ -1346,18 +1346,23 @@ TEST_CASE(a_staging_claimed_by_another_capture_is_ebusy_and_released_at_close) {
   CHECK(held->data != nullptr);
 }
 
-TEST_CASE(frames_staged_for_a_replaced_stream_go_to_an_orphan_file) {
-  TempDir d;
-  const Frames fs = frames_of(7, 91);
-  const int status = in_child([&] {
+// A child that stages `fs` (XXH3) into d's capture and exits without
+// closing: the frames stay staged for the next open.
+int stage_and_exit(const TempDir& d, const Frames& fs) {
+  return in_child([&] {
     SysError e;
     auto c = Capture::open(d.stream(), d.staging(), small_config(), e);
     if (!c || c->bind(kXx, kXxHeader)) _exit(2);
     Producer p(*c);
     if (!p.acquire() || !p.put_all(fs)) _exit(3);
-    _exit(0);  // dies with the frames staged, never closed
+    _exit(0);
   });
-  CHECK(exited_ok(status));
+}
+
+TEST_CASE(frames_staged_for_a_replaced_stream_go_to_an_orphan_file) {
+  TempDir d;
+  const Frames fs = frames_of(7, 91);
+  CHECK(exited_ok(stage_and_exit(d, fs)));
   struct stat old;
   CHECK(stat(d.stream().c_str(), &old) == 0);
   CHECK(rename(d.stream().c_str(), (d.stream() + ".1").c_str()) == 0);  // rotated
@@ -1384,15 +1389,7 @@ TEST_CASE(frames_staged_for_a_replaced_stream_go_to_an_orphan_file) {
 TEST_CASE(a_replaced_stream_with_no_whole_staged_frame_gets_no_orphan_file) {
   TempDir d;
   const Frames fs = frames_of(3, 17);
-  const int status = in_child([&] {
-    SysError e;
-    auto c = Capture::open(d.stream(), d.staging(), small_config(), e);
-    if (!c || c->bind(kXx, kXxHeader)) _exit(2);
-    Producer p(*c);
-    if (!p.acquire() || !p.put_all(fs)) _exit(3);
-    _exit(0);
-  });
-  CHECK(exited_ok(status));
+  CHECK(exited_ok(stage_and_exit(d, fs)));
   for (uint32_t slot = 0; slot < 4; ++slot) {
     int32_t commit = 0;
     const Bytes all = read_all(d.staging());

@@ -57,7 +57,19 @@ function print(title, files, { deps, typeDeps, level }) {
   for (const f of rows) {
     const by = files.filter((g) => deps.get(g).includes(f)).map((g) => relative(root, g));
     console.log(
-      `L${level.get(f)} ${relative(root, f)}\n     imports: ${deps.get(f).map((d) => relative(root, d)).join(', ') || '-'}${typeDeps.get(f).length ? `\n     types only: ${typeDeps.get(f).map((d) => relative(root, d)).join(', ')}` : ''}\n     imported by: ${by.join(', ') || '-'}`,
+      `L${level.get(f)} ${relative(root, f)}\n     imports: ${
+        deps
+          .get(f)
+          .map((d) => relative(root, d))
+          .join(', ') || '-'
+      }${
+        typeDeps.get(f).length
+          ? `\n     types only: ${typeDeps
+              .get(f)
+              .map((d) => relative(root, d))
+              .join(', ')}`
+          : ''
+      }\n     imported by: ${by.join(', ') || '-'}`,
     );
   }
   console.log(`\nlevels: ${Math.max(...level.values()) + 1}, files: ${files.length}\n`);
@@ -67,7 +79,11 @@ const ts = walk(join(root, 'lib'), ['.ts']);
 print(
   'lib/ (TypeScript imports)',
   ts,
-  graph(ts, /(?:^|\n)\s*(?:import|export)\s+(type\s+)?(?:[^;']*?\s+from\s+)?'(\.[^']+)'/g, (f, spec) => resolve(dirname(f), spec.replace(/\.js$/, '') + '.ts')),
+  graph(
+    ts,
+    /(?:^|\n)\s*(?:import|export)\s+(type\s+)?(?:[^;']*?\s+from\s+)?'(\.[^']+)'/g,
+    (f, spec) => resolve(dirname(f), spec.replace(/\.js$/, '') + '.ts'),
+  ),
 );
 const cc = walk(join(root, 'native'), ['.h', '.cc']);
 print(

@@ -1,6 +1,7 @@
 /**
  * Arena: blocks of memory bump-allocated from large chunks, reset in O(1) and
- * reused, so that a steady state allocates no memory (DESIGN.md §3.2). It is
+ * reused, so that a steady state allocates no memory (docs/design.md, "Memory
+ * and zero allocation"). It is
  * the memory behind ArenaBuilder.
  *
  * With the native addon, chunks are C++ memory (native/arena.h), each exposed

@@ -1,10 +1,10 @@
 /**
  * mapFile: a whole regular file as one zero-copy `Uint8Array` over a
- * read-only memory mapping (native/file_map.h; DESIGN.md §3.3). Its payload
+ * read-only memory mapping (native/file_map.h; docs/design.md, "Reading files"). Its payload
  * views stay valid for as long as they are referenced, with no copy. It is
  * not much faster than reading: on a warm 1 GiB file a map + full scan takes
  * 8% less time than `readSync` into a 4 MiB slab, and unmapping later costs
- * about as much (bench/README.md, "Reading files").
+ * about as much (bench/results/2026-11-28-file-read.md).
  *
  * Where mapping is not possible — no native addon, a host that forbids
  * external ArrayBuffers (Electron's V8 sandbox), a platform without mmap —

@@ -727,7 +727,8 @@ export class StreamWriter {
 
   // No closures in the staging paths: a function that creates one (even
   // one it never runs) allocates a context per call for what it captures,
-  // measured as ~50 B and 12 GCs per 400 k writes (docs/design.md).
+  // measured as ~50 B and 12 GCs per 400 k writes (docs/design.md,
+  // "Re-entrancy and writer input").
   #validateJs(
     compiled: CompiledValidator,
     src: Uint8Array,

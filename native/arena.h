@@ -6,7 +6,8 @@
 // can expose each one to JS as a single external ArrayBuffer: the arena holds
 // one reference, every ArrayBuffer over a chunk holds another, and the memory
 // is freed when the last one goes. shrink_to() and ~Arena() therefore never
-// free memory that JS can still see (DESIGN.md §3.1, §3.2).
+// free memory that JS can still see (docs/design.md, "Engine contract" and
+// "Memory and zero allocation").
 //
 // Allocation failure: allocate(size, align) never throws and never aborts; it
 // returns nullptr for a bad alignment, a size above kMaxBlockSize, a request

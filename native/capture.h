@@ -1,5 +1,5 @@
-// Capture: crash-safe staging plus a dedicated writer thread (DESIGN.md §3.3,
-// docs/capture.md). Pure C++ (no N-API); POSIX only.
+// Capture: crash-safe staging plus a dedicated writer thread (docs/design.md,
+// "Capture staging format"; docs/capture.md). Pure C++ (no N-API); POSIX only.
 //
 // The writer stages frames into *slots* of a staging file mapped MAP_SHARED:
 // memory the kernel keeps when the process dies. A slot is FREE, FILLING (the

@@ -1,9 +1,10 @@
 // Checksums over frame payloads. Pure C++ (no N-API).
 //
-// Each algorithm is a fixed, out-of-band agreed strategy (DESIGN.md §2); the
-// names follow flatstream-rs. `XxHash64` is XXH3-64 with seed 0, as in
-// flatstream-rs, despite its name. The best implementation for the running
-// CPU is chosen once at run time (nothing is built with -march=native).
+// Each algorithm is a fixed, out-of-band agreed strategy (docs/design.md,
+// "Wire format and checksums"); the names follow flatstream-rs. `XxHash64` is
+// XXH3-64 with seed 0, as in flatstream-rs, despite its name. The best
+// implementation for the running CPU is chosen once at run time (nothing is
+// built with -march=native).
 #pragma once
 
 #include <cstddef>

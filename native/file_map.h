@@ -1,7 +1,7 @@
 // MappedFile: a whole regular file mapped read-only, unmapped by RAII. Pure
-// C++ (no N-API). The reader's zero-copy source for files (DESIGN.md §3.3):
-// the binding hands the mapping to JS as one external ArrayBuffer whose
-// finalizer destroys the MappedFile.
+// C++ (no N-API). The reader's zero-copy source for files (docs/design.md,
+// "Reading files"): the binding hands the mapping to JS as one external
+// ArrayBuffer whose finalizer destroys the MappedFile.
 //
 // Mapping is MAP_SHARED: for a read-only mapping it costs the same as
 // MAP_PRIVATE (no page is ever copied), but what it shows of a file that

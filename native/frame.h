@@ -5,7 +5,7 @@
 // The writer stages whole frames in a slab (length written, checksum slot left
 // blank) and seals them all in one call; the reader scans a buffer in one call
 // and gets back an index of (offset, length) pairs. Both are one crossing from
-// JS per slab, never one per frame (DESIGN.md §3.1).
+// JS per slab, never one per frame (docs/design.md, "Engine contract").
 //
 // A corruption-skipping reader finds where intact frames resume with
 // resync_step, which only a checksummed stream makes meaningful.

@@ -1,6 +1,6 @@
 // SchemaValidator: verifies untrusted payloads against a binary schema (.bfbs,
 // from `flatc -b --schema`). Pure C++ (no N-API). The native half of
-// TypedValidator (DESIGN.md §3.4).
+// TypedValidator (docs/design.md, "Validators").
 //
 // It accepts exactly what flatc's generated C++ verifier for the same schema
 // and root type accepts (Verify<Root>Buffer with the same options): every

@@ -2,7 +2,8 @@
 // payload, AND, stopping at the first that fails (flatstream-rs's
 // CompositeValidator). Pure C++ (no N-API). The batch scanner runs it on every
 // frame after the checksum (frame.h, FrameFormat::validators), so a slab of
-// frames is verified in one crossing from JS (DESIGN.md §3.1, §3.4).
+// frames is verified in one crossing from JS (docs/design.md, "Engine
+// contract" and "Validators").
 //
 // Immutable after construction and allocation-free in check(): one chain may
 // serve many threads at once. A schema validator is shared, not copied.

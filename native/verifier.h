@@ -5,7 +5,7 @@
 // vtable and inline body lie inside it. SchemaValidator (schema_verifier.h)
 // walks every field a binary schema describes. Both run on the read side after
 // the checksum and before user code, and on the write side before a frame is
-// staged (DESIGN.md §3.4).
+// staged (docs/design.md, "Validators").
 //
 // Both sit on the header-only flatbuffers::Verifier, so "in bounds" and
 // "aligned" mean exactly what they mean to flatc-generated verifiers: ranges

@@ -69,7 +69,7 @@ describe('known answers for "123456789"', () => {
   test.each(NAMES)('%s', (name) => {
     expect(checksum(name, kat, 0, kat.length)).toBe(BigInt(file.algorithms[name].kat));
   });
-  test('DESIGN.md §2 values and the bigint conveniences', () => {
+  test('check values of docs/design.md, "Wire format and checksums", and the bigint conveniences', () => {
     expect(crc16Xmodem(kat, 0, 9)).toBe(0x31c3);
     expect(crc32(kat, 0, 9)).toBe(0xcbf43926);
     expect(crc32c(kat, 0, 9)).toBe(0xe3069283);

@@ -1,4 +1,5 @@
-// StreamReader's contracts (DESIGN.md §2, §3.1, §3.3, §3.5), one named test
+// StreamReader's contracts (docs/design.md, "Wire format and checksums",
+// "Data paths", "Engine contract" and "Error model"), one named test
 // (or describe) per contract. reader-sources.test.ts covers each built-in
 // checksum from AsyncIterables in chunks of 1/7/4096/random, a Readable and
 // files; this file extends that to every source × every deframer (plain,

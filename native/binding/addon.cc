@@ -1,7 +1,8 @@
 // The N-API binding: argument conversion and nothing else. Argument checking
 // and user-facing messages live in lib/ (TypeScript); these entry points only
 // refuse what would make C++ misbehave. Every call here works on a whole slab
-// or buffer, never on a single frame of a batch (DESIGN.md §3.1).
+// or buffer, never on a single frame of a batch (docs/design.md, "Engine
+// contract").
 #include <napi.h>
 
 #include <cstdint>

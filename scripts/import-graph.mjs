@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Prints lib/'s import graph (who imports whom, and each file's level: 0 for
+// a file that imports nothing of lib/, else 1 + the highest level it imports)
+// and native/'s include graph, for docs/design.md, "Module map".
+// Usage: node scripts/import-graph.mjs
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+
+function walk(dir, exts) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (!['test', 'fuzz'].includes(name)) out.push(...walk(p, exts));
+    } else if (exts.some((e) => name.endsWith(e))) out.push(p);
+  }
+  return out;
+}
+
+// `import type` edges are erased at run time: listed, but not counted for
+// levels and cycles.
+function graph(files, pattern, resolveDep) {
+  const deps = new Map();
+  const typeDeps = new Map();
+  for (const f of files) {
+    const src = readFileSync(f, 'utf8');
+    const set = new Set();
+    const types = new Set();
+    for (const m of src.matchAll(pattern)) {
+      const d = resolveDep(f, m[2]);
+      if (d === null || !files.includes(d)) continue;
+      (m[1] ? types : set).add(d);
+    }
+    for (const d of set) types.delete(d);
+    deps.set(f, [...set].sort());
+    typeDeps.set(f, [...types].sort());
+  }
+  const level = new Map();
+  const lv = (f, seen = new Set()) => {
+    if (level.has(f)) return level.get(f);
+    if (seen.has(f)) throw new Error(`cycle through ${relative(root, f)}`);
+    seen.add(f);
+    const l = deps.get(f).length === 0 ? 0 : 1 + Math.max(...deps.get(f).map((d) => lv(d, seen)));
+    seen.delete(f);
+    level.set(f, l);
+    return l;
+  };
+  for (const f of files) lv(f);
+  return { deps, typeDeps, level };
+}
+
+function print(title, files, { deps, typeDeps, level }) {
+  console.log(`## ${title}\n`);
+  const rows = [...files].sort((a, b) => level.get(a) - level.get(b) || a.localeCompare(b));
+  for (const f of rows) {
+    const by = files.filter((g) => deps.get(g).includes(f)).map((g) => relative(root, g));
+    console.log(
+      `L${level.get(f)} ${relative(root, f)}\n     imports: ${
+        deps
+          .get(f)
+          .map((d) => relative(root, d))
+          .join(', ') || '-'
+      }${
+        typeDeps.get(f).length
+          ? `\n     types only: ${typeDeps
+              .get(f)
+              .map((d) => relative(root, d))
+              .join(', ')}`
+          : ''
+      }\n     imported by: ${by.join(', ') || '-'}`,
+    );
+  }
+  console.log(`\nlevels: ${Math.max(...level.values()) + 1}, files: ${files.length}\n`);
+}
+
+const ts = walk(join(root, 'lib'), ['.ts']);
+print(
+  'lib/ (TypeScript imports)',
+  ts,
+  graph(
+    ts,
+    /(?:^|\n)\s*(?:import|export)\s+(type\s+)?(?:[^;']*?\s+from\s+)?'(\.[^']+)'/g,
+    (f, spec) => resolve(dirname(f), spec.replace(/\.js$/, '') + '.ts'),
+  ),
+);
+const cc = walk(join(root, 'native'), ['.h', '.cc']);
+print(
+  'native/ (#include "...")',
+  cc,
+  graph(cc, /#include()\s+"([^"]+)"/g, (f, spec) => {
+    const a = resolve(dirname(f), spec);
+    const b = resolve(join(root, 'native'), spec);
+    return cc.includes(a) ? a : cc.includes(b) ? b : null;
+  }),
+);

@@ -48,7 +48,9 @@ const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
 // The GC tests run the built package in child processes.
 step('build the TypeScript', 'npm', ['run', 'build:ts'], { count: () => [0, 0] });
 step('typecheck (strict TS, lib and tests)', 'npm', ['run', 'typecheck']);
-step('docs/design.md citations name sections that exist', 'node', ['scripts/check-design-refs.mjs']);
+step('docs/design.md citations name sections that exist', 'node', [
+  'scripts/check-design-refs.mjs',
+]);
 step('ctest', 'node', ['scripts/ctest.mjs'], { count: ctestCount });
 step(
   'ctest under ASan+UBSan' + (hasClang ? ' and bounded fuzzing' : ''),

@@ -53,8 +53,9 @@ Napi::Value SealFrames(const Napi::CallbackInfo& info) {
   const Bytes b = bytes_arg(info[0], "slab");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
-  const flatstream::SealResult r =
-      flatstream::seal_frames(b.data + start, end - start, kind_of(info[3]));
+  const flatstream::SealResult r = flatstream::seal_frames(
+      b.data + start, end - start,
+      flatstream::make_format(kind_of(info[3]), 0, flatstream::kWireMaxFrameLen));
   if (!r.ok)
     throw Napi::Error::New(info.Env(), "staged bytes are not whole frames at offset " +
                                            std::to_string(start + r.bad_offset));

@@ -1,11 +1,11 @@
-// CaptureHandle: the binding of flatstream::Capture (native/capture.h). It
+// CaptureHandle: the binding of flatstream::Capture (native/capture/capture.h). It
 // converts arguments, hands the staging mappings to JS as external
 // ArrayBuffers (each keeps its mapping alive), forwards the writer thread's
 // progress through an unref'd thread-safe function, and closes the capture
 // in an environment cleanup hook so a terminated worker still drains. The
 // policy logic (block / drop / grow, exit and signal handling) lives in
 // lib/capture-sink.ts.
-#include "capture.h"
+#include "capture/capture.h"
 
 #include <napi.h>
 
@@ -23,18 +23,8 @@ using flatstream::Capture;
 using flatstream::CaptureConfig;
 using flatstream::SysError;
 
-// A refused recovery also carries `refusal` (1 no intact frame, 2 tail too
-// long, 3 not a regular file), `tornBytes`, `offset` and `frameIndex`: JS
-// builds its RecoveryRefusedError from them.
 Napi::Error to_error(Napi::Env env, const SysError& e) {
-  Napi::Error err = flatstream_binding::system_error(env, e.code, e.syscall, nullptr, e.detail);
-  if (e.refusal != flatstream::kNoRefusal) {
-    err.Set("refusal", Napi::Number::New(env, double(e.refusal)));
-    err.Set("tornBytes", Napi::Number::New(env, double(e.torn_bytes)));
-    err.Set("offset", Napi::Number::New(env, double(e.offset)));
-    err.Set("frameIndex", Napi::Number::New(env, double(e.frame_index)));
-  }
-  return err;
+  return flatstream_binding::system_error(env, e);
 }
 
 using flatstream_binding::arg_range_error;

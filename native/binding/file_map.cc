@@ -22,15 +22,11 @@
 
 namespace {
 
-using flatstream::MapError;
 using flatstream::MappedFile;
+using flatstream::SysError;
 
 // Bits of mapFile's `flags`, as in lib/file-map.ts.
 enum Flag : uint32_t { kSequential = 1, kPopulate = 2 };
-
-Napi::Error system_error(Napi::Env env, const MapError& e) {
-  return flatstream_binding::system_error(env, e.code, e.syscall, e.reason);
-}
 
 void unmap(napi_env, void*, void* hint) { delete static_cast<MappedFile*>(hint); }
 
@@ -52,7 +48,7 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   options.populate = (flags & kPopulate) != 0;
   options.max_size = max;
   MappedFile mapped;
-  const MapError e = mapped.map(fd, options);
+  const SysError e = mapped.map(fd, options);
   if (e) throw system_error(env, e);
   if (mapped.size() == 0) return Napi::ArrayBuffer::New(env, 0);
 

@@ -1,4 +1,4 @@
-// Capture (native/capture.h, docs/capture.md): the staging file, what a
+// Capture (native/capture/capture.h, docs/capture.md): the staging file, what a
 // reopen recovers from it after a crash, the torn-tail walk, and the writer
 // thread (policies, faults, flush_sync, sync and notify). Every stream is
 // checked byte for byte against the same frames sealed with seal_frames.
@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "check.h"
 #include "frame.h"
 
@@ -166,7 +166,8 @@ Bytes concat(const Frames& fs) {
 Bytes sealed(const Frames& fs, int32_t kind = kXx) {
   Bytes out = concat(fs);
   if (kind >= 0 && is_checksum_kind(unsigned(kind))) {
-    const SealResult r = seal_frames(out.data(), out.size(), ChecksumKind(kind));
+    const SealResult r =
+        seal_frames(out.data(), out.size(), make_format(ChecksumKind(kind), 0, kWireMaxFrameLen));
     CHECK(r.ok);
     CHECK_EQ(r.frames, fs.size());
   }
@@ -458,6 +459,43 @@ TEST_CASE(submitting_an_empty_slot_frees_it_and_writes_nothing) {
   CHECK(!c->close(5000));
   CHECK(read_all(d.stream()) == sealed(fs));
   CHECK_EQ(c->stats().flushes, 1u);
+}
+
+// A slot whose committed bytes are not whole frames (a producer bug, or a
+// hostile write into the shared mapping) is never written: the thread fails
+// with EINVAL naming where the frames stop, and the stream keeps only what
+// came before (docs/design.md, "The native core: capture and binding").
+TEST_CASE(a_slot_that_is_not_whole_frames_fails_the_capture_and_writes_nothing) {
+  TempDir d;
+  auto c = open_capture(d, small_config(2, 2));
+  if (!c) return;
+  CHECK(!c->bind(kXx, kXxHeader));
+  const Frames fs = frames_of(3, 5);
+  Producer p(*c);
+  CHECK(p.acquire(false, 0) && p.put_all(fs));
+  p.submit();
+  CHECK(eventually([&] { return c->completed() >= 1; }));
+  // A frame that declares 1000 bytes, submitted with 20 of them.
+  bool grown = false;
+  SysError e;
+  const int32_t slot = c->acquire(false, 0, &grown, e);
+  CHECK(slot >= 0);
+  if (slot < 0) return;
+  uint8_t* data = c->slot_region(uint32_t(slot))->data;
+  const Bytes whole = frame(6, 9);
+  std::memcpy(data, whole.data(), whole.size());
+  store_u32le(data + whole.size(), 1000);
+  const uint32_t len = uint32_t(whole.size()) + 20;
+  c->submit(uint32_t(slot), len, 2);
+  CHECK(eventually([&] { return c->error().code != 0; }));
+  const SysError err = c->error();
+  CHECK_EQ(err.code, EINVAL);
+  CHECK(std::strcmp(err.syscall, "write") == 0);
+  CHECK(err.detail == d.stream() + ": staged bytes are not whole frames at offset " +
+                          std::to_string(whole.size()) + " of slot " + std::to_string(slot));
+  CHECK(read_all(d.stream()) == sealed(fs));  // nothing of the bad slot
+  CHECK_EQ(c->stats().frames_written, fs.size());
+  CHECK(c->close(1000).code == EINVAL);
 }
 
 // --- 2. Crash and recovery ------------------------------------------------------

@@ -229,7 +229,10 @@ SysError StagingFile::recover_staging() {
       h.header_size < kLengthFieldSize || h.header_size > kLengthFieldSize + 8 ||
       h.slab_size == 0 || h.slab_size > kMaxSlabSize || h.scratch_size > kMaxScratchSize ||
       h.max_slots > kMaxSlots || h.slot_count > h.max_slots ||
-      h.header_bytes != round_up(sizeof h + size_t{h.max_slots} * sizeof(SlotRecord), page))
+      h.header_bytes != round_up(sizeof h + size_t{h.max_slots} * sizeof(SlotRecord), page) ||
+      // A built-in kind has one header size: staged bytes of another are
+      // no frames of it (they could only be walked one way and sealed another).
+      (builtin(h.kind) && h.header_size != kLengthFieldSize + checksum_width(ChecksumKind(h.kind))))
     return bad;
   const size_t slot_bytes = round_up(size_t{h.slab_size} + h.scratch_size, page);
   const bool same =

@@ -389,7 +389,8 @@ Expect model_open(const Bytes& staging, const Bytes& stream, bool same) {
   if (std::memcmp(staging.data(), "FSTSTAGE", 8) != 0 || get<uint32_t>(staging, 8) != 2 ||
       header < 4 || header > 12 || slot_count > max_slots || slab == 0 || slab > kMaxSlabSize ||
       scratch > kMaxScratchSize || max_slots > kMaxSlots ||
-      header_bytes != round_up(kRecords + size_t{max_slots} * sizeof(SlotRecord), page())) {
+      header_bytes != round_up(kRecords + size_t{max_slots} * sizeof(SlotRecord), page()) ||
+      (builtin(kind) && header != 4 + checksum_width(ChecksumKind(kind)))) {
     x.open_ok = false;
     return x;
   }

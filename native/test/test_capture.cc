@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -696,6 +697,33 @@ TEST_CASE(recovery_of_a_custom_kind_writes_the_staged_bytes_as_they_are) {
   }
   crash_after(d, {}, plan, Death::kKill, kCustomKind, 8);
   reopen_and_check(d, plan, concat(plan.all()), 0, kCustomKind, 8);
+}
+
+// A staging header whose built-in kind and frame header size disagree was
+// not written by a writer: its slots could only be walked with one size and
+// sealed with another, so it is refused and nothing is written.
+TEST_CASE(a_staging_whose_kind_and_header_size_disagree_is_refused) {
+  TempDir d;
+  const int status = in_child([&] {
+    auto c = open_capture(d, small_config());
+    if (!c || c->bind(kXx, kXxHeader)) _exit(1);
+    Producer p(*c);
+    if (!p.acquire(false, 0) || !p.put_all(frames_of(3, 7))) _exit(1);
+    kill(getpid(), SIGKILL);
+  });
+  CHECK(killed(status));
+  const uint32_t crc32_header = kCrc32Header;  // kind stays XXH3 (12-byte headers)
+  write_at(d.staging(),
+           Bytes(reinterpret_cast<const uint8_t*>(&crc32_header),
+                 reinterpret_cast<const uint8_t*>(&crc32_header) + 4),
+           offsetof(StagingHeader, header_size), false);
+  const Bytes staging = read_all(d.staging());
+  SysError e;
+  CHECK(Capture::open(d.stream(), d.staging(), small_config(), e) == nullptr);
+  CHECK_EQ(e.code, EINVAL);
+  CHECK(e.detail == d.staging() + ": not a flatstream staging file");
+  CHECK_EQ(size_of(d.stream()), 0u);
+  CHECK(read_all(d.staging()) == staging);
 }
 
 TEST_CASE(a_writer_that_dies_before_staging_anything_leaves_nothing_to_recover) {

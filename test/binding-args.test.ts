@@ -169,6 +169,48 @@ d('binding arguments (native/binding/args.h)', () => {
     ]);
   });
 
+  test('views over a SharedArrayBuffer or a detached buffer are read, never refused or crashed on', () => {
+    const checksum = raw('checksum');
+    const data = Uint8Array.from({ length: 37 }, (_, i) => i * 7);
+    const shared = new Uint8Array(new SharedArrayBuffer(64), 3, 37);
+    shared.set(data);
+    expect(checksum(Kind.Crc32, shared)).toBe(checksum(Kind.Crc32, data));
+    expect(checksum(Kind.Crc32, new DataView(shared.buffer, 3, 37))).toBe(
+      checksum(Kind.Crc32, data),
+    );
+    // out-params and the index over shared memory are written.
+    const frame = new Uint8Array(8 + 5);
+    frame.set([5, 0, 0, 0], 0);
+    frame.set([1, 2, 3, 4, 5], 8);
+    expect(raw('sealFrames')(frame, 0, frame.length, Kind.Crc32)).toBe(1);
+    const index = new Uint32Array(new SharedArrayBuffer(4 * 16));
+    expect(backend.scanFrames(frame, 0, frame.length, Kind.Crc32, 4, 64, index)).toBe(1);
+    expect(Array.from(index.subarray(0, 8))).toEqual([0, 1, frame.length, 0, 0, 0, 8, 5]);
+    const out = new Float64Array(new SharedArrayBuffer(8 * 2));
+    out.fill(-7);
+    const junkThenFrame = new Uint8Array(1 + frame.length);
+    junkThenFrame.set(frame, 1);
+    expect(
+      (backend.resyncFrames as AnyFn)(
+        junkThenFrame,
+        0,
+        junkThenFrame.length,
+        Kind.Crc32,
+        4,
+        64,
+        1,
+        undefined,
+        out,
+      ),
+    ).toBe(1);
+    expect(Array.from(out)).toEqual([1, 1]);
+    // A detached buffer's view is empty: the checksum of nothing.
+    const gone = new Uint8Array(16);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    expect(gone.length).toBe(0);
+    expect(checksum(Kind.Crc32, gone)).toBe(checksum(Kind.Crc32, new Uint8Array(0)));
+  });
+
   test('Arena', () => {
     const Arena = ctor('Arena');
     check([

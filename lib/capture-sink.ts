@@ -160,13 +160,13 @@ interface Handle {
 }
 type HandleCtor = new (...args: unknown[]) => Handle;
 
-const NATIVE_CUSTOM_KIND = 255; // native/capture.h: kCustomKind
+const NATIVE_CUSTOM_KIND = 255; // native/capture/staging_file.h: kCustomKind
 const ACQUIRED_NONE = -1;
 const ACQUIRED_TIMEOUT = -2;
 const IN_USE_UNIT = 131072; // native/binding/capture.cc: acquire()'s encoding
 const SCRATCH = 4096; // the writer's builder scratch beside each slab
-const SLOT_RECORD = 32; // native/capture.h: SlotRecord
-const HEADER_FIXED = 128; // native/capture.h: StagingHeader
+const SLOT_RECORD = 32; // native/capture/staging_file.h: SlotRecord
+const HEADER_FIXED = 128; // native/capture/staging_file.h: StagingHeader
 const REFUSALS: Record<number, RecoveryRefusal> = {
   1: 'no-intact-frame',
   2: 'tail-too-long',

@@ -33,15 +33,16 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 #ifdef FLATSTREAM_HAVE_MMAP
 
-MapError MappedFile::map(int fd, const MapOptions& options) noexcept {
+SysError MappedFile::map(int fd, const MapOptions& options) noexcept {
   unmap();
   struct stat st;
-  if (fstat(fd, &st) != 0) return {errno, "fstat"};
+  if (fstat(fd, &st) != 0) return sys_error(errno, "fstat");
   // mmap itself would refuse a pipe or socket with ENODEV, but it would map a
   // character device (whose st_size means nothing): refuse them all alike.
-  if (!S_ISREG(st.st_mode)) return {ENODEV, "mmap", "not a regular file"};
+  if (!S_ISREG(st.st_mode)) return sys_error(ENODEV, "mmap", "not a regular file");
   const uint64_t size = uint64_t(st.st_size);
-  if (size > options.max_size || size > SIZE_MAX) return {EFBIG, "mmap", "file too large to map"};
+  if (size > options.max_size || size > SIZE_MAX)
+    return sys_error(EFBIG, "mmap", "file too large to map");
   if (size == 0) return {};  // mmap refuses length 0: an empty span instead
 
   int flags = MAP_SHARED;
@@ -49,7 +50,7 @@ MapError MappedFile::map(int fd, const MapOptions& options) noexcept {
   if (options.populate) flags |= MAP_POPULATE;
 #endif
   void* p = mmap(nullptr, size_t(size), PROT_READ, flags, fd, 0);
-  if (p == MAP_FAILED) return {errno, "mmap"};
+  if (p == MAP_FAILED) return sys_error(errno, "mmap");
   // Advice only: a failure changes speed, never results.
   if (options.sequential) (void)madvise(p, size_t(size), MADV_SEQUENTIAL);
   data_ = static_cast<const uint8_t*>(p);
@@ -65,8 +66,8 @@ void MappedFile::unmap() noexcept {
 
 #else  // no mmap: JS reads instead
 
-MapError MappedFile::map(int, const MapOptions&) noexcept {
-  return {ENOTSUP, "mmap", "mapping files is not supported on this platform"};
+SysError MappedFile::map(int, const MapOptions&) noexcept {
+  return sys_error(ENOTSUP, "mmap", "mapping files is not supported on this platform");
 }
 
 void MappedFile::unmap() noexcept {

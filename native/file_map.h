@@ -12,13 +12,15 @@
 // past the new end raise SIGBUS, which kills the process. Map files that are
 // not concurrently truncated; read() the others.
 //
-// Errors never abort: map() returns the errno and the system call that
-// failed. POSIX only; elsewhere map() reports ENOTSUP and supported() is
-// false, so JS falls back to reading.
+// Errors never abort: map() returns a SysError (native/sys_error.h): the
+// errno and the system call that failed. POSIX only; elsewhere map() reports ENOTSUP and
+// supported() is false, so JS falls back to reading.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "sys_error.h"
 
 namespace flatstream {
 
@@ -32,16 +34,6 @@ struct MapOptions {
   // Files larger than this are refused with EFBIG (the binding passes the
   // largest ArrayBuffer the JS engine accepts).
   uint64_t max_size = UINT64_MAX;
-};
-
-// Why map() failed: an errno value (0: it did not) and the call that failed.
-struct MapError {
-  int code = 0;
-  const char* syscall = "";
-  // A better explanation than strerror(code) when there is one, else nullptr.
-  const char* reason = nullptr;
-
-  explicit operator bool() const noexcept { return code != 0; }
 };
 
 class MappedFile {
@@ -65,7 +57,7 @@ class MappedFile {
   //   EFBIG  (mmap)  the file is larger than options.max_size or SIZE_MAX
   //   ENOTSUP (mmap) the platform cannot map files
   //   and whatever else fstat(2) and mmap(2) report (ENOMEM, ...).
-  MapError map(int fd, const MapOptions& options = {}) noexcept;
+  SysError map(int fd, const MapOptions& options = {}) noexcept;
 
   // Unmaps now (the destructor does it otherwise).
   void unmap() noexcept;

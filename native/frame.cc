@@ -20,26 +20,44 @@ void store_le(uint8_t* p, uint64_t v, unsigned width) noexcept {
   for (unsigned i = 0; i < width; ++i, v >>= 8) p[i] = uint8_t(v);
 }
 
-SealResult seal_frames(uint8_t* buf, size_t len, ChecksumKind kind) noexcept {
+namespace {
+
+// The walk behind walk_frames and seal_frames: calls seal(header, payload,
+// length) for each whole frame when sealing.
+template <bool kSeal>
+SealResult walk(uint8_t* buf, size_t len, const FrameFormat& format) noexcept {
   SealResult r;
-  const unsigned width = checksum_width(kind);
-  const size_t header = kLengthFieldSize + width;
+  const size_t header = format.header_size();
+  const bool fill = kSeal && format.verifies() && format.width != 0;
   size_t pos = 0;
-  while (pos < len) {
-    if (len - pos < header) break;
+  while (len - pos >= header) {
     const size_t payload_len = load_u32le(buf + pos);
     if (len - pos - header < payload_len) break;
-    uint8_t* payload = buf + pos + header;
-    if (width != 0)
-      store_le(buf + pos + kLengthFieldSize, checksum(kind, payload, payload_len), width);
+    if (fill) {
+      uint8_t* payload = buf + pos + header;
+      store_le(buf + pos + kLengthFieldSize, checksum(format.kind, payload, payload_len),
+               format.width);
+    }
     pos += header + payload_len;
     ++r.frames;
   }
+  r.whole = pos;
   if (pos != len) {
     r.ok = false;
     r.bad_offset = pos;
   }
   return r;
+}
+
+}  // namespace
+
+SealResult walk_frames(const uint8_t* buf, size_t len, const FrameFormat& format) noexcept {
+  // Never written through: walk<false> only reads.
+  return walk<false>(const_cast<uint8_t*>(buf), len, format);
+}
+
+SealResult seal_frames(uint8_t* buf, size_t len, const FrameFormat& format) noexcept {
+  return walk<true>(buf, len, format);
 }
 
 ScanResult scan_frames(const uint8_t* buf, size_t len, size_t start, const FrameFormat& format,

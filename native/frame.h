@@ -55,16 +55,27 @@ void store_le(uint8_t* p, uint64_t v, unsigned width) noexcept;
 
 // --- Write side -----------------------------------------------------------
 
-struct SealResult {
+// What a walk over staged frames found. [[nodiscard]]: a caller that seals
+// or walks decides what a result that is not whole frames means.
+struct [[nodiscard]] SealResult {
   bool ok = true;         // false: the staged bytes are not a whole number of frames
-  size_t frames = 0;      // frames sealed
+  size_t frames = 0;      // whole frames walked (sealed)
   size_t bad_offset = 0;  // when !ok: where the inconsistent frame starts
+  size_t whole = 0;       // bytes of those whole frames (len when ok)
 };
 
-// Fills the checksum field of every frame staged in buf[0, len) in place.
-// The lengths were written by our own staging code; they are still checked so
-// that a bug there can never make this read or write out of bounds.
-SealResult seal_frames(uint8_t* buf, size_t len, ChecksumKind kind) noexcept;
+// Walks the frames of `format` (its header size) in buf[0, len) and counts
+// the whole ones, touching nothing: the one frame walk of staged bytes (the
+// capture counts what it writes with it). format.max_frame_len is not
+// applied: staged lengths are ours, and a walk only needs them in bounds.
+SealResult walk_frames(const uint8_t* buf, size_t len, const FrameFormat& format) noexcept;
+
+// walk_frames, filling the checksum field of every whole frame in place when
+// the format has a built-in checksum (a custom one's field is the
+// producer's). The lengths were written by our own staging code; they are
+// still checked so that a bug there can never make this read or write out
+// of bounds.
+SealResult seal_frames(uint8_t* buf, size_t len, const FrameFormat& format) noexcept;
 
 // --- Read side ------------------------------------------------------------
 

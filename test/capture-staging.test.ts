@@ -452,7 +452,7 @@ if (!native) {
   });
 
   describe('hostile staging files', () => {
-    // A version-2 staging header (native/capture.h, StagingHeader) for the stream `file`.
+    // A version-2 staging header (native/capture/staging_file.h, StagingHeader) for the stream `file`.
     const header = (
       file: string,
       o: Partial<Record<'version' | 'slots' | 'maxSlots', number>> = {},

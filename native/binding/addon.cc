@@ -1,52 +1,43 @@
 // The N-API binding: argument conversion and nothing else. Argument checking
-// and user-facing messages live in lib/ (TypeScript); these entry points only
-// refuse what would make C++ misbehave. Every call here works on a whole slab
-// or buffer, never on a single frame of a batch (docs/design.md, "Engine
-// contract").
+// and user-facing messages live in lib/ (TypeScript); these entry points read
+// every argument through native/binding/args.h, so whatever reaches C++ is
+// refused the Node way (docs/design.md, "The native core: capture and
+// binding"). Every call here works on a whole slab or buffer, never on a
+// single frame of a batch (docs/design.md, "Engine contract").
 #include <napi.h>
 
 #include <cstdint>
 
-#include "arg_error.h"
+#include "args.h"
+#include "binding.h"
 #include "checksum.h"
 #include "frame.h"
-
-void InitArena(Napi::Env env, Napi::Object exports);      // native/binding/arena.cc
-void InitFileMap(Napi::Env env, Napi::Object exports);    // native/binding/file_map.cc
-void InitValidator(Napi::Env env, Napi::Object exports);  // native/binding/validator.cc
-void InitCapture(Napi::Env env, Napi::Object exports);    // native/binding/capture.cc
-// nullptr for undefined/null, the chain of a ValidatorChain, a TypeError otherwise.
-const flatstream::ValidatorChain* validator_chain_of(const Napi::Value& v);  // validator.cc
 
 namespace {
 
 using flatstream::ChecksumKind;
 
-using flatstream_binding::arg_range_error;
-using flatstream_binding::arg_type_error;
-using flatstream_binding::bytes_of;
+using namespace flatstream_binding;
 using Bytes = flatstream_binding::ByteView;
 
 ChecksumKind kind_of(const Napi::Value& v) {
   if (!v.IsNumber()) throw arg_type_error(v.Env(), "kind", "of type number");
-  if (!flatstream::is_checksum_kind(v.As<Napi::Number>().Uint32Value()))
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 255 && d == double(unsigned(d))) ||
+      !flatstream::is_checksum_kind(unsigned(d)))
     throw arg_range_error(v.Env(), "kind", "It must be a checksum kind");
-  return static_cast<ChecksumKind>(v.As<Napi::Number>().Uint32Value());
+  return static_cast<ChecksumKind>(unsigned(d));
 }
 
 // Integer argument in [0, max]; doubles carry every offset a Buffer can have.
 uint64_t index_arg(const Napi::Value& v, uint64_t max, const char* what) {
-  if (!v.IsNumber()) throw arg_type_error(v.Env(), what, "of type number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= double(max)) || d != double(uint64_t(d)))
-    throw arg_range_error(v.Env(), what);
-  return uint64_t(d);
+  return integer_arg(v, what, 0, max < kMaxSafeInteger ? max : kMaxSafeInteger);
 }
 
 // checksum(kind, bytes) -> number (width <= 4) | bigint (width 8)
 Napi::Value Checksum(const Napi::CallbackInfo& info) {
   const ChecksumKind kind = kind_of(info[0]);
-  const Bytes b = bytes_of(info[1], "data");
+  const Bytes b = bytes_arg(info[1], "data");
   const uint64_t value = flatstream::checksum(kind, b.data, b.len);
   if (flatstream::checksum_width(kind) == 8) return Napi::BigInt::New(info.Env(), value);
   return Napi::Number::New(info.Env(), double(value));
@@ -59,11 +50,12 @@ Napi::Value ChecksumImpl(const Napi::CallbackInfo& info) {
 
 // sealFrames(slab, start, end, kind) -> frames sealed in slab[start, end)
 Napi::Value SealFrames(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info[0], "slab");
+  const Bytes b = bytes_arg(info[0], "slab");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
-  const flatstream::SealResult r =
-      flatstream::seal_frames(b.data + start, end - start, kind_of(info[3]));
+  const flatstream::SealResult r = flatstream::seal_frames(
+      b.data + start, end - start,
+      flatstream::make_format(kind_of(info[3]), 0, flatstream::kWireMaxFrameLen));
   if (!r.ok)
     throw Napi::Error::New(info.Env(), "staged bytes are not whole frames at offset " +
                                            std::to_string(start + r.bad_offset));
@@ -76,7 +68,7 @@ flatstream::FrameFormat format_of(const Napi::CallbackInfo& info, size_t validat
   const unsigned width = unsigned(index_arg(info[4], 8, "width"));
   const uint64_t max_len = index_arg(info[5], flatstream::kWireMaxFrameLen, "maxFrameLen");
   flatstream::FrameFormat format = flatstream::make_format(kind, width, max_len);
-  format.validators = validator_chain_of(info[validators_arg]);
+  format.validators = validator_chain_arg(info[validators_arg], "validators");
   return format;
 }
 
@@ -89,18 +81,17 @@ flatstream::FrameFormat format_of(const Napi::CallbackInfo& info, size_t validat
 // call per batch of frames.
 constexpr size_t kIndexHeader = 6;
 Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info[0], "buf");
+  const Bytes b = bytes_arg(info[0], "buf");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
   if (end - start > flatstream::kWireMaxFrameLen)
     throw arg_range_error(info.Env(), "end",
                           "A scan window must be at most 2^32 - 1 bytes (index offsets are u32)");
   const flatstream::FrameFormat format = format_of(info, 7);
-  const Bytes idx = bytes_of(info[6], "index");
-  const size_t slots = idx.len / sizeof(uint32_t);
-  if (slots < kIndexHeader + 2 || reinterpret_cast<uintptr_t>(idx.data) % alignof(uint32_t) != 0)
-    throw arg_range_error(info.Env(), "index");
-  uint32_t* index = reinterpret_cast<uint32_t*>(idx.data);
+  uint32_t* index = uint32_out_arg(info[6], "index", 0);
+  const size_t slots = info[6].As<Napi::TypedArray>().ElementLength();
+  if (slots < kIndexHeader + 2)
+    throw arg_range_error(info.Env(), "index", "It must hold at least 8 elements");
   const flatstream::ScanResult r = flatstream::scan_frames(
       b.data, end, start, format, index + kIndexHeader, (slots - kIndexHeader) / 2);
   index[0] = uint32_t(r.status);
@@ -128,7 +119,7 @@ Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
 // undecided, [3] payload bytes checksummed by this call; [4] and [5] carry the
 // search's budget across calls (spent, dropped), zero when a search starts.
 Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
-  const Bytes b = bytes_of(info[0], "buf");
+  const Bytes b = bytes_arg(info[0], "buf");
   const uint64_t end = index_arg(info[2], b.len, "end");
   const uint64_t start = index_arg(info[1], end, "start");
   const flatstream::FrameFormat format = format_of(info, 7);
@@ -138,36 +129,25 @@ Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
   if (run < 1) throw arg_range_error(info.Env(), "run");
   const bool step = info.Length() > 9 && !info[9].IsUndefined();
   const size_t out_len = step ? 6 : 2;
-  double* out = nullptr;
-  if (!info[8].IsUndefined()) {
-    if (!info[8].IsTypedArray() ||
-        info[8].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-        info[8].As<Napi::TypedArray>().ElementLength() < out_len)
-      throw arg_type_error(info.Env(), "out",
-                           step ? "a Float64Array of at least 6" : "a Float64Array of at least 2");
-    out = reinterpret_cast<double*>(bytes_of(info[8], "out").data);
-  }
+  double* out = step || !info[8].IsUndefined() ? float64_out_arg(info[8], "out", out_len) : nullptr;
   if (step) {
-    if (!out) throw arg_type_error(info.Env(), "out", "a Float64Array of at least 6");
-    if (!info[9].IsTypedArray() ||
-        info[9].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      throw arg_type_error(info.Env(), "memo", "a Uint8Array");
-    const Bytes memo = bytes_of(info[9], "memo");
-    if (memo.len < end) throw arg_range_error(info.Env(), "memo", "It is shorter than end");
+    uint8_t* memo = uint8_arg(info[9], "memo");
+    if (info[9].As<Napi::TypedArray>().ElementLength() < end)
+      throw arg_range_error(info.Env(), "memo", "It is shorter than end");
     size_t natural = flatstream::kNoNatural;
     if (!(info[10].IsUndefined() ||
           (info[10].IsNumber() && info[10].As<Napi::Number>().DoubleValue() == -1)))
       natural = size_t(index_arg(info[10], end, "natural"));
     if (natural != flatstream::kNoNatural && natural < start)
       throw arg_range_error(info.Env(), "natural", "It is before start");
-    const bool eof = info[11].ToBoolean().Value();
+    const bool eof = optional_bool_arg(info[11], "eof", false);
     flatstream::ResyncBudget budget;
     if (!(out[4] >= 0 && out[5] >= 0 && out[4] <= 0x1p53 && out[5] <= 0x1p53))
       throw arg_range_error(info.Env(), "out", "The budget it carries is out of range");
     budget.spent = uint64_t(out[4]);
     budget.dropped = uint64_t(out[5]);
     const flatstream::ResyncStep r =
-        flatstream::resync_step(b.data, end, start, natural, eof, format, memo.data, &budget);
+        flatstream::resync_step(b.data, end, start, natural, eof, format, memo, &budget);
     const bool found = r.status == flatstream::ResyncStatus::kFound;
     out[0] = double(r.keep);
     out[1] = found ? 0 : double(r.need);

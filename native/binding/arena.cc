@@ -18,6 +18,9 @@
 
 #include <cstdint>
 
+#include "args.h"
+#include "binding.h"
+
 namespace {
 
 using flatstream::Arena;
@@ -38,11 +41,9 @@ enum Slot : size_t {
 // Blocks are 8-byte aligned (the largest scalar FlatBuffers writes).
 constexpr size_t kBlockAlign = 8;
 
-double size_arg(const Napi::Value& v, double max, const char* what) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 0 && d <= max) || d != double(uint64_t(d)))
-    throw Napi::RangeError::New(v.Env(), std::string(what) + " is out of range");
-  return d;
+// A byte count in [0, max] (native/binding/args.h).
+size_t size_arg(const Napi::Value& v, uint64_t max, const char* what) {
+  return size_t(flatstream_binding::integer_arg(v, what, 0, max));
 }
 
 void release_chunk(napi_env, void*, void* chunk) { static_cast<Chunk*>(chunk)->release(); }
@@ -51,7 +52,7 @@ class ArenaWrap : public Napi::ObjectWrap<ArenaWrap> {
  public:
   explicit ArenaWrap(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<ArenaWrap>(info),
-        arena_(size_t(size_arg(info[0], double(Arena::kMaxBlockSize), "chunkSize"))) {
+        arena_(size_arg(info[0], Arena::kMaxBlockSize, "chunkSize")) {
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), kSlots * sizeof(double));
     state_ = static_cast<double*>(buf.Data());
     state_ref_ = Napi::Persistent(buf);
@@ -61,7 +62,7 @@ class ArenaWrap : public Napi::ObjectWrap<ArenaWrap> {
 
   // block(size, committed) -> undefined, the new chunk's ArrayBuffer, or null (out of memory)
   Napi::Value Block(const Napi::CallbackInfo& info) {
-    const size_t size = size_t(size_arg(info[0], double(Arena::kMaxBlockSize), "size"));
+    const size_t size = size_arg(info[0], Arena::kMaxBlockSize, "size");
     commit(info[1]);
     const uint64_t chunks = arena_.chunks_allocated();
     uint8_t* p = arena_.allocate(size, kBlockAlign);
@@ -81,7 +82,7 @@ class ArenaWrap : public Napi::ObjectWrap<ArenaWrap> {
 
   // shrinkTo(bytes, committed) -> ids of the chunks still held (JS drops the others)
   Napi::Value ShrinkTo(const Napi::CallbackInfo& info) {
-    const size_t bytes = size_t(size_arg(info[0], 9007199254740991.0, "bytes"));
+    const size_t bytes = size_arg(info[0], flatstream_binding::kMaxSafeInteger, "bytes");
     commit(info[1]);
     arena_.shrink_to(bytes);
     Napi::Array ids = Napi::Array::New(info.Env(), arena_.chunk_count());
@@ -103,8 +104,9 @@ class ArenaWrap : public Napi::ObjectWrap<ArenaWrap> {
 
  private:
   void commit(const Napi::Value& v) {
-    if (!arena_.commit(size_t(size_arg(v, double(Arena::kMaxBlockSize), "committed"))))
-      throw Napi::RangeError::New(v.Env(), "committed is not in the current chunk");
+    if (!arena_.commit(size_arg(v, Arena::kMaxBlockSize, "committed")))
+      throw flatstream_binding::arg_range_error(v.Env(), "committed",
+                                                "It must be inside the current chunk");
   }
 
   static Napi::Value expose(Napi::Env env, Chunk* c) {
@@ -143,7 +145,7 @@ Napi::Value LiveChunks(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitArena(Napi::Env env, Napi::Object exports) {
+void flatstream_binding::InitArena(Napi::Env env, Napi::Object exports) {
   Napi::Function arena = ArenaWrap::DefineClass(
       env, "Arena",
       {

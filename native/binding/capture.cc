@@ -1,11 +1,11 @@
-// CaptureHandle: the binding of flatstream::Capture (native/capture.h). It
+// CaptureHandle: the binding of flatstream::Capture (native/capture/capture.h). It
 // converts arguments, hands the staging mappings to JS as external
 // ArrayBuffers (each keeps its mapping alive), forwards the writer thread's
 // progress through an unref'd thread-safe function, and closes the capture
 // in an environment cleanup hook so a terminated worker still drains. The
 // policy logic (block / drop / grow, exit and signal handling) lives in
 // lib/capture-sink.ts.
-#include "capture.h"
+#include "capture/capture.h"
 
 #include <napi.h>
 
@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "args.h"
+#include "binding.h"
 #include "system_error.h"
 
 namespace {
@@ -21,27 +23,20 @@ using flatstream::Capture;
 using flatstream::CaptureConfig;
 using flatstream::SysError;
 
-// A refused recovery also carries `refusal` (1 no intact frame, 2 tail too
-// long, 3 not a regular file), `tornBytes`, `offset` and `frameIndex`: JS
-// builds its RecoveryRefusedError from them.
 Napi::Error to_error(Napi::Env env, const SysError& e) {
-  Napi::Error err = flatstream_binding::system_error(env, e.code, e.syscall, nullptr, e.detail);
-  if (e.refusal != flatstream::kNoRefusal) {
-    err.Set("refusal", Napi::Number::New(env, double(e.refusal)));
-    err.Set("tornBytes", Napi::Number::New(env, double(e.torn_bytes)));
-    err.Set("offset", Napi::Number::New(env, double(e.offset)));
-    err.Set("frameIndex", Napi::Number::New(env, double(e.frame_index)));
-  }
-  return err;
+  return flatstream_binding::system_error(env, e);
 }
 
-uint32_t u32(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber())
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v <= double(UINT32_MAX) && v == double(uint32_t(v))))
-    throw Napi::RangeError::New(info.Env(), std::string(name) + " is out of range");
-  return uint32_t(v);
+using flatstream_binding::arg_range_error;
+using flatstream_binding::bool_arg;
+using flatstream_binding::function_arg;
+using flatstream_binding::integer_arg;
+using flatstream_binding::string_arg;
+
+// Argument i as a u32 (native/binding/args.h).
+uint32_t u32(const Napi::CallbackInfo& info, size_t i, const char* name,
+             uint32_t max = UINT32_MAX) {
+  return flatstream_binding::u32_arg(info[i], name, max);
 }
 
 void release_region(napi_env, void*, void* hint) {
@@ -93,25 +88,25 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   //                   maxSlots, mode, syncIntervalMs, exitTimeoutMs, onNotify)
   explicit CaptureHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureHandle>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsString() || !info[1].IsString())
-      throw Napi::TypeError::New(env, "paths must be strings");
+    const std::string stream_path = string_arg(info[0], "streamPath");
+    const std::string staging_path = string_arg(info[1], "stagingPath");
     CaptureConfig config;
     config.slab_size = u32(info, 2, "slabSize");
     config.scratch_size = u32(info, 3, "scratchSize");
     config.initial_slots = u32(info, 4, "slots");
     config.max_slots = u32(info, 5, "maxSlots");
-    config.mode = u32(info, 6, "mode");
+    config.mode = u32(info, 6, "mode", 07777);
     config.sync_interval_ms = u32(info, 7, "syncIntervalMs");
     exit_timeout_ms_ = u32(info, 8, "exitTimeoutMs");
-    if (!info[9].IsFunction()) throw Napi::TypeError::New(env, "onNotify must be a function");
+    const Napi::Function on_notify = function_arg(info[9], "onNotify");
     SysError e;
-    capture_ = Capture::open(info[0].As<Napi::String>(), info[1].As<Napi::String>(), config, e);
+    capture_ = Capture::open(stream_path, staging_path, config, e);
     if (!capture_) throw to_error(env, e);
     napi_threadsafe_function tsfn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(
         env, napi_create_threadsafe_function(
-                 env, info[9], nullptr, Napi::String::New(env, "flatstream capture"), 0, 1, nullptr,
-                 nullptr, nullptr, &CaptureHandle::CallJs, &tsfn));
+                 env, on_notify, nullptr, Napi::String::New(env, "flatstream capture"), 0, 1,
+                 nullptr, nullptr, nullptr, &CaptureHandle::CallJs, &tsfn));
     tsfn_ = Napi::ThreadSafeFunction(tsfn);
     tsfn_.Unref(env);
     capture_->set_notify(
@@ -167,8 +162,9 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   }
 
   Napi::Value Bind(const Napi::CallbackInfo& info) {
-    const uint32_t kind = u32(info, 0, "kind");
-    if (SysError e = live(info.Env()).bind(int32_t(kind), u32(info, 1, "headerSize")))
+    const uint32_t kind = u32(info, 0, "kind", flatstream::kCustomKind);
+    const uint32_t header_size = u32(info, 1, "headerSize");
+    if (SysError e = live(info.Env()).bind(int32_t(kind), header_size))
       throw to_error(info.Env(), e);
     return info.Env().Undefined();
   }
@@ -178,8 +174,10 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   }
 
   Napi::Value Slot(const Napi::CallbackInfo& info) {
-    auto region = live(info.Env()).slot_region(u32(info, 0, "slot"));
-    if (!region) throw Napi::RangeError::New(info.Env(), "no such slot");
+    Capture& c = live(info.Env());
+    const uint32_t slot = u32(info, 0, "slot");
+    auto region = c.slot_region(slot);
+    if (!region) throw arg_range_error(info.Env(), "slot", "It must be a slot of the staging");
     return region_buffer(info.Env(), region);
   }
 
@@ -190,7 +188,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     bool grown = false;
     SysError e;
     Capture& c = live(info.Env());
-    const int32_t r = c.acquire(info[0].ToBoolean(), u32(info, 1, "waitMs"), &grown, e);
+    const bool grow = bool_arg(info[0], "grow");
+    const int32_t r = c.acquire(grow, u32(info, 1, "waitMs"), &grown, e);
     if (e) throw to_error(info.Env(), e);
     if (r < 0) return Napi::Number::New(info.Env(), r);
     constexpr double kInUseUnit = 131072;  // > kMaxSlots
@@ -201,8 +200,9 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // thread freed one); the process is kept alive until then.
   Napi::Value NotifyBelow(const Napi::CallbackInfo& info) {
     Capture& c = live(info.Env());
+    const uint32_t slots = u32(info, 0, "slots");
     tsfn_.Ref(info.Env());
-    c.notify_below(u32(info, 0, "slots"));
+    c.notify_below(slots);
     return info.Env().Undefined();
   }
 
@@ -213,10 +213,11 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   Napi::Value Submit(const Napi::CallbackInfo& info) {
     Capture& c = live(info.Env());
     const uint32_t slot = u32(info, 0, "slot");
-    const uint32_t len = u32(info, 1, "len");
-    if (slot >= c.slot_count() || len > c.slab_size())
-      throw Napi::RangeError::New(info.Env(), "slot or length out of range");
-    c.submit(slot, len, u32(info, 2, "frames"));
+    const uint32_t len = u32(info, 1, "len", c.slab_size());
+    const uint32_t frames = u32(info, 2, "frames");
+    if (slot >= c.slot_count())
+      throw arg_range_error(info.Env(), "slot", "It must be a slot of the staging");
+    c.submit(slot, len, frames);
     return info.Env().Undefined();
   }
 
@@ -237,8 +238,9 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // the process is kept alive until then.
   Napi::Value NotifyAt(const Napi::CallbackInfo& info) {
     Capture& c = live(info.Env());
+    const uint64_t ticket = integer_arg(info[0], "ticket", 0, flatstream_binding::kMaxSafeInteger);
     tsfn_.Ref(info.Env());
-    c.notify_at(uint64_t(info[0].As<Napi::Number>().DoubleValue()));
+    c.notify_at(ticket);
     return info.Env().Undefined();
   }
 
@@ -248,15 +250,16 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   }
 
   Napi::Value FlushSync(const Napi::CallbackInfo& info) {
-    if (SysError e = live(info.Env()).flush_sync(u32(info, 0, "timeoutMs")))
-      throw to_error(info.Env(), e);
+    Capture& c = live(info.Env());
+    if (SysError e = c.flush_sync(u32(info, 0, "timeoutMs"))) throw to_error(info.Env(), e);
     return info.Env().Undefined();
   }
 
   // close(timeoutMs): drains, joins the thread, marks the staging clean.
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    const uint32_t timeout_ms = u32(info, 0, "timeoutMs");
     if (shut_) return info.Env().Undefined();
-    exit_timeout_ms_ = u32(info, 0, "timeoutMs");
+    exit_timeout_ms_ = timeout_ms;
     if (SysError e = Shutdown()) throw to_error(info.Env(), e);
     return info.Env().Undefined();
   }
@@ -313,7 +316,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   // inject(errno, afterWrites, delayMs): test hook (see Fault).
   Napi::Value Inject(const Napi::CallbackInfo& info) {
     flatstream::Fault f;
-    f.code = int(u32(info, 0, "errno"));
+    f.code = int(u32(info, 0, "errno", 4095));
     f.after_writes = u32(info, 1, "afterWrites");
     f.delay_ms = u32(info, 2, "delayMs");
     live(info.Env()).inject(f);
@@ -329,6 +332,6 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
 
 }  // namespace
 
-void InitCapture(Napi::Env env, Napi::Object exports) {
+void flatstream_binding::InitCapture(Napi::Env env, Napi::Object exports) {
   exports.Set("CaptureHandle", CaptureHandle::Define(env));
 }

@@ -16,20 +16,17 @@
 #include <cstdint>
 #include <utility>
 
-#include "arg_error.h"
+#include "args.h"
+#include "binding.h"
 #include "system_error.h"
 
 namespace {
 
-using flatstream::MapError;
 using flatstream::MappedFile;
+using flatstream::SysError;
 
 // Bits of mapFile's `flags`, as in lib/file-map.ts.
 enum Flag : uint32_t { kSequential = 1, kPopulate = 2 };
-
-Napi::Error system_error(Napi::Env env, const MapError& e) {
-  return flatstream_binding::system_error(env, e.code, e.syscall, e.reason);
-}
 
 void unmap(napi_env, void*, void* hint) { delete static_cast<MappedFile*>(hint); }
 
@@ -37,24 +34,21 @@ void unmap(napi_env, void*, void* hint) { delete static_cast<MappedFile*>(hint);
 // where the host forbids external ArrayBuffers; throws a system error.
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const double fd = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-  const double max = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-  if (!info[0].IsNumber()) throw flatstream_binding::arg_type_error(env, "fd", "of type number");
-  if (!info[1].IsNumber())
-    throw flatstream_binding::arg_type_error(env, "maxLength", "of type number");
-  if (!(fd >= 0 && fd <= INT32_MAX && fd == double(int(fd))))
-    throw flatstream_binding::arg_range_error(env, "fd");
-  if (!(max >= 0)) throw flatstream_binding::arg_range_error(env, "maxLength");
-  if (!info[2].IsUndefined() && !info[2].IsNumber())
-    throw flatstream_binding::arg_type_error(env, "flags", "of type number");
-  const uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  using namespace flatstream_binding;
+  const int fd = int(integer_arg(info[0], "fd", 0, INT32_MAX));
+  // maxLength: Infinity (no bound) or a byte count.
+  const bool unbounded = info[1].IsNumber() && info[1].As<Napi::Number>().DoubleValue() == INFINITY;
+  const uint64_t max =
+      unbounded ? UINT64_MAX : integer_arg(info[1], "maxLength", 0, kMaxSafeInteger);
+  const uint32_t flags =
+      uint32_t(optional_integer_arg(info[2], "flags", 0, kSequential | kPopulate, 0));
 
   flatstream::MapOptions options;
   options.sequential = (flags & kSequential) != 0;
   options.populate = (flags & kPopulate) != 0;
-  options.max_size = max >= 18446744073709551615.0 ? UINT64_MAX : uint64_t(max);
+  options.max_size = max;
   MappedFile mapped;
-  const MapError e = mapped.map(int(fd), options);
+  const SysError e = mapped.map(fd, options);
   if (e) throw system_error(env, e);
   if (mapped.size() == 0) return Napi::ArrayBuffer::New(env, 0);
 
@@ -72,7 +66,7 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitFileMap(Napi::Env env, Napi::Object exports) {
+void flatstream_binding::InitFileMap(Napi::Env env, Napi::Object exports) {
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("mapFileSupported", Napi::Boolean::New(env, MappedFile::supported()));
 }

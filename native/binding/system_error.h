@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "sys_error.h"
+
 namespace flatstream_binding {
 
 // Names of the errno values file and mapping calls report, as Node spells them.
@@ -60,6 +62,21 @@ inline Napi::Error system_error(Napi::Env env, int code, const char* syscall,
   err.Set("errno", Napi::Number::New(env, -code));
   err.Set("syscall", syscall);
   if (!path.empty()) err.Set("path", path);
+  return err;
+}
+
+// A flatstream::SysError (native/sys_error.h) as a system error; `detail`
+// is its path. A refused recovery also carries `refusal` (1 no intact frame,
+// 2 tail too long, 3 not a regular file), `tornBytes`, `offset` and
+// `frameIndex`: JS builds its RecoveryRefusedError from them.
+inline Napi::Error system_error(Napi::Env env, const flatstream::SysError& e) {
+  Napi::Error err = system_error(env, e.code, e.syscall, e.reason, e.detail);
+  if (e.refusal != flatstream::kNoRefusal) {
+    err.Set("refusal", Napi::Number::New(env, double(e.refusal)));
+    err.Set("tornBytes", Napi::Number::New(env, double(e.torn_bytes)));
+    err.Set("offset", Napi::Number::New(env, double(e.offset)));
+    err.Set("frameIndex", Napi::Number::New(env, double(e.frame_index)));
+  }
   return err;
 }
 

@@ -19,7 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "arg_error.h"
+#include "args.h"
+#include "binding.h"
 #include "schema_verifier.h"
 #include "validator_chain.h"
 
@@ -27,80 +28,46 @@ namespace {
 
 using flatstream::ValidatorChain;
 using flatstream::VerifierOptions;
-using flatstream_binding::arg_range_error;
-using flatstream_binding::arg_type_error;
+using namespace flatstream_binding;
 
 // Marks the objects this file made, so that scanFrames never unwraps another
 // class's object (an Arena) as a chain.
 constexpr napi_type_tag kChainTag = {0x6a1f3c09e2b84d57ull, 0x9c0e5d2b7f4a1836ull};
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-// An optional integer property in [min, max]: TypeError if present and not a
-// number, RangeError if out of range.
-double integer_prop(const Napi::Object& o, const char* name, double min, double max, double dflt) {
-  const Napi::Value v = o.Get(name);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber()) throw arg_type_error(o.Env(), name, "of type number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= min && d <= max) || d != std::floor(d)) throw arg_range_error(o.Env(), name);
-  return d;
-}
-
-bool bool_prop(const Napi::Object& o, const char* name, bool dflt) {
-  const Napi::Value v = o.Get(name);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsBoolean()) throw arg_type_error(o.Env(), name, "of type boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
 VerifierOptions options_of(const Napi::Object& o) {
   VerifierOptions opts;
-  opts.max_depth = uint32_t(
-      integer_prop(o, "maxDepth", 1, VerifierOptions::kMaxDepthLimit, double(opts.max_depth)));
-  opts.max_tables =
-      uint32_t(integer_prop(o, "maxTables", 1, 4294967295.0, double(opts.max_tables)));
-  opts.max_size = size_t(
-      integer_prop(o, "maxSize", 0, double(flatstream::kMaxVerifiableSize), double(opts.max_size)));
+  opts.max_depth =
+      uint32_t(integer_prop(o, "maxDepth", 1, VerifierOptions::kMaxDepthLimit, opts.max_depth));
+  opts.max_tables = uint32_t(integer_prop(o, "maxTables", 1, UINT32_MAX, opts.max_tables));
+  opts.max_size =
+      size_t(integer_prop(o, "maxSize", 0, flatstream::kMaxVerifiableSize, opts.max_size));
   opts.check_alignment = bool_prop(o, "checkAlignment", opts.check_alignment);
   opts.check_nested_flatbuffers =
       bool_prop(o, "checkNestedFlatbuffers", opts.check_nested_flatbuffers);
   return opts;
 }
 
-// Any TypedArray or DataView as bytes, SharedArrayBuffer-backed ones
-// included (native/binding/arg_error.h); TypeError otherwise.
-std::pair<const uint8_t*, size_t> view_of(const Napi::Value& v, const char* what) {
-  const flatstream_binding::ByteView b = flatstream_binding::bytes_of(v, what);
-  return {b.data, b.len};
-}
-
 ValidatorChain::Validator validator_of(const Napi::Value& v, uint32_t i) {
   Napi::Env env = v.Env();
-  if (!v.IsObject() || v.IsArray())
-    throw arg_type_error(env, "validators[" + std::to_string(i) + "]", "an object");
-  const Napi::Object o = v.As<Napi::Object>();
+  const Napi::Object o = object_arg(v, "validators[" + std::to_string(i) + "]");
   const Napi::Value kind = o.Get("kind");
   const std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
   if (k == "size") {
     ValidatorChain::Size s;
     s.min = size_t(integer_prop(o, "min", 0, kMaxSafeInteger, 0));
-    const double max = integer_prop(o, "max", 0, kMaxSafeInteger, -1);
-    if (max >= 0) s.max = size_t(max);
+    if (!o.Get("max").IsUndefined()) s.max = size_t(integer_prop(o, "max", 0, kMaxSafeInteger, 0));
     if (s.min > s.max) throw arg_range_error(env, "min");
     return s;
   }
   if (k == "tableRoot") return ValidatorChain::TableRoot(options_of(o));
   if (k == "schema") {
-    const auto bfbs = view_of(o.Get("bfbs"), "bfbs");
+    const ByteView bfbs = bytes_arg(o.Get("bfbs"), "bfbs");
     const Napi::Value root = o.Get("rootType");
-    if (!root.IsUndefined() && !root.IsString())
-      throw arg_type_error(env, "rootType", "of type string");
+    const std::string root_type = root.IsUndefined() ? "" : string_arg(root, "rootType");
     const VerifierOptions opts = options_of(o);
     std::string error;
-    std::unique_ptr<flatstream::SchemaValidator> schema = flatstream::SchemaValidator::create(
-        bfbs.first, bfbs.second, root.IsString() ? root.As<Napi::String>().Utf8Value() : "", opts,
-        &error);
+    std::unique_ptr<flatstream::SchemaValidator> schema =
+        flatstream::SchemaValidator::create(bfbs.data, bfbs.len, root_type, opts, &error);
     if (!schema) throw Napi::Error::New(env, error);
     return ValidatorChain::Schema{std::move(schema)};
   }
@@ -123,17 +90,10 @@ class ChainWrap : public Napi::ObjectWrap<ChainWrap> {
   // check(buf, offset, length) -> null | { index, reason }
   Napi::Value Check(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const auto buf = view_of(info[0], "buf");
-    const double size = double(buf.second);
-    const double offset = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    const double length = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
-    if (!info[1].IsNumber()) throw arg_type_error(env, "offset", "of type number");
-    if (!info[2].IsNumber()) throw arg_type_error(env, "length", "of type number");
-    if (!(offset >= 0 && offset <= size && offset == std::floor(offset)))
-      throw arg_range_error(env, "offset");
-    if (!(length >= 0 && length <= size - offset && length == std::floor(length)))
-      throw arg_range_error(env, "length");
-    const flatstream::ChainResult r = chain_->check(buf.first + size_t(offset), size_t(length));
+    const ByteView buf = bytes_arg(info[0], "buf");
+    const size_t offset = size_t(integer_arg(info[1], "offset", 0, buf.len));
+    const size_t length = size_t(integer_arg(info[2], "length", 0, buf.len - offset));
+    const flatstream::ChainResult r = chain_->check(buf.data + offset, length);
     if (r.ok()) return env.Null();
     Napi::Object failure = Napi::Object::New(env);
     failure.Set("index", Napi::Number::New(env, double(r.index)));
@@ -154,16 +114,17 @@ class ChainWrap : public Napi::ObjectWrap<ChainWrap> {
 
 }  // namespace
 
-// The chain behind scanFrames' / resyncFrames' `validators` argument: nullptr
-// for undefined or null; a TypeError for anything but a ValidatorChain.
-const ValidatorChain* validator_chain_of(const Napi::Value& v) {
+// The chain behind scanFrames' / resyncFrames' `validators` argument
+// (native/binding/binding.h).
+const ValidatorChain* flatstream_binding::validator_chain_arg(const Napi::Value& v,
+                                                              const char* name) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   if (v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kChainTag))
     return ChainWrap::Unwrap(v.As<Napi::Object>())->chain();
-  throw arg_type_error(v.Env(), "validators", "a ValidatorChain");
+  throw arg_type_error(v.Env(), name, "a ValidatorChain");
 }
 
-void InitValidator(Napi::Env env, Napi::Object exports) {
+void flatstream_binding::InitValidator(Napi::Env env, Napi::Object exports) {
   exports.Set("ValidatorChain",
               ChainWrap::DefineClass(env, "ValidatorChain",
                                      {

@@ -1,4 +1,4 @@
-// libFuzzer target for Capture's recovery (native/capture.h): the input is
+// libFuzzer target for Capture's recovery (native/capture/staging_file.h): the input is
 // turned into a staging file left by a writer that died, plus a small stream
 // file; then Capture::open (drains the staged slots, or writes them to an
 // orphan file when the staging records another stream file's identity),
@@ -33,7 +33,7 @@
 #include <string>
 #include <vector>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "frame.h"
 
 using namespace flatstream;
@@ -203,7 +203,10 @@ Built build_structured(Reader& r) {
   // The stream: whole sealed frames of the staged format, then maybe a tail.
   const unsigned frames = r.u8() % 8;
   for (unsigned f = 0; f < frames; ++f) append_frame(out.stream, r, frame_header, r.u8() % 100u);
-  if (builtin(kind)) seal_frames(out.stream.data(), out.stream.size(), ChecksumKind(kind));
+  if (builtin(kind))
+    REQUIRE(seal_frames(out.stream.data(), out.stream.size(),
+                        make_format(ChecksumKind(kind), 0, kWireMaxFrameLen))
+                .ok);
   switch (r.u8() % 4) {
     case 1: {  // garbage
       const size_t n = r.u8() % 20u;
@@ -386,7 +389,8 @@ Expect model_open(const Bytes& staging, const Bytes& stream, bool same) {
   if (std::memcmp(staging.data(), "FSTSTAGE", 8) != 0 || get<uint32_t>(staging, 8) != 2 ||
       header < 4 || header > 12 || slot_count > max_slots || slab == 0 || slab > kMaxSlabSize ||
       scratch > kMaxScratchSize || max_slots > kMaxSlots ||
-      header_bytes != round_up(kRecords + size_t{max_slots} * sizeof(SlotRecord), page())) {
+      header_bytes != round_up(kRecords + size_t{max_slots} * sizeof(SlotRecord), page()) ||
+      (builtin(kind) && header != 4 + checksum_width(ChecksumKind(kind)))) {
     x.open_ok = false;
     return x;
   }
@@ -433,7 +437,10 @@ Expect model_open(const Bytes& staging, const Bytes& stream, bool same) {
       uint64_t frames = 0;
       const size_t whole = whole_frames(data, p.len, header, &frames);
       Bytes chunk(data, data + whole);
-      if (builtin(kind)) seal_frames(chunk.data(), chunk.size(), ChecksumKind(kind));
+      if (builtin(kind))
+        REQUIRE(seal_frames(chunk.data(), chunk.size(),
+                            make_format(ChecksumKind(kind), 0, kWireMaxFrameLen))
+                    .ok);
       x.orphans.insert(x.orphans.end(), chunk.begin(), chunk.end());
       x.recovery.orphaned_frames += frames;
       x.recovery.orphaned_bytes += whole;
@@ -455,7 +462,10 @@ Expect model_open(const Bytes& staging, const Bytes& stream, bool same) {
     uint64_t frames = 0;
     const size_t whole = whole_frames(data, p.len, header, &frames);
     Bytes chunk(data, data + whole);
-    if (builtin(kind)) seal_frames(chunk.data(), chunk.size(), ChecksumKind(kind));
+    if (builtin(kind))
+      REQUIRE(seal_frames(chunk.data(), chunk.size(),
+                          make_format(ChecksumKind(kind), 0, kWireMaxFrameLen))
+                  .ok);
     x.stream.insert(x.stream.end(), chunk.begin(), chunk.end());
     x.recovery.slots++;
     x.recovery.frames += frames;
@@ -613,7 +623,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int32_t commit = int32_t(appended.size());
     std::memcpy(c->header_region()->data + commit_offset(0), &commit, 4);
     if (bind_pick & 0x80) c->submit(0, uint32_t(appended.size()), extra);  // else FILLING
-    if (builtin(kind)) seal_frames(appended.data(), appended.size(), ChecksumKind(kind));
+    if (builtin(kind))
+      REQUIRE(seal_frames(appended.data(), appended.size(),
+                          make_format(ChecksumKind(kind), 0, kWireMaxFrameLen))
+                  .ok);
     want.insert(want.end(), appended.begin(), appended.end());
   }
   const SysError closed = c->close(1000);

@@ -1,4 +1,4 @@
-// Capture (native/capture.h, docs/capture.md): the staging file, what a
+// Capture (native/capture/capture.h, docs/capture.md): the staging file, what a
 // reopen recovers from it after a crash, the torn-tail walk, and the writer
 // thread (policies, faults, flush_sync, sync and notify). Every stream is
 // checked byte for byte against the same frames sealed with seal_frames.
@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "check.h"
 #include "frame.h"
 
@@ -166,7 +167,8 @@ Bytes concat(const Frames& fs) {
 Bytes sealed(const Frames& fs, int32_t kind = kXx) {
   Bytes out = concat(fs);
   if (kind >= 0 && is_checksum_kind(unsigned(kind))) {
-    const SealResult r = seal_frames(out.data(), out.size(), ChecksumKind(kind));
+    const SealResult r =
+        seal_frames(out.data(), out.size(), make_format(ChecksumKind(kind), 0, kWireMaxFrameLen));
     CHECK(r.ok);
     CHECK_EQ(r.frames, fs.size());
   }
@@ -460,6 +462,43 @@ TEST_CASE(submitting_an_empty_slot_frees_it_and_writes_nothing) {
   CHECK_EQ(c->stats().flushes, 1u);
 }
 
+// A slot whose committed bytes are not whole frames (a producer bug, or a
+// hostile write into the shared mapping) is never written: the thread fails
+// with EINVAL naming where the frames stop, and the stream keeps only what
+// came before (docs/design.md, "The native core: capture and binding").
+TEST_CASE(a_slot_that_is_not_whole_frames_fails_the_capture_and_writes_nothing) {
+  TempDir d;
+  auto c = open_capture(d, small_config(2, 2));
+  if (!c) return;
+  CHECK(!c->bind(kXx, kXxHeader));
+  const Frames fs = frames_of(3, 5);
+  Producer p(*c);
+  CHECK(p.acquire(false, 0) && p.put_all(fs));
+  p.submit();
+  CHECK(eventually([&] { return c->completed() >= 1; }));
+  // A frame that declares 1000 bytes, submitted with 20 of them.
+  bool grown = false;
+  SysError e;
+  const int32_t slot = c->acquire(false, 0, &grown, e);
+  CHECK(slot >= 0);
+  if (slot < 0) return;
+  uint8_t* data = c->slot_region(uint32_t(slot))->data;
+  const Bytes whole = frame(6, 9);
+  std::memcpy(data, whole.data(), whole.size());
+  store_u32le(data + whole.size(), 1000);
+  const uint32_t len = uint32_t(whole.size()) + 20;
+  c->submit(uint32_t(slot), len, 2);
+  CHECK(eventually([&] { return c->error().code != 0; }));
+  const SysError err = c->error();
+  CHECK_EQ(err.code, EINVAL);
+  CHECK(std::strcmp(err.syscall, "write") == 0);
+  CHECK(err.detail == d.stream() + ": staged bytes are not whole frames at offset " +
+                          std::to_string(whole.size()) + " of slot " + std::to_string(slot));
+  CHECK(read_all(d.stream()) == sealed(fs));  // nothing of the bad slot
+  CHECK_EQ(c->stats().frames_written, fs.size());
+  CHECK(c->close(1000).code == EINVAL);
+}
+
 // --- 2. Crash and recovery ------------------------------------------------------
 
 namespace {
@@ -658,6 +697,33 @@ TEST_CASE(recovery_of_a_custom_kind_writes_the_staged_bytes_as_they_are) {
   }
   crash_after(d, {}, plan, Death::kKill, kCustomKind, 8);
   reopen_and_check(d, plan, concat(plan.all()), 0, kCustomKind, 8);
+}
+
+// A staging header whose built-in kind and frame header size disagree was
+// not written by a writer: its slots could only be walked with one size and
+// sealed with another, so it is refused and nothing is written.
+TEST_CASE(a_staging_whose_kind_and_header_size_disagree_is_refused) {
+  TempDir d;
+  const int status = in_child([&] {
+    auto c = open_capture(d, small_config());
+    if (!c || c->bind(kXx, kXxHeader)) _exit(1);
+    Producer p(*c);
+    if (!p.acquire(false, 0) || !p.put_all(frames_of(3, 7))) _exit(1);
+    kill(getpid(), SIGKILL);
+  });
+  CHECK(killed(status));
+  const uint32_t crc32_header = kCrc32Header;  // kind stays XXH3 (12-byte headers)
+  write_at(d.staging(),
+           Bytes(reinterpret_cast<const uint8_t*>(&crc32_header),
+                 reinterpret_cast<const uint8_t*>(&crc32_header) + 4),
+           offsetof(StagingHeader, header_size), false);
+  const Bytes staging = read_all(d.staging());
+  SysError e;
+  CHECK(Capture::open(d.stream(), d.staging(), small_config(), e) == nullptr);
+  CHECK_EQ(e.code, EINVAL);
+  CHECK(e.detail == d.staging() + ": not a flatstream staging file");
+  CHECK_EQ(size_of(d.stream()), 0u);
+  CHECK(read_all(d.staging()) == staging);
 }
 
 TEST_CASE(a_writer_that_dies_before_staging_anything_leaves_nothing_to_recover) {

@@ -66,7 +66,7 @@ TEST_CASE(contents_match_and_outlive_the_fd) {
   TempFile f(want);
   const int fd = f.open_ro();
   MappedFile m;
-  const MapError e = m.map(fd);
+  const SysError e = m.map(fd);
   CHECK(!e);
   CHECK_EQ(e.code, 0);
   close(fd);  // the mapping keeps the file
@@ -105,7 +105,7 @@ TEST_CASE(pipe_is_refused_with_enodev) {
   CHECK(pipe(p) == 0);
   CHECK(write(p[1], "abc", 3) == 3);
   MappedFile m;
-  const MapError e = m.map(p[0]);
+  const SysError e = m.map(p[0]);
   CHECK_EQ(e.code, ENODEV);
   CHECK(std::strcmp(e.syscall, "mmap") == 0);
   CHECK(e.reason != nullptr);
@@ -125,7 +125,7 @@ TEST_CASE(directory_is_refused_with_enodev) {
 
 TEST_CASE(bad_fd_is_ebadf_from_fstat) {
   MappedFile m;
-  MapError e = m.map(-1);
+  SysError e = m.map(-1);
   CHECK_EQ(e.code, EBADF);
   CHECK(std::strcmp(e.syscall, "fstat") == 0);
   // A descriptor that was open and is now closed.
@@ -142,7 +142,7 @@ TEST_CASE(write_only_fd_is_eacces) {
   const int fd = open(f.path.c_str(), O_WRONLY | O_CLOEXEC);
   CHECK(fd >= 0);
   MappedFile m;
-  const MapError e = m.map(fd);
+  const SysError e = m.map(fd);
   CHECK_EQ(e.code, EACCES);
   CHECK(std::strcmp(e.syscall, "mmap") == 0);
   close(fd);

@@ -33,7 +33,7 @@ std::vector<uint8_t> build_stream(ChecksumKind kind, const std::vector<size_t>& 
     const std::vector<uint8_t> p = payload_of(sizes[i], uint8_t(i));
     if (!p.empty()) std::memcpy(&out[at + 4 + width], p.data(), p.size());
   }
-  const SealResult r = seal_frames(out.data(), out.size(), kind);
+  const SealResult r = seal_frames(out.data(), out.size(), make_format(kind, 0, kWireMaxFrameLen));
   CHECK(r.ok);
   CHECK_EQ(r.frames, sizes.size());
   return out;
@@ -65,7 +65,7 @@ std::vector<uint8_t> frame_payloads(ChecksumKind kind, const std::vector<std::ve
     if (!p.empty()) std::memcpy(&out[at + 4 + width], p.data(), p.size());
   }
   if (starts) starts->push_back(out.size());
-  CHECK(seal_frames(out.data(), out.size(), kind).ok);
+  CHECK(seal_frames(out.data(), out.size(), make_format(kind, 0, kWireMaxFrameLen)).ok);
   return out;
 }
 
@@ -136,10 +136,43 @@ TEST_CASE(seal_writes_each_checksum_little_endian) {
 TEST_CASE(seal_rejects_staged_bytes_that_are_not_whole_frames) {
   std::vector<uint8_t> s = build_stream(ChecksumKind::kCrc32, {5, 9});
   s.pop_back();
-  const SealResult r = seal_frames(s.data(), s.size(), ChecksumKind::kCrc32);
+  const SealResult r =
+      seal_frames(s.data(), s.size(), make_format(ChecksumKind::kCrc32, 0, kWireMaxFrameLen));
   CHECK(!r.ok);
   CHECK_EQ(r.frames, 1u);
   CHECK_EQ(r.bad_offset, 4u + 4u + 5u);
+}
+
+TEST_CASE(walk_and_seal_take_a_frame_format_and_say_where_whole_frames_end) {
+  // A custom 3-byte field: walked with its header size, never filled.
+  const FrameFormat custom = make_format(ChecksumKind::kNone, 3, kWireMaxFrameLen);
+  std::vector<uint8_t> s = {2, 0, 0, 0, 0xAA, 0xBB, 0xCC, 'h', 'i', 0, 0, 0, 0, 1, 2, 3, 9, 9};
+  const std::vector<uint8_t> before = s;
+  SealResult r = seal_frames(s.data(), s.size(), custom);
+  CHECK(!r.ok);  // two bytes after the second frame: shorter than a header
+  CHECK_EQ(r.frames, 2u);
+  CHECK_EQ(r.whole, 16u);
+  CHECK_EQ(r.bad_offset, 16u);
+  CHECK(s == before);
+  r = walk_frames(s.data(), 16, custom);
+  CHECK(r.ok);
+  CHECK_EQ(r.frames, 2u);
+  CHECK_EQ(r.whole, 16u);
+  r = walk_frames(s.data(), 8, custom);  // the first frame's payload is cut
+  CHECK(!r.ok);
+  CHECK_EQ(r.frames, 0u);
+  CHECK_EQ(r.whole, 0u);
+  // A built-in format: walk_frames counts the same frames and fills nothing.
+  std::vector<uint8_t> b = build_stream(ChecksumKind::kCrc32, {5, 9});
+  const std::vector<uint8_t> sealed = b;
+  std::memset(&b[4], 0, 4);
+  r = walk_frames(b.data(), b.size(), make_format(ChecksumKind::kCrc32, 0, kWireMaxFrameLen));
+  CHECK(r.ok);
+  CHECK_EQ(r.frames, 2u);
+  CHECK_EQ(r.whole, b.size());
+  CHECK(b != sealed);
+  r = seal_frames(b.data(), b.size(), make_format(ChecksumKind::kCrc32, 0, kWireMaxFrameLen));
+  CHECK(r.ok && b == sealed);
 }
 
 TEST_CASE(scan_round_trips_every_checksum) {

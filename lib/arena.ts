@@ -11,6 +11,7 @@
  */
 import { checkInteger, checkOptions } from './args';
 import { nativeExport } from './backend';
+import { ArenaSlot } from './engine/contract';
 import { JsArenaEngine } from './js/arena';
 
 /** Options of an {@link Arena}. */
@@ -118,8 +119,8 @@ class NativeArenaEngine implements ArenaEngine {
   #nextChunk(size: number): Uint8Array | null {
     const opened = this.#arena.block(size, this.#offset);
     if (opened === null) return null;
-    const id = this.#state[0]!;
-    const start = this.#state[1]!;
+    const id = this.#state[ArenaSlot.chunkId]!;
+    const start = this.#state[ArenaSlot.offset]!;
     if (opened !== undefined) {
       this.#buffers.set(id, opened); // the one JS object C++ makes per chunk
       this.#chunk = opened;
@@ -148,11 +149,11 @@ class NativeArenaEngine implements ArenaEngine {
     this.#arena.stats(this.#offset);
     const s = this.#state;
     return {
-      capacity: s[2]!,
-      inUse: s[3]!,
-      highWaterMark: s[4]!,
-      chunks: s[5]!,
-      chunksAllocated: s[6]!,
+      capacity: s[ArenaSlot.capacity]!,
+      inUse: s[ArenaSlot.inUse]!,
+      highWaterMark: s[ArenaSlot.highWaterMark]!,
+      chunks: s[ArenaSlot.chunks]!,
+      chunksAllocated: s[ArenaSlot.chunksAllocated]!,
     };
   }
 }

@@ -13,6 +13,7 @@
 // commits it first; block() then writes (chunk id, offset) into a Float64Array
 // shared with JS and creates no JS object except a new chunk's ArrayBuffer.
 #include "arena.h"
+#include "layout.h"
 
 #include <napi.h>
 
@@ -23,17 +24,9 @@ namespace {
 using flatstream::Arena;
 using flatstream::Chunk;
 
-// Slots of the shared Float64Array `state`.
-enum Slot : size_t {
-  kChunkId,   // block(): the chunk the block is in
-  kOffset,    // block(): the block's offset in that chunk
-  kCapacity,  // stats(): the rest
-  kInUse,
-  kHighWaterMark,
-  kChunks,
-  kChunksAllocated,
-  kSlots
-};
+// Slots of the shared Float64Array `state`: ArenaSlot in layout.h.
+using namespace flatstream_binding;  // NOLINT: the ArenaSlot names
+constexpr size_t kSlots = kArenaSlots;
 
 // Blocks are 8-byte aligned (the largest scalar FlatBuffers writes).
 constexpr size_t kBlockAlign = 8;

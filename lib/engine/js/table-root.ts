@@ -5,13 +5,9 @@
  * so a payload is accepted or rejected for the same reason whichever engine
  * runs (docs/design.md "The engine contract"; test/engine-parity.test.ts).
  *
- * Owns: nothing but this check. Imports: nothing.
+ * Owns: nothing but this check. Imports: the contract only.
  */
-
-/** The smallest valid FlatBuffer: root offset, soffset, vtable size and table size (native/verifier.h). */
-export const MIN_VERIFIABLE_SIZE = 12;
-/** What flatbuffers::Verifier accepts: shorter than 2^31 - 1 bytes (native/verifier.h). */
-export const MAX_VERIFIABLE_SIZE = 2 ** 31 - 2;
+import { MAX_VERIFIABLE_SIZE, MIN_VERIFIABLE_SIZE } from '../contract';
 
 /** The limits of one check, as the native `VerifierOptions`. */
 export interface TableRootLimits {

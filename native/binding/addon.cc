@@ -30,9 +30,12 @@ using Bytes = flatstream_binding::ByteView;
 
 ChecksumKind kind_of(const Napi::Value& v) {
   if (!v.IsNumber()) throw arg_type_error(v.Env(), "kind", "of type number");
-  if (!flatstream::is_checksum_kind(v.As<Napi::Number>().Uint32Value()))
+  // An integer id, as the TS engine requires (1.5 and NaN are not kinds;
+  // test/engine-parity.test.ts).
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d < flatstream::kChecksumKindCount) || d != double(unsigned(d)))
     throw arg_range_error(v.Env(), "kind", "It must be a checksum kind");
-  return static_cast<ChecksumKind>(v.As<Napi::Number>().Uint32Value());
+  return static_cast<ChecksumKind>(unsigned(d));
 }
 
 // Integer argument in [0, max]; doubles carry every offset a Buffer can have.
@@ -202,16 +205,15 @@ Napi::Object Layout(Napi::Env env) {
     return o;
   };
   Napi::Object l = Napi::Object::New(env);
-  l.Set("checksumKind",
-        obj({{"none", double(ChecksumKind::kNone)},
-             {"crc16", double(ChecksumKind::kCrc16)},
-             {"crc32", double(ChecksumKind::kCrc32)},
-             {"xxhash64", double(ChecksumKind::kXxHash64)},
-             {"crc32c", double(ChecksumKind::kCrc32c)},
-             {"crc64", double(ChecksumKind::kCrc64)},
-             {"count", double(flatstream::kChecksumKindCount)},
-             {"custom", double(flatstream::kCustomKind)},
-             {"unbound", double(flatstream::kUnboundKind)}}));
+  l.Set("checksumKind", obj({{"none", double(ChecksumKind::kNone)},
+                             {"crc16", double(ChecksumKind::kCrc16)},
+                             {"crc32", double(ChecksumKind::kCrc32)},
+                             {"xxhash64", double(ChecksumKind::kXxHash64)},
+                             {"crc32c", double(ChecksumKind::kCrc32c)},
+                             {"crc64", double(ChecksumKind::kCrc64)},
+                             {"count", double(flatstream::kChecksumKindCount)},
+                             {"custom", double(flatstream::kCustomKind)},
+                             {"unbound", double(flatstream::kUnboundKind)}}));
   Napi::Array widths = Napi::Array::New(env, flatstream::kChecksumKindCount);
   for (unsigned k = 0; k < flatstream::kChecksumKindCount; k++)
     widths.Set(k, n(flatstream::checksum_width(ChecksumKind(k))));
@@ -234,7 +236,8 @@ Napi::Object Layout(Napi::Env env) {
                           {"validator", kIndexValidator},
                           {"reserved", kIndexReserved},
                           {"header", kIndexHeader}}));
-  l.Set("resyncOut", obj({{"keep", kResyncKeep}, {"frames", kResyncFrames}, {"length", kResyncOut}}));
+  l.Set("resyncOut",
+        obj({{"keep", kResyncKeep}, {"frames", kResyncFrames}, {"length", kResyncOut}}));
   l.Set("resyncStepOut", obj({{"keep", kStepKeep},
                               {"need", kStepNeed},
                               {"naturalPending", kStepNaturalPending},
@@ -242,16 +245,15 @@ Napi::Object Layout(Napi::Env env) {
                               {"spent", kStepSpent},
                               {"dropped", kStepDropped},
                               {"length", kResyncStepOut}}));
-  l.Set("staging",
-        obj({{"slotRecordSize", sizeof(flatstream::SlotRecord)},
-             {"commitFieldOffset", offsetof(flatstream::SlotRecord, commit)},
-             {"headerSize", sizeof(flatstream::StagingHeader)},
-             {"slotFree", flatstream::kSlotFree},
-             {"slotFilling", flatstream::kSlotFilling},
-             {"slotSealed", flatstream::kSlotSealed},
-             {"maxSlabSize", flatstream::kMaxSlabSize},
-             {"maxScratchSize", flatstream::kMaxScratchSize},
-             {"maxSlots", flatstream::kMaxSlots}}));
+  l.Set("staging", obj({{"slotRecordSize", sizeof(flatstream::SlotRecord)},
+                        {"commitFieldOffset", offsetof(flatstream::SlotRecord, commit)},
+                        {"headerSize", sizeof(flatstream::StagingHeader)},
+                        {"slotFree", flatstream::kSlotFree},
+                        {"slotFilling", flatstream::kSlotFilling},
+                        {"slotSealed", flatstream::kSlotSealed},
+                        {"maxSlabSize", flatstream::kMaxSlabSize},
+                        {"maxScratchSize", flatstream::kMaxScratchSize},
+                        {"maxSlots", flatstream::kMaxSlots}}));
   l.Set("acquire", obj({{"none", flatstream::Capture::kNone},
                         {"timeout", flatstream::Capture::kTimeout},
                         {"failed", flatstream::Capture::kFailed},

@@ -13,11 +13,12 @@
 // commits it first; block() then writes (chunk id, offset) into a Float64Array
 // shared with JS and creates no JS object except a new chunk's ArrayBuffer.
 #include "arena.h"
-#include "layout.h"
 
 #include <napi.h>
 
 #include <cstdint>
+
+#include "layout.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
  */
 import { checkInteger, checkOptions } from './args';
 import { nativeExport } from './backend';
-import { ArenaSlot } from './engine/contract';
+import { ArenaLimits, ArenaSlot } from './engine/contract';
 import { JsArenaEngine } from './js/arena';
 
 /** Options of an {@link Arena}. */
@@ -50,9 +50,10 @@ export interface ArenaEngine {
 }
 
 /** Every block starts on a multiple of this many bytes. */
-export const ARENA_BLOCK_ALIGN = 8;
+export const ARENA_BLOCK_ALIGN: number = ArenaLimits.blockAlign;
 /** The largest block: 2 GiB, the FlatBuffers maximum. */
-export const ARENA_MAX_BLOCK_SIZE = 2 ** 31;
+export const ARENA_MAX_BLOCK_SIZE: number = ArenaLimits.maxBlockSize;
+const ALIGN_MASK = ArenaLimits.blockAlign - 1;
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
 const MIN_CHUNK_SIZE = 64;
 
@@ -108,7 +109,7 @@ class NativeArenaEngine implements ArenaEngine {
   }
 
   block(size: number): Uint8Array | null {
-    const start = this.#offset + (-this.#offset & 7);
+    const start = this.#offset + (-this.#offset & ALIGN_MASK);
     if (start + size <= this.#limit) {
       this.#offset = start + size;
       return new Uint8Array(this.#chunk, start, size);

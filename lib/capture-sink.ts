@@ -309,7 +309,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     const given = Object.entries(options ?? {}).filter(([, v]) => v !== undefined);
     const o: typeof DEFAULTS & CaptureSinkOptions = { ...DEFAULTS, ...Object.fromEntries(given) };
     checkInteger(o.slabSize, 'slabSize', 64, StagingLayout.maxSlabSize);
-    checkInteger(o.slabs, 'slabs', 1, 65536);
+    checkInteger(o.slabs, 'slabs', 1, StagingLayout.maxSlots);
     checkInteger(o.blockTimeoutMs, 'blockTimeoutMs', 0, 2 ** 31 - 1);
     checkInteger(o.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
     checkInteger(o.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
@@ -328,7 +328,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     const maxSlots =
       policy === 'block'
         ? o.slabs
-        : Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize)));
+        : Math.max(o.slabs, Math.min(StagingLayout.maxSlots, Math.floor(o.maxBytes / o.slabSize)));
     // needsDrain while more than half the staging is in use: well before
     // anything is dropped (docs/design.md, "Backpressure").
     this.#highWater = Math.floor(maxSlots / 2);

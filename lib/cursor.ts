@@ -17,6 +17,7 @@ import {
   RESYNC_STEP_OUT,
   ResyncStepOut,
   ScanStatus,
+  WIRE_MAX_FRAME_LEN,
 } from './engine/contract';
 import { customValue } from './checksum';
 import {
@@ -54,7 +55,7 @@ const EMPTY = new Uint8Array(0);
 // A scan index holds offsets relative to the scan's start in u32 slots, so
 // one engine call never scans more than this (docs/design.md, "Recovery"):
 // a longer window is scanned in pieces.
-const SCAN_WINDOW = 2 ** 32 - 1;
+const SCAN_WINDOW = WIRE_MAX_FRAME_LEN;
 
 /** The little-endian unsigned integer of `width` bytes at buf[pos]. */
 function loadLE(buf: Uint8Array, pos: number, width: number): bigint {

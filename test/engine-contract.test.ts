@@ -4,11 +4,13 @@
 import {
   ARENA_STATE_SLOTS,
   Acquire,
+  ArenaLimits,
   ArenaSlot,
   CHECKSUM_KIND_COUNT,
   CHECKSUM_WIDTH,
   ChecksumKind,
   DEFAULT_MAX_FRAME_LEN,
+  Evidence,
   INDEX_HEADER,
   IndexSlot,
   LENGTH_FIELD,
@@ -17,6 +19,7 @@ import {
   RESYNC_OUT,
   RESYNC_STEP_OUT,
   Refusal,
+  ResyncBudget,
   ResyncOut,
   ResyncStepOut,
   ScanStatus,
@@ -85,6 +88,15 @@ const expected: Record<string, unknown> = {
     notRegular: Refusal.NotRegular,
   },
   arenaSlot: { ...ArenaSlot, length: ARENA_STATE_SLOTS },
+  evidence: {
+    unknown: Evidence.Unknown,
+    bad: Evidence.Bad,
+    none: Evidence.None,
+    weak: Evidence.Weak,
+    strong: Evidence.Strong,
+  },
+  resyncBudget: { ...ResyncBudget },
+  arena: { ...ArenaLimits },
 };
 
 describe('engine contract', () => {

@@ -99,6 +99,29 @@ export const ResyncStepOut = {
 /** Length of resyncFrames' `out` with a memo. */
 export const RESYNC_STEP_OUT = 6;
 
+/** What one frame at an offset proves, as stored in skip mode's memo (native/frame.h Evidence). */
+export const Evidence = {
+  Unknown: 0,
+  Bad: 1,
+  None: 2,
+  Weak: 3,
+  Strong: 4,
+} as const;
+
+/** Skip mode's work budget (native/frame.h kResyncWorkPerByte, kResyncWorkAllowance). */
+export const ResyncBudget = {
+  workPerByte: 64,
+  workAllowance: 2 ** 20,
+} as const;
+
+/** Arena blocks (native/arena.h Arena::kMaxBlockSize, native/binding/layout.h kBlockAlign). */
+export const ArenaLimits = {
+  /** Every block starts on a multiple of this many bytes. */
+  blockAlign: 8,
+  /** The largest block: 2 GiB, the FlatBuffers maximum. */
+  maxBlockSize: 2 ** 31,
+} as const;
+
 /** Capture staging file layout (native/capture.h SlotRecord, StagingHeader). */
 export const StagingLayout = {
   /** sizeof(SlotRecord): one record per slot after the header. */

@@ -6,10 +6,12 @@
 import type { Backend, ValidatorChainLike } from '../backend';
 import {
   CHECKSUM_KIND_COUNT,
+  Evidence,
   INDEX_HEADER,
   IndexSlot,
   RESYNC_OUT,
   RESYNC_STEP_OUT,
+  ResyncBudget,
   ResyncOut,
   ResyncStepOut,
   ScanStatus,
@@ -111,16 +113,16 @@ const MEMO_CAPACITY = 64;
 
 // Skip mode's search, as resync_step in native/frame.cc (docs/design.md
 // "Skip mode"). Evidence values as in native/frame.h, stored in the memo.
-const E_UNKNOWN = 0;
-const E_BAD = 1;
-const E_NONE = 2;
-const E_WEAK = 3;
-const E_STRONG = 4;
+const E_UNKNOWN = Evidence.Unknown;
+const E_BAD = Evidence.Bad;
+const E_NONE = Evidence.None;
+const E_WEAK = Evidence.Weak;
+const E_STRONG = Evidence.Strong;
 let stepNeed = 0; // set when an evidence or decision is undecided
 let stepSpent = 0; // the search's budget, as ResyncBudget in native/frame.h
 let stepDropped = 0;
-const WORK_PER_BYTE = 64; // kResyncWorkPerByte
-const WORK_ALLOWANCE = 2 ** 20; // kResyncWorkAllowance
+const WORK_PER_BYTE = ResyncBudget.workPerByte;
+const WORK_ALLOWANCE = ResyncBudget.workAllowance;
 
 function evidenceAt(
   buf: Uint8Array,
@@ -142,7 +144,7 @@ function evidenceAt(
     return E_UNKNOWN;
   }
   const len = readU32(buf, at);
-  let e = E_BAD;
+  let e: number = E_BAD;
   const header = LENGTH_FIELD + width;
   if (len <= maxFrameLen) {
     if (avail < header || avail - header < len) {

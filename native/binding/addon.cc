@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "arena.h"
 #include "arg_error.h"
 #include "checksum.h"
 #include "frame.h"
@@ -270,6 +271,15 @@ Napi::Object Layout(Napi::Env env) {
                           {"chunks", kChunks},
                           {"chunksAllocated", kChunksAllocated},
                           {"length", kArenaSlots}}));
+  l.Set("evidence", obj({{"unknown", double(flatstream::Evidence::kUnknown)},
+                         {"bad", double(flatstream::Evidence::kBad)},
+                         {"none", double(flatstream::Evidence::kNone)},
+                         {"weak", double(flatstream::Evidence::kWeak)},
+                         {"strong", double(flatstream::Evidence::kStrong)}}));
+  l.Set("resyncBudget", obj({{"workPerByte", double(flatstream::kResyncWorkPerByte)},
+                             {"workAllowance", double(flatstream::kResyncWorkAllowance)}}));
+  l.Set("arena", obj({{"blockAlign", double(kBlockAlign)},
+                      {"maxBlockSize", double(flatstream::Arena::kMaxBlockSize)}}));
   l.Freeze();
   return l;
 }

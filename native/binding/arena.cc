@@ -29,9 +29,6 @@ using flatstream::Chunk;
 using namespace flatstream_binding;  // NOLINT: the ArenaSlot names
 constexpr size_t kSlots = kArenaSlots;
 
-// Blocks are 8-byte aligned (the largest scalar FlatBuffers writes).
-constexpr size_t kBlockAlign = 8;
-
 double size_arg(const Napi::Value& v, double max, const char* what) {
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
   if (!(d >= 0 && d <= max) || d != double(uint64_t(d)))

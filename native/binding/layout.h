@@ -47,6 +47,9 @@ enum ArenaSlot : size_t {
   kArenaSlots
 };
 
+// Arena blocks are 8-byte aligned (the largest scalar FlatBuffers writes).
+constexpr size_t kBlockAlign = 8;
+
 // Capture's acquire() returns slot + kInUseUnit * (slots in use after it).
 constexpr double kInUseUnit = 131072;
 static_assert(kInUseUnit > flatstream::kMaxSlots, "the in-use count must not spill into the slot");

@@ -10,6 +10,7 @@
  */
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
 import { type ValidatorChainLike, nativeExport } from './backend';
+import { VerifierLimits as Limits } from './engine/contract';
 import { type JsValidatorSpec, JsValidatorChain, checkSpec } from './engine/js/validator-chain';
 import { FlatStreamError, NativeRequiredError } from './errors';
 
@@ -56,10 +57,10 @@ function limitsOf(limits: VerifierLimits | undefined): {
   checkAlignment: boolean;
 } {
   checkOptions(limits, 'limits');
-  const maxDepth = limits?.maxDepth ?? 64;
-  const maxTables = limits?.maxTables ?? 1_000_000;
+  const maxDepth = limits?.maxDepth ?? Limits.defaultMaxDepth;
+  const maxTables = limits?.maxTables ?? Limits.defaultMaxTables;
   const checkAlignment = limits?.checkAlignment ?? true;
-  checkInteger(maxDepth, 'maxDepth', 1, 256);
+  checkInteger(maxDepth, 'maxDepth', 1, Limits.maxDepthLimit);
   checkInteger(maxTables, 'maxTables', 1, 2 ** 32 - 1);
   if (typeof checkAlignment !== 'boolean')
     throw typeError('The "checkAlignment" option must be a boolean');

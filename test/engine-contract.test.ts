@@ -24,6 +24,7 @@ import {
   ResyncStepOut,
   ScanStatus,
   StagingLayout,
+  VerifierLimits,
   WIRE_MAX_FRAME_LEN,
   isVerifyingKind,
 } from '../lib/engine/contract';
@@ -97,6 +98,7 @@ const expected: Record<string, unknown> = {
   },
   resyncBudget: { ...ResyncBudget },
   arena: { ...ArenaLimits },
+  verifier: { ...VerifierLimits },
 };
 
 describe('engine contract', () => {

@@ -52,6 +52,15 @@ export const MIN_VERIFIABLE_SIZE = 12;
 /** The largest payload a verifier accepts (native/verifier.h kMaxVerifiableSize). */
 export const MAX_VERIFIABLE_SIZE = 2 ** 31 - 2;
 
+/** The structural verifiers' limits (native/verifier.h VerifierOptions). */
+export const VerifierLimits = {
+  /** The deepest nesting a validator may be configured for (kMaxDepthLimit). */
+  maxDepthLimit: 256,
+  /** Defaults, flatc's. */
+  defaultMaxDepth: 64,
+  defaultMaxTables: 1_000_000,
+} as const;
+
 /** Scan statuses (native/frame.h ScanStatus). */
 export const ScanStatus = {
   End: 0,

@@ -280,6 +280,10 @@ Napi::Object Layout(Napi::Env env) {
                              {"workAllowance", double(flatstream::kResyncWorkAllowance)}}));
   l.Set("arena", obj({{"blockAlign", double(kBlockAlign)},
                       {"maxBlockSize", double(flatstream::Arena::kMaxBlockSize)}}));
+  const flatstream::VerifierOptions verifier;
+  l.Set("verifier", obj({{"maxDepthLimit", double(flatstream::VerifierOptions::kMaxDepthLimit)},
+                         {"defaultMaxDepth", double(verifier.max_depth)},
+                         {"defaultMaxTables", double(verifier.max_tables)}}));
   l.Freeze();
   return l;
 }

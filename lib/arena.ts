@@ -12,6 +12,7 @@
  */
 import { checkInteger, checkOptions } from './args';
 import { nativeExport } from './backend';
+import { ArenaLimits, ArenaSlot } from './engine/contract';
 import { JsArenaEngine } from './js/arena';
 
 /** Options of an {@link Arena}. */
@@ -50,9 +51,10 @@ export interface ArenaEngine {
 }
 
 /** Every block starts on a multiple of this many bytes. */
-export const ARENA_BLOCK_ALIGN = 8;
+export const ARENA_BLOCK_ALIGN: number = ArenaLimits.blockAlign;
 /** The largest block: 2 GiB, the FlatBuffers maximum. */
-export const ARENA_MAX_BLOCK_SIZE = 2 ** 31;
+export const ARENA_MAX_BLOCK_SIZE: number = ArenaLimits.maxBlockSize;
+const ALIGN_MASK = ArenaLimits.blockAlign - 1;
 const DEFAULT_CHUNK_SIZE = 64 * 1024;
 const MIN_CHUNK_SIZE = 64;
 
@@ -108,7 +110,7 @@ class NativeArenaEngine implements ArenaEngine {
   }
 
   block(size: number): Uint8Array | null {
-    const start = this.#offset + (-this.#offset & 7);
+    const start = this.#offset + (-this.#offset & ALIGN_MASK);
     if (start + size <= this.#limit) {
       this.#offset = start + size;
       return new Uint8Array(this.#chunk, start, size);
@@ -119,8 +121,8 @@ class NativeArenaEngine implements ArenaEngine {
   #nextChunk(size: number): Uint8Array | null {
     const opened = this.#arena.block(size, this.#offset);
     if (opened === null) return null;
-    const id = this.#state[0]!;
-    const start = this.#state[1]!;
+    const id = this.#state[ArenaSlot.chunkId]!;
+    const start = this.#state[ArenaSlot.offset]!;
     if (opened !== undefined) {
       this.#buffers.set(id, opened); // the one JS object C++ makes per chunk
       this.#chunk = opened;
@@ -149,11 +151,11 @@ class NativeArenaEngine implements ArenaEngine {
     this.#arena.stats(this.#offset);
     const s = this.#state;
     return {
-      capacity: s[2]!,
-      inUse: s[3]!,
-      highWaterMark: s[4]!,
-      chunks: s[5]!,
-      chunksAllocated: s[6]!,
+      capacity: s[ArenaSlot.capacity]!,
+      inUse: s[ArenaSlot.inUse]!,
+      highWaterMark: s[ArenaSlot.highWaterMark]!,
+      chunks: s[ArenaSlot.chunks]!,
+      chunksAllocated: s[ArenaSlot.chunksAllocated]!,
     };
   }
 }

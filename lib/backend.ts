@@ -93,42 +93,20 @@ export interface Backend {
   ): number;
 }
 
-/** Scan statuses, as in native/frame.h. */
-export const ScanStatus = {
-  End: 0,
-  Partial: 1,
-  IndexFull: 2,
-  ChecksumMismatch: 3,
-  InvalidFrame: 4,
-  /** The frame at `consumed` passed its checksum but a validator failed ({@link IndexSlot}.validator). */
-  ValidationFailed: 5,
-} as const;
-
-/** Header slots at the start of a scan index; (offset, length) pairs follow. */
-export const INDEX_HEADER = 6;
-
-/** What each header slot of a scan index holds. */
-export const IndexSlot = {
-  status: 0,
-  frames: 1,
-  /** Offset of the first frame not indexed, relative to `start`. */
-  consumed: 2,
-  /** The declared length of the frame the scan stopped at (when known). */
-  length: 3,
-  /** ValidationFailed: the failing validator's position in the chain; 0 otherwise. */
-  validator: 4,
-  /** Always 0. */
-  reserved: 5,
-} as const;
-
-/** Length of resyncFrames' `out`: [0] keep, [1] frames of the run found. */
-export const RESYNC_OUT = 2;
-
-/** Length of resyncFrames' `out` with a memo: [0] keep, [1] need, [2] natural pending, [3] bytes checksummed, [4] spent, [5] dropped. */
-export const RESYNC_STEP_OUT = 6;
+export {
+  INDEX_HEADER,
+  IndexSlot,
+  RESYNC_OUT,
+  RESYNC_STEP_OUT,
+  ResyncOut,
+  ResyncStepOut,
+  ScanStatus,
+} from './engine/contract';
 
 interface NativeBinding extends Backend {
   napiVersion: number;
+  /** The addon's side of lib/engine/contract.ts (native/binding/addon.cc Layout). */
+  layout: unknown;
 }
 
 function packageRoot(): string {

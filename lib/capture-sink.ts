@@ -23,7 +23,7 @@ import {
   type RecoveryRefusal,
 } from './errors';
 import * as exitHook from './exit-hook';
-import { CUSTOM_KIND } from './framing';
+import { Acquire, Refusal, StagingLayout } from './engine/contract';
 import type { Staging, StagingSink, StagingUnit } from './sink';
 
 /**
@@ -160,17 +160,11 @@ interface Handle {
 }
 type HandleCtor = new (...args: unknown[]) => Handle;
 
-const NATIVE_CUSTOM_KIND = 255; // native/capture/staging_file.h: kCustomKind
-const ACQUIRED_NONE = -1;
-const ACQUIRED_TIMEOUT = -2;
-const IN_USE_UNIT = 131072; // native/binding/capture.cc: acquire()'s encoding
 const SCRATCH = 4096; // the writer's builder scratch beside each slab
-const SLOT_RECORD = 32; // native/capture/staging_file.h: SlotRecord
-const HEADER_FIXED = 128; // native/capture/staging_file.h: StagingHeader
 const REFUSALS: Record<number, RecoveryRefusal> = {
-  1: 'no-intact-frame',
-  2: 'tail-too-long',
-  3: 'not-a-regular-file',
+  [Refusal.NoIntactFrame]: 'no-intact-frame',
+  [Refusal.TailTooLong]: 'tail-too-long',
+  [Refusal.NotRegular]: 'not-a-regular-file',
 };
 // docs/design.md, "Capture staging: space, claims and identity": 1 MiB per
 // sink at the start, so that many sinks share a small /dev/shm; growth is
@@ -314,8 +308,8 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     // An option given as undefined takes its default, as in Node's own APIs.
     const given = Object.entries(options ?? {}).filter(([, v]) => v !== undefined);
     const o: typeof DEFAULTS & CaptureSinkOptions = { ...DEFAULTS, ...Object.fromEntries(given) };
-    checkInteger(o.slabSize, 'slabSize', 64, 2 ** 30);
-    checkInteger(o.slabs, 'slabs', 1, 65536);
+    checkInteger(o.slabSize, 'slabSize', 64, StagingLayout.maxSlabSize);
+    checkInteger(o.slabs, 'slabs', 1, StagingLayout.maxSlots);
     checkInteger(o.blockTimeoutMs, 'blockTimeoutMs', 0, 2 ** 31 - 1);
     checkInteger(o.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
     checkInteger(o.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
@@ -334,7 +328,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     const maxSlots =
       policy === 'block'
         ? o.slabs
-        : Math.max(o.slabs, Math.min(65536, Math.floor(o.maxBytes / o.slabSize)));
+        : Math.max(o.slabs, Math.min(StagingLayout.maxSlots, Math.floor(o.maxBytes / o.slabSize)));
     // needsDrain while more than half the staging is in use: well before
     // anything is dropped (docs/design.md, "Backpressure").
     this.#highWater = Math.floor(maxSlots / 2);
@@ -401,10 +395,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     this.#check();
     if (this.#bound) throw typeError('This CaptureSink already belongs to a StreamWriter');
     try {
-      this.#handle.bind(
-        format.kind === CUSTOM_KIND ? NATIVE_CUSTOM_KIND : format.kind,
-        format.headerSize,
-      );
+      this.#handle.bind(format.kind, format.headerSize);
     } catch (err) {
       throw openError(err as NativeError, `cannot capture to ${this.path}`);
     } finally {
@@ -426,24 +417,29 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       throw this.#fail(asIoError(err as Error, `cannot grow the staging of ${this.path}`));
     }
     if (slot >= 0) {
-      const inUse = Math.floor(slot / IN_USE_UNIT);
-      slot -= inUse * IN_USE_UNIT;
+      const inUse = Math.floor(slot / Acquire.inUseUnit);
+      slot -= inUse * Acquire.inUseUnit;
       this.#pressure = inUse > this.#highWater;
       this.#episode = null;
       return this.#units[slot] ?? this.#mapUnit(slot);
     }
-    if (slot === ACQUIRED_NONE) {
+    if (slot === Acquire.None) {
       this.#pressure = true;
       return null;
     }
-    if (slot === ACQUIRED_TIMEOUT) throw new StagingFullError(wait, this.#handle.stats().slabs);
+    if (slot === Acquire.Timeout) throw new StagingFullError(wait, this.#handle.stats().slabs);
     throw this.#threadFailure();
   }
 
   /** @internal Staging: hands a slab to the writer thread. */
   submit(unit: StagingUnit, end: number, frames: number): void {
     this.#check();
-    this.#handle.submit((unit.cell * 4 - 4 - HEADER_FIXED) / SLOT_RECORD, end, frames);
+    this.#handle.submit(
+      (unit.cell * 4 - StagingLayout.commitFieldOffset - StagingLayout.headerSize) /
+        StagingLayout.slotRecordSize,
+      end,
+      frames,
+    );
   }
 
   /** @internal Staging: counts a dropped frame. */
@@ -613,7 +609,11 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       slab: all.subarray(0, this.slabSize),
       view: new DataView(buffer, 0, this.slabSize),
       scratch: all.subarray(this.slabSize),
-      cell: (HEADER_FIXED + slot * SLOT_RECORD + 4) / 4,
+      cell:
+        (StagingLayout.headerSize +
+          slot * StagingLayout.slotRecordSize +
+          StagingLayout.commitFieldOffset) /
+        4,
     };
     this.#units[slot] = unit;
     return unit;

@@ -10,13 +10,15 @@
  * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
  * it from sync sources (bytes, files) and async ones (streams) alike.
  */
+import { type ValidatorChainLike, backend } from './backend';
 import {
   INDEX_HEADER,
+  IndexSlot,
   RESYNC_STEP_OUT,
+  ResyncStepOut,
   ScanStatus,
-  type ValidatorChainLike,
-  backend,
-} from './backend';
+  WIRE_MAX_FRAME_LEN,
+} from './engine/contract';
 import { customValue } from './checksum';
 import {
   ChecksumMismatchError,
@@ -53,7 +55,7 @@ const EMPTY = new Uint8Array(0);
 // A scan index holds offsets relative to the scan's start in u32 slots, so
 // one engine call never scans more than this (docs/design.md, "Recovery"):
 // a longer window is scanned in pieces.
-const SCAN_WINDOW = 2 ** 32 - 1;
+const SCAN_WINDOW = WIRE_MAX_FRAME_LEN;
 
 /** The little-endian unsigned integer of `width` bytes at buf[pos]. */
 function loadLE(buf: Uint8Array, pos: number, width: number): bigint {
@@ -241,7 +243,10 @@ export class FrameCursor {
       }
       if (status === ScanStatus.Partial) {
         if (this.#eof && this.#skip) {
-          this.#beginResync(this.#batchBase + this.#index[2]!, 'torn frame at the end');
+          this.#beginResync(
+            this.#batchBase + this.#index[IndexSlot.consumed]!,
+            'torn frame at the end',
+          );
           continue;
         }
         if (this.#eof) throw this.#fail(status);
@@ -261,8 +266,8 @@ export class FrameCursor {
   // the length may be garbage: resynchronise on the checksum, trying first
   // the frame right after one whose length was sane (docs/design.md "Skip mode").
   #skipBadFrame(status: number): void {
-    const at = this.#batchBase + this.#index[2]!;
-    const length = this.#index[3]!;
+    const at = this.#batchBase + this.#index[IndexSlot.consumed]!;
+    const length = this.#index[IndexSlot.length]!;
     if (status === ScanStatus.ValidationFailed) {
       const bad = this.#validator!.check(this.window, at + this.#header, length);
       const size = this.#header + length;
@@ -341,7 +346,7 @@ export class FrameCursor {
       this.#eof,
     );
     this.#memoHigh = Math.max(this.#memoHigh, this.#end);
-    this.resyncChecksummed += out[3]!;
+    this.resyncChecksummed += out[ResyncStepOut.checksummed]!;
     if (p >= 0) {
       this.#resyncing = false;
       this.#setWindow(this.window, this.#winBase, p, this.#end, true);
@@ -355,9 +360,9 @@ export class FrameCursor {
       this.#report(this.#skipFrom, this.#winBase + this.#end - this.#skipFrom, this.#skipReason);
       return true;
     }
-    const keep = out[0]!;
-    this.#need = out[1]!;
-    if (out[2] === 0) this.#natural = -1;
+    const keep = out[ResyncStepOut.keep]!;
+    this.#need = out[ResyncStepOut.need]!;
+    if (out[ResyncStepOut.naturalPending] === 0) this.#natural = -1;
     this.#candidate = keep;
     // Candidates before `keep` are ruled out for good: drop their bytes.
     if (keep > 0) {
@@ -368,7 +373,7 @@ export class FrameCursor {
       this.#memoHigh = end - keep;
       this.#winBase += keep;
       this.#end -= keep;
-      out[5] = out[5]! + keep;
+      out[ResyncStepOut.dropped] = out[ResyncStepOut.dropped]! + keep;
       this.#candidate = 0;
       this.#need -= keep;
       if (this.#natural >= 0) this.#natural -= keep;
@@ -422,7 +427,7 @@ export class FrameCursor {
     );
     this.#batchI = 0;
     this.#batchBase = start;
-    this.#status = this.#index[0]!;
+    this.#status = this.#index[IndexSlot.status]!;
     if (this.#status === ScanStatus.Partial && end < this.#end) {
       if (this.#batchN > 0) this.#status = ScanStatus.IndexFull;
       else this.#scanWhole(start);
@@ -440,26 +445,26 @@ export class FrameCursor {
       (w[start]! | (w[start + 1]! << 8) | (w[start + 2]! << 16) | (w[start + 3]! << 24)) >>> 0;
     if (this.#header + len > this.#end - start) return; // really cut: Partial stands
     const payload = w.subarray(start + this.#header, start + this.#header + len);
-    idx[2] = 0;
-    idx[3] = len;
-    idx[4] = 0;
+    idx[IndexSlot.consumed] = 0;
+    idx[IndexSlot.length] = len;
+    idx[IndexSlot.validator] = 0;
     if (this.#kind !== Kind.None) {
       const expected = loadLE(w, start + LENGTH_FIELD, this.#deframer.checksum.width);
       if (BigInt(backend.checksum(this.#kind, payload)) !== expected) {
-        this.#status = idx[0] = ScanStatus.ChecksumMismatch;
+        this.#status = idx[IndexSlot.status] = ScanStatus.ChecksumMismatch;
         return;
       }
     }
     const bad = this.#batch?.check(w, start + this.#header, len) ?? null;
     if (bad) {
-      this.#status = idx[0] = ScanStatus.ValidationFailed;
-      idx[4] = bad.index;
+      this.#status = idx[IndexSlot.status] = ScanStatus.ValidationFailed;
+      idx[IndexSlot.validator] = bad.index;
       return;
     }
     idx[INDEX_HEADER] = this.#header;
     idx[INDEX_HEADER + 1] = len;
-    this.#batchN = idx[1] = 1;
-    this.#status = idx[0] =
+    this.#batchN = idx[IndexSlot.frames] = 1;
+    this.#status = idx[IndexSlot.status] =
       start + this.#header + len === this.#end ? ScanStatus.End : ScanStatus.IndexFull;
   }
 
@@ -568,8 +573,8 @@ export class FrameCursor {
 
   // The error for a scan that stopped at the window's consumed point; sticky.
   #fail(status: number): FlatStreamError {
-    const at = this.#batchBase + this.#index[2]!;
-    const length = this.#index[3]!;
+    const at = this.#batchBase + this.#index[IndexSlot.consumed]!;
+    const length = this.#index[IndexSlot.length]!;
     this.#start = at;
     const d = this.#deframer;
     const where = this.#where(at);

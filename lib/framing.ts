@@ -12,6 +12,7 @@ import { checkBytes, checkInteger, checkOptions, typeError } from './args';
 import { type Checksum, NoChecksum, checkChecksum, customValue, isBuiltin } from './checksum';
 import { backend } from './backend';
 import { InvalidFrameError } from './errors';
+import { ChecksumKind } from './engine/contract';
 import { DEFAULT_MAX_FRAME_LEN, LENGTH_FIELD, WIRE_MAX_FRAME_LEN } from './kinds';
 import {
   type CompiledValidator,
@@ -34,7 +35,7 @@ interface Adapters {
 const NO_ADAPTERS: Adapters = { validator: NoValidator, observers: [] };
 
 /** Id used for a custom (JS) checksum: the native side then only skips its field. */
-export const CUSTOM_KIND = -1;
+export const CUSTOM_KIND: number = ChecksumKind.Custom;
 
 abstract class FrameCodec<Self> {
   /** The checksum agreed for this stream. */

@@ -1,21 +1,13 @@
+/**
+ * Wire constants and built-in checksum ids, as named by the engine contract
+ * (lib/engine/contract.ts; docs/design.md "The engine contract").
+ */
+import { CHECKSUM_WIDTH, ChecksumKind } from './engine/contract';
+
+export { DEFAULT_MAX_FRAME_LEN, LENGTH_FIELD, WIRE_MAX_FRAME_LEN } from './engine/contract';
+
 /** Built-in checksum ids, shared with native/checksum.h (ChecksumKind). */
-export const Kind = {
-  None: 0,
-  Crc16: 1,
-  Crc32: 2,
-  XxHash64: 3,
-  Crc32c: 4,
-  Crc64: 5,
-} as const;
+export const Kind = ChecksumKind;
 
 /** Wire width in bytes of each built-in, indexed by id. */
-export const KIND_WIDTH: readonly number[] = [0, 2, 4, 8, 4, 8];
-
-/** Length field (u32 LE) size. */
-export const LENGTH_FIELD = 4;
-
-/** Default read bound: 2 GiB, the FlatBuffers maximum. */
-export const DEFAULT_MAX_FRAME_LEN = 2 ** 31;
-
-/** The largest length a u32 length field can state. */
-export const WIRE_MAX_FRAME_LEN = 2 ** 32 - 1;
+export const KIND_WIDTH: readonly number[] = CHECKSUM_WIDTH;

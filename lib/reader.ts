@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
 import { DONE, FRAME, FrameCursor, type SkippedRange } from './cursor';
 import { ClosedError, IoError, ReaderBusyError } from './errors';
+import { isVerifyingKind } from './engine/contract';
 import { Deframer } from './framing';
 import type { MemoryPolicy } from './policy';
 import { type AsyncChunks, FileSource, IterableChunks, type SyncChunks } from './sources';
@@ -126,7 +127,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
     const onSkip = options?.onSkip;
     if (onSkip !== undefined) checkFunction(onSkip, 'onSkip');
-    if (onCorrupt === 'skip' && !(deframer.kind >= 1 && deframer.kind <= 5)) {
+    if (onCorrupt === 'skip' && !isVerifyingKind(deframer.kind)) {
       throw typeError(
         "onCorrupt: 'skip' needs a built-in checksum: without one, a corrupt length cannot be told from a real one",
       );

@@ -10,6 +10,8 @@
  */
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
 import { type ValidatorChainLike, nativeExport } from './backend';
+import { VerifierLimits as Limits } from './engine/contract';
+import { type JsValidatorSpec, JsValidatorChain, checkSpec } from './engine/js/validator-chain';
 import { FlatStreamError, NativeRequiredError } from './errors';
 
 /** A check of one payload: `null`/`undefined` when it passes, otherwise the reason. */
@@ -55,10 +57,10 @@ function limitsOf(limits: VerifierLimits | undefined): {
   checkAlignment: boolean;
 } {
   checkOptions(limits, 'limits');
-  const maxDepth = limits?.maxDepth ?? 64;
-  const maxTables = limits?.maxTables ?? 1_000_000;
+  const maxDepth = limits?.maxDepth ?? Limits.defaultMaxDepth;
+  const maxTables = limits?.maxTables ?? Limits.defaultMaxTables;
   const checkAlignment = limits?.checkAlignment ?? true;
-  checkInteger(maxDepth, 'maxDepth', 1, 256);
+  checkInteger(maxDepth, 'maxDepth', 1, Limits.maxDepthLimit);
   checkInteger(maxTables, 'maxTables', 1, 2 ** 32 - 1);
   if (typeof checkAlignment !== 'boolean')
     throw typeError('The "checkAlignment" option must be a boolean');
@@ -106,10 +108,8 @@ export class SizeValidator extends BuiltinValidator {
     this.spec = { kind: 'size', min, max };
   }
 
-  protected checkJs(_buf: Uint8Array, _offset: number, length: number): string | null {
-    if (length < this.min) return `payload of ${length} bytes is shorter than ${this.min}`;
-    if (length > this.max) return `payload of ${length} bytes is longer than ${this.max}`;
-    return null;
+  protected checkJs(buf: Uint8Array, offset: number, length: number): string | null {
+    return checkSpec(this.spec as JsValidatorSpec, buf, offset, length);
   }
 }
 
@@ -127,34 +127,9 @@ export class TableRootValidator extends BuiltinValidator {
     this.spec = { kind: 'tableRoot', ...limitsOf(limits) };
   }
 
-  // The same checks in TS, for the fallback engine.
+  // The fallback engine's twin of the native check (lib/engine/js/table-root.ts).
   protected checkJs(buf: Uint8Array, offset: number, length: number): string | null {
-    const align = this.spec.kind === 'tableRoot' && this.spec.checkAlignment;
-    const u32 = (p: number): number =>
-      (buf[offset + p]! |
-        (buf[offset + p + 1]! << 8) |
-        (buf[offset + p + 2]! << 16) |
-        (buf[offset + p + 3]! << 24)) >>>
-      0;
-    const u16 = (p: number): number => buf[offset + p]! | (buf[offset + p + 1]! << 8);
-    if (length < 8) return 'buffer too small';
-    const root = u32(0);
-    if (root === 0) return 'root offset is zero';
-    if (align && root % 4 !== 0) return 'table misaligned';
-    if (root + 4 > length) return 'root offset out of bounds';
-    const vtable = root - (u32(root) | 0);
-    if (vtable < 0 || vtable + 2 > length) return 'vtable out of bounds';
-    if (align && vtable % 2 !== 0) return 'vtable misaligned';
-    const vsize = u16(vtable);
-    if (vsize % 2 !== 0) return 'vtable size is odd';
-    if (vsize < 4) return 'vtable too short';
-    if (vtable + vsize > length) return 'vtable extends past the end';
-    const tsize = u16(vtable + 2);
-    if (tsize < 4) return 'table size smaller than its vtable offset';
-    if (root + tsize > length) return 'table body out of bounds';
-    for (let f = 4; f < vsize; f += 2)
-      if (u16(vtable + f) >= tsize) return 'field offset outside the table';
-    return null;
+    return checkSpec(this.spec as JsValidatorSpec, buf, offset, length);
   }
 }
 
@@ -297,15 +272,11 @@ export function compileValidator(v: Validator): CompiledValidator | null {
   let batch: ValidatorChainLike | null = null;
   if (active.every((x) => x instanceof BuiltinValidator)) {
     const builtins = active as BuiltinValidator[];
-    batch = nativeChain(builtins.map((x) => x.spec)) ?? {
-      check(buf, offset, length) {
-        for (let i = 0; i < builtins.length; i++) {
-          const reason = builtins[i]!.check(buf, offset, length);
-          if (reason) return { index: i, reason };
-        }
-        return null;
-      },
-    };
+    // The fallback engine's chain takes the same specs (schema validators never get
+    // here without the addon: their constructor requires it).
+    batch =
+      nativeChain(builtins.map((x) => x.spec)) ??
+      new JsValidatorChain(builtins.map((x) => x.spec as JsValidatorSpec));
   }
   return {
     batch,

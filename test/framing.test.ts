@@ -147,13 +147,15 @@ describe('mis-framing is inherent to the format', () => {
     ]);
     // The 8-byte checksum is taken as payload start: frame 0 "payload" is checksum + "hello" minus 8 bytes.
     let first: Buffer | undefined;
-    try {
+    const e = thrown(() =>
       new StreamReader(stream, new DefaultDeframer()).processAll((p) => {
         first ??= Buffer.from(p);
-      });
-    } catch (e) {
-      expect(e).toBeInstanceOf(FlatStreamError);
-    }
+      }),
+    );
     expect(first).toEqual(stream.subarray(4, 9));
+    // At 9 the length field is checksum bytes 5..7 and 'h': about 1.7 GB, under
+    // the default bound, so the stream ends inside that frame.
+    expect(e).toBeInstanceOf(UnexpectedEofError);
+    expect(e).toMatchObject({ code: 'ERR_FLATSTREAM_UNEXPECTED_EOF', offset: 9, frameIndex: 1 });
   });
 });

@@ -61,6 +61,51 @@ describe('validators', () => {
     expect(v.validate(bytes(64, 9))).not.toBeNull();
   });
 
+  // The smallest FlatBuffer: root offset 4, the root table at 4 (soffset -4),
+  // its vtable at 8 (vtable size 4, table size 4, no fields).
+  const minimal = (): Uint8Array =>
+    Uint8Array.from([4, 0, 0, 0, 0xfc, 0xff, 0xff, 0xff, 4, 0, 4, 0]);
+  // 16 bytes: root offset 12, a vtable at 4 (size 6, table size 4, one field at
+  // offset 2: inside the table's own soffset), 2 bytes of padding, the table at 12.
+  const fieldAt2 = (): Uint8Array =>
+    Uint8Array.from([12, 0, 0, 0, 6, 0, 4, 0, 2, 0, 0, 0, 8, 0, 0, 0]);
+
+  test('TableRootValidator gives the native verdict and reason in both engines', () => {
+    const v = new TableRootValidator();
+    expect(v.validate(minimal())).toBeNull();
+    expect([8, 9, 10, 11].map((n) => v.validate(minimal().subarray(0, n)))).toEqual(
+      Array(4).fill('buffer too small'),
+    );
+    expect(v.validate(fieldAt2())).toBe('field offset outside the table');
+    const tableCut = minimal();
+    tableCut[10] = 10; // table size 10: the body runs past the 12 bytes
+    expect(v.validate(tableCut)).toBe('table body out of bounds');
+    const rootPast = minimal();
+    rootPast[0] = 12;
+    expect(v.validate(rootPast)).toBe('root offset out of bounds');
+    const rootUnaligned = minimal();
+    rootUnaligned[0] = 2;
+    expect(v.validate(rootUnaligned)).toBe('table misaligned');
+    expect(new TableRootValidator({ checkAlignment: false }).validate(rootUnaligned)).toBe(
+      'vtable out of bounds',
+    );
+  });
+
+  test('a reader with TableRootValidator stops at the 16-byte payload with a field offset of 2', () => {
+    const s = writeAll(new DefaultFramer(), [minimal(), fieldAt2()]);
+    const d = new DefaultDeframer().withValidator(new TableRootValidator());
+    const got: number[] = [];
+    const e = thrown(() => new StreamReader(s, d).processAll((p) => void got.push(p.length)));
+    expect(got).toEqual([12]);
+    expect(e).toBeInstanceOf(ValidationFailedError);
+    expect(e).toMatchObject({
+      validator: 'table-root',
+      reason: 'field offset outside the table',
+      offset: 16,
+      frameIndex: 1,
+    });
+  });
+
   test('TypedValidator.fromFunction: false or a string rejects', () => {
     const v = TypedValidator.fromFunction(
       'even',
@@ -88,7 +133,10 @@ describe('validators', () => {
       const v = TypedValidator.fromSchema(bfbs, { rootType: 'events.RichEvent' });
       expect(v.validate(rich(1))).toBeNull();
       const bad = Uint8Array.from(rich(1));
-      bad[bad.length - 20] = 0xff; // inside the tail of the buffer: a string or vector breaks
+      bad[bad.length - 20] = 0xff; // the top byte of a Tag's key length: the string breaks
+      expect(v.validate(bad)).toBe('Tag.key: string longer than the buffer');
+      // The root table is intact: only the schema walk sees the string.
+      expect(new TableRootValidator().validate(bad)).toBeNull();
       const t = TypedValidator.fromSchema(bfbs, { rootType: 'events.Telemetry' });
       expect(t.validate(telemetry(3))).toBeNull();
       expect(() => TypedValidator.fromSchema(bfbs, { rootType: 'events.Nope' })).toThrow(

@@ -4,6 +4,18 @@
  * cannot load, or with FLATSTREAM_NATIVE=0.
  */
 import type { Backend, ValidatorChainLike } from '../backend';
+import {
+  CHECKSUM_KIND_COUNT,
+  Evidence,
+  INDEX_HEADER,
+  IndexSlot,
+  RESYNC_OUT,
+  RESYNC_STEP_OUT,
+  ResyncBudget,
+  ResyncOut,
+  ResyncStepOut,
+  ScanStatus,
+} from '../engine/contract';
 import { KIND_WIDTH, Kind, LENGTH_FIELD } from '../kinds';
 import { crc16Xmodem, crc32, crc32c, crc64Xz } from './crc';
 import { xxh3_64 } from './xxh3';
@@ -38,7 +50,7 @@ function checksumHalves(kind: number, data: Uint8Array, start: number, end: numb
 }
 
 function checkKind(kind: number): void {
-  if (!(Number.isInteger(kind) && kind >= Kind.None && kind <= Kind.Crc64)) {
+  if (!(Number.isInteger(kind) && kind >= Kind.None && kind < CHECKSUM_KIND_COUNT)) {
     throw new RangeError('unknown checksum kind');
   }
 }
@@ -58,17 +70,14 @@ function halvesMatch(buf: Uint8Array, pos: number, width: number): boolean {
   return true;
 }
 
-// Status values as in native/frame.h ScanStatus.
-const END = 0;
-const PARTIAL = 1;
-const INDEX_FULL = 2;
-const CHECKSUM_MISMATCH = 3;
-const INVALID_FRAME = 4;
-const VALIDATION_FAILED = 5;
-
-// Header slots of a scan index, as INDEX_HEADER in lib/backend.ts (not
-// imported: backend.ts imports this module).
-const HEADER = 6;
+// Status values and index slots: the engine contract (lib/engine/contract.ts).
+const END = ScanStatus.End;
+const PARTIAL = ScanStatus.Partial;
+const INDEX_FULL = ScanStatus.IndexFull;
+const CHECKSUM_MISMATCH = ScanStatus.ChecksumMismatch;
+const INVALID_FRAME = ScanStatus.InvalidFrame;
+const VALIDATION_FAILED = ScanStatus.ValidationFailed;
+const HEADER = INDEX_HEADER;
 
 // resync: what one frame says, as check_frame in native/frame.cc.
 const GOOD = 0;
@@ -104,16 +113,16 @@ const MEMO_CAPACITY = 64;
 
 // Skip mode's search, as resync_step in native/frame.cc (docs/design.md
 // "Skip mode"). Evidence values as in native/frame.h, stored in the memo.
-const E_UNKNOWN = 0;
-const E_BAD = 1;
-const E_NONE = 2;
-const E_WEAK = 3;
-const E_STRONG = 4;
+const E_UNKNOWN = Evidence.Unknown;
+const E_BAD = Evidence.Bad;
+const E_NONE = Evidence.None;
+const E_WEAK = Evidence.Weak;
+const E_STRONG = Evidence.Strong;
 let stepNeed = 0; // set when an evidence or decision is undecided
 let stepSpent = 0; // the search's budget, as ResyncBudget in native/frame.h
 let stepDropped = 0;
-const WORK_PER_BYTE = 64; // kResyncWorkPerByte
-const WORK_ALLOWANCE = 2 ** 20; // kResyncWorkAllowance
+const WORK_PER_BYTE = ResyncBudget.workPerByte;
+const WORK_ALLOWANCE = ResyncBudget.workAllowance;
 
 function evidenceAt(
   buf: Uint8Array,
@@ -135,7 +144,7 @@ function evidenceAt(
     return E_UNKNOWN;
   }
   const len = readU32(buf, at);
-  let e = E_BAD;
+  let e: number = E_BAD;
   const header = LENGTH_FIELD + width;
   if (len <= maxFrameLen) {
     if (avail < header || avail - header < len) {
@@ -210,12 +219,12 @@ function resyncStep(
   if (natural !== -1 && !(Number.isInteger(natural) && natural >= start && natural <= end)) {
     throw new RangeError('natural is out of range');
   }
-  if (!(out instanceof Float64Array && out.length >= 6)) {
+  if (!(out instanceof Float64Array && out.length >= RESYNC_STEP_OUT)) {
     throw new TypeError('out must be a Float64Array of at least 6');
   }
-  const spent0 = out[4]!;
+  const spent0 = out[ResyncStepOut.spent]!;
   stepSpent = spent0;
-  stepDropped = out[5]!;
+  stepDropped = out[ResyncStepOut.dropped]!;
   if (!(stepSpent >= 0 && stepDropped >= 0 && stepSpent <= 2 ** 53 && stepDropped <= 2 ** 53)) {
     throw new RangeError('the budget in out is out of range');
   }
@@ -257,11 +266,11 @@ function resyncStep(
     }
     keep = end > start ? end : start;
   }
-  out[0] = keep;
-  out[1] = found >= 0 ? 0 : need;
-  out[2] = found >= 0 ? 0 : pending;
-  out[3] = stepSpent - spent0;
-  out[4] = stepSpent;
+  out[ResyncStepOut.keep] = keep;
+  out[ResyncStepOut.need] = found >= 0 ? 0 : need;
+  out[ResyncStepOut.naturalPending] = found >= 0 ? 0 : pending;
+  out[ResyncStepOut.checksummed] = stepSpent - spent0;
+  out[ResyncStepOut.spent] = stepSpent;
   return found;
 }
 
@@ -354,12 +363,12 @@ export const jsBackend: Backend = {
       frames++;
       pos += header + len;
     }
-    index[0] = status;
-    index[1] = frames;
-    index[2] = pos - start;
-    index[3] = length;
-    index[4] = failed;
-    index[5] = 0;
+    index[IndexSlot.status] = status;
+    index[IndexSlot.frames] = frames;
+    index[IndexSlot.consumed] = pos - start;
+    index[IndexSlot.length] = length;
+    index[IndexSlot.validator] = failed;
+    index[IndexSlot.reserved] = 0;
     return frames;
   },
 
@@ -384,6 +393,11 @@ export const jsBackend: Backend = {
       throw new RangeError('run is out of range');
     }
     width = KIND_WIDTH[kind]!;
+    if (memo === undefined && out !== undefined) {
+      if (!(out instanceof Float64Array && out.length >= RESYNC_OUT)) {
+        throw new TypeError('out must be a Float64Array of at least 2');
+      }
+    }
     if (memo !== undefined) {
       return resyncStep(
         buf,
@@ -424,16 +438,16 @@ export const jsBackend: Backend = {
       }
       if (verdict === GOOD) {
         if (out) {
-          out[0] = keep >= 0 && keep < p ? keep : p;
-          out[1] = frames;
+          out[ResyncOut.keep] = keep >= 0 && keep < p ? keep : p;
+          out[ResyncOut.frames] = frames;
         }
         return p;
       }
       if (verdict === UNDECIDED && keep < 0) keep = p;
     }
     if (out) {
-      out[0] = keep >= 0 ? keep : end > start ? end : start + 1;
-      out[1] = 0;
+      out[ResyncOut.keep] = keep >= 0 ? keep : end > start ? end : start + 1;
+      out[ResyncOut.frames] = 0;
     }
     return -1;
   },

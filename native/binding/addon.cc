@@ -8,10 +8,13 @@
 
 #include <cstdint>
 
+#include "arena.h"
 #include "args.h"
 #include "binding.h"
 #include "checksum.h"
 #include "frame.h"
+#include "layout.h"
+#include "verifier.h"
 
 namespace {
 
@@ -22,9 +25,10 @@ using Bytes = flatstream_binding::ByteView;
 
 ChecksumKind kind_of(const Napi::Value& v) {
   if (!v.IsNumber()) throw arg_type_error(v.Env(), "kind", "of type number");
+  // An integer id, as the TS engine requires (1.5 and NaN are not kinds;
+  // test/engine-parity.test.ts).
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 255 && d == double(unsigned(d))) ||
-      !flatstream::is_checksum_kind(unsigned(d)))
+  if (!(d >= 0 && d < flatstream::kChecksumKindCount) || d != double(unsigned(d)))
     throw arg_range_error(v.Env(), "kind", "It must be a checksum kind");
   return static_cast<ChecksumKind>(unsigned(d));
 }
@@ -79,7 +83,7 @@ flatstream::FrameFormat format_of(const Napi::CallbackInfo& info, size_t validat
 // position in the chain, else 0, [5] reserved (0). validators: a
 // ValidatorChain run on each payload after its checksum, or undefined. One
 // call per batch of frames.
-constexpr size_t kIndexHeader = 6;
+using namespace flatstream_binding;  // NOLINT: the layout.h slot names
 Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
   const Bytes b = bytes_arg(info[0], "buf");
   const uint64_t end = index_arg(info[2], b.len, "end");
@@ -94,13 +98,13 @@ Napi::Value ScanFrames(const Napi::CallbackInfo& info) {
     throw arg_range_error(info.Env(), "index", "It must hold at least 8 elements");
   const flatstream::ScanResult r = flatstream::scan_frames(
       b.data, end, start, format, index + kIndexHeader, (slots - kIndexHeader) / 2);
-  index[0] = uint32_t(r.status);
-  index[1] = uint32_t(r.frames);
-  index[2] = uint32_t(r.consumed - start);
-  index[3] = uint32_t(r.length);
-  index[4] =
+  index[kIndexStatus] = uint32_t(r.status);
+  index[kIndexFrames] = uint32_t(r.frames);
+  index[kIndexConsumed] = uint32_t(r.consumed - start);
+  index[kIndexLength] = uint32_t(r.length);
+  index[kIndexValidator] =
       r.status == flatstream::ScanStatus::kValidationFailed ? uint32_t(r.validation.index) : 0;
-  index[5] = 0;
+  index[kIndexReserved] = 0;
   return Napi::Number::New(info.Env(), double(r.frames));
 }
 
@@ -128,7 +132,7 @@ Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
   const double run = index_arg(info[6], 0xFFFFFFFFu, "run");
   if (run < 1) throw arg_range_error(info.Env(), "run");
   const bool step = info.Length() > 9 && !info[9].IsUndefined();
-  const size_t out_len = step ? 6 : 2;
+  const size_t out_len = step ? size_t{kResyncStepOut} : size_t{kResyncOut};
   double* out = step || !info[8].IsUndefined() ? float64_out_arg(info[8], "out", out_len) : nullptr;
   if (step) {
     uint8_t* memo = uint8_arg(info[9], "memo");
@@ -142,31 +146,129 @@ Napi::Value ResyncFrames(const Napi::CallbackInfo& info) {
       throw arg_range_error(info.Env(), "natural", "It is before start");
     const bool eof = optional_bool_arg(info[11], "eof", false);
     flatstream::ResyncBudget budget;
-    if (!(out[4] >= 0 && out[5] >= 0 && out[4] <= 0x1p53 && out[5] <= 0x1p53))
+    if (!(out[kStepSpent] >= 0 && out[kStepDropped] >= 0 && out[kStepSpent] <= 0x1p53 &&
+          out[kStepDropped] <= 0x1p53))
       throw arg_range_error(info.Env(), "out", "The budget it carries is out of range");
-    budget.spent = uint64_t(out[4]);
-    budget.dropped = uint64_t(out[5]);
+    budget.spent = uint64_t(out[kStepSpent]);
+    budget.dropped = uint64_t(out[kStepDropped]);
     const flatstream::ResyncStep r =
         flatstream::resync_step(b.data, end, start, natural, eof, format, memo, &budget);
     const bool found = r.status == flatstream::ResyncStatus::kFound;
-    out[0] = double(r.keep);
-    out[1] = found ? 0 : double(r.need);
-    out[2] = r.natural_pending ? 1 : 0;
-    out[3] = double(budget.spent - uint64_t(out[4]));
-    out[4] = double(budget.spent);
+    out[kStepKeep] = double(r.keep);
+    out[kStepNeed] = found ? 0 : double(r.need);
+    out[kStepNaturalPending] = r.natural_pending ? 1 : 0;
+    out[kStepChecksummed] = double(budget.spent - uint64_t(out[kStepSpent]));
+    out[kStepSpent] = double(budget.spent);
     return Napi::Number::New(info.Env(), found ? double(r.offset) : -1);
   }
   const flatstream::ResyncResult r =
       flatstream::resync_frames(b.data, end, start, format, size_t(run));
   const bool found = r.status == flatstream::ResyncStatus::kFound;
   if (out) {
-    out[0] = double(r.keep);
-    out[1] = found ? double(r.frames) : 0;
+    out[kResyncKeep] = double(r.keep);
+    out[kResyncFrames] = found ? double(r.frames) : 0;
   }
   return Napi::Number::New(info.Env(), found ? double(r.offset) : -1);
 }
 
+// binding.layout: every number JS and C++ share, taken from the enums and
+// constexprs themselves (lib/engine/contract.ts names each once;
+// docs/design.md "The engine contract").
+Napi::Object Layout(Napi::Env env) {
+  using flatstream::ChecksumKind;
+  using flatstream::ScanStatus;
+  const auto n = [&](double v) { return Napi::Number::New(env, v); };
+  const auto obj = [&](std::initializer_list<std::pair<const char*, double>> kv) {
+    Napi::Object o = Napi::Object::New(env);
+    for (const auto& [k, v] : kv) o.Set(k, n(v));
+    o.Freeze();
+    return o;
+  };
+  Napi::Object l = Napi::Object::New(env);
+  l.Set("checksumKind", obj({{"none", double(ChecksumKind::kNone)},
+                             {"crc16", double(ChecksumKind::kCrc16)},
+                             {"crc32", double(ChecksumKind::kCrc32)},
+                             {"xxhash64", double(ChecksumKind::kXxHash64)},
+                             {"crc32c", double(ChecksumKind::kCrc32c)},
+                             {"crc64", double(ChecksumKind::kCrc64)},
+                             {"count", double(flatstream::kChecksumKindCount)},
+                             {"custom", double(flatstream::kCustomKind)},
+                             {"unbound", double(flatstream::kUnboundKind)}}));
+  Napi::Array widths = Napi::Array::New(env, flatstream::kChecksumKindCount);
+  for (unsigned k = 0; k < flatstream::kChecksumKindCount; k++)
+    widths.Set(k, n(flatstream::checksum_width(ChecksumKind(k))));
+  l.Set("checksumWidth", widths);
+  l.Set("frame", obj({{"lengthField", double(flatstream::kLengthFieldSize)},
+                      {"defaultMaxFrameLen", double(flatstream::kDefaultMaxFrameLen)},
+                      {"wireMaxFrameLen", double(flatstream::kWireMaxFrameLen)},
+                      {"minVerifiableSize", double(flatstream::kMinVerifiableSize)},
+                      {"maxVerifiableSize", double(flatstream::kMaxVerifiableSize)}}));
+  l.Set("scanStatus", obj({{"end", double(ScanStatus::kEnd)},
+                           {"partial", double(ScanStatus::kPartial)},
+                           {"indexFull", double(ScanStatus::kIndexFull)},
+                           {"checksumMismatch", double(ScanStatus::kChecksumMismatch)},
+                           {"invalidFrame", double(ScanStatus::kInvalidFrame)},
+                           {"validationFailed", double(ScanStatus::kValidationFailed)}}));
+  l.Set("indexSlot", obj({{"status", kIndexStatus},
+                          {"frames", kIndexFrames},
+                          {"consumed", kIndexConsumed},
+                          {"length", kIndexLength},
+                          {"validator", kIndexValidator},
+                          {"reserved", kIndexReserved},
+                          {"header", kIndexHeader}}));
+  l.Set("resyncOut",
+        obj({{"keep", kResyncKeep}, {"frames", kResyncFrames}, {"length", kResyncOut}}));
+  l.Set("resyncStepOut", obj({{"keep", kStepKeep},
+                              {"need", kStepNeed},
+                              {"naturalPending", kStepNaturalPending},
+                              {"checksummed", kStepChecksummed},
+                              {"spent", kStepSpent},
+                              {"dropped", kStepDropped},
+                              {"length", kResyncStepOut}}));
+  l.Set("staging", obj({{"slotRecordSize", sizeof(flatstream::SlotRecord)},
+                        {"commitFieldOffset", offsetof(flatstream::SlotRecord, commit)},
+                        {"headerSize", sizeof(flatstream::StagingHeader)},
+                        {"slotFree", flatstream::kSlotFree},
+                        {"slotFilling", flatstream::kSlotFilling},
+                        {"slotSealed", flatstream::kSlotSealed},
+                        {"maxSlabSize", flatstream::kMaxSlabSize},
+                        {"maxScratchSize", flatstream::kMaxScratchSize},
+                        {"maxSlots", flatstream::kMaxSlots}}));
+  l.Set("acquire", obj({{"none", flatstream::Capture::kNone},
+                        {"timeout", flatstream::Capture::kTimeout},
+                        {"failed", flatstream::Capture::kFailed},
+                        {"inUseUnit", kInUseUnit}}));
+  l.Set("refusal", obj({{"none", flatstream::kNoRefusal},
+                        {"noIntactFrame", flatstream::kNoIntactFrame},
+                        {"tailTooLong", flatstream::kTailTooLong},
+                        {"notRegular", flatstream::kNotRegular}}));
+  l.Set("arenaSlot", obj({{"chunkId", kChunkId},
+                          {"offset", kOffset},
+                          {"capacity", kCapacity},
+                          {"inUse", kInUse},
+                          {"highWaterMark", kHighWaterMark},
+                          {"chunks", kChunks},
+                          {"chunksAllocated", kChunksAllocated},
+                          {"length", kArenaSlots}}));
+  l.Set("evidence", obj({{"unknown", double(flatstream::Evidence::kUnknown)},
+                         {"bad", double(flatstream::Evidence::kBad)},
+                         {"none", double(flatstream::Evidence::kNone)},
+                         {"weak", double(flatstream::Evidence::kWeak)},
+                         {"strong", double(flatstream::Evidence::kStrong)}}));
+  l.Set("resyncBudget", obj({{"workPerByte", double(flatstream::kResyncWorkPerByte)},
+                             {"workAllowance", double(flatstream::kResyncWorkAllowance)}}));
+  l.Set("arena", obj({{"blockAlign", double(kBlockAlign)},
+                      {"maxBlockSize", double(flatstream::Arena::kMaxBlockSize)}}));
+  const flatstream::VerifierOptions verifier;
+  l.Set("verifier", obj({{"maxDepthLimit", double(flatstream::VerifierOptions::kMaxDepthLimit)},
+                         {"defaultMaxDepth", double(verifier.max_depth)},
+                         {"defaultMaxTables", double(verifier.max_tables)}}));
+  l.Freeze();
+  return l;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("layout", Layout(env));
   exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
   exports.Set("checksumImpl", Napi::Function::New(env, ChecksumImpl, "checksumImpl"));
   exports.Set("sealFrames", Napi::Function::New(env, SealFrames, "sealFrames"));

@@ -20,26 +20,16 @@
 
 #include "args.h"
 #include "binding.h"
+#include "layout.h"
 
 namespace {
 
 using flatstream::Arena;
 using flatstream::Chunk;
 
-// Slots of the shared Float64Array `state`.
-enum Slot : size_t {
-  kChunkId,   // block(): the chunk the block is in
-  kOffset,    // block(): the block's offset in that chunk
-  kCapacity,  // stats(): the rest
-  kInUse,
-  kHighWaterMark,
-  kChunks,
-  kChunksAllocated,
-  kSlots
-};
-
-// Blocks are 8-byte aligned (the largest scalar FlatBuffers writes).
-constexpr size_t kBlockAlign = 8;
+// Slots of the shared Float64Array `state`: ArenaSlot in layout.h.
+using namespace flatstream_binding;  // NOLINT: the ArenaSlot names
+constexpr size_t kSlots = kArenaSlots;
 
 // A byte count in [0, max] (native/binding/args.h).
 size_t size_arg(const Napi::Value& v, uint64_t max, const char* what) {

@@ -15,6 +15,7 @@
 
 #include "args.h"
 #include "binding.h"
+#include "layout.h"
 #include "system_error.h"
 
 namespace {
@@ -192,8 +193,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     const int32_t r = c.acquire(grow, u32(info, 1, "waitMs"), &grown, e);
     if (e) throw to_error(info.Env(), e);
     if (r < 0) return Napi::Number::New(info.Env(), r);
-    constexpr double kInUseUnit = 131072;  // > kMaxSlots
-    return Napi::Number::New(info.Env(), double(r) + kInUseUnit * double(c.in_use()));
+    return Napi::Number::New(info.Env(),
+                             double(r) + flatstream_binding::kInUseUnit * double(c.in_use()));
   }
 
   // notifyBelow(slots): onNotify() runs once fewer slots are in use (the

@@ -21,7 +21,7 @@ export const ChecksumKind = {
   /**
    * A checksum computed in JS (a `Checksum` object that is not a built-in):
    * the engines never compute it, the field is skipped on read and written by
-   * the producer (native/capture.h kCustomKind).
+   * the producer (native/capture/staging_file.h kCustomKind).
    */
   Custom: 255,
 } as const;
@@ -131,7 +131,7 @@ export const ArenaLimits = {
   maxBlockSize: 2 ** 31,
 } as const;
 
-/** Capture staging file layout (native/capture.h SlotRecord, StagingHeader). */
+/** Capture staging file layout (native/capture/staging_file.h SlotRecord, StagingHeader). */
 export const StagingLayout = {
   /** sizeof(SlotRecord): one record per slot after the header. */
   slotRecordSize: 32,
@@ -139,19 +139,19 @@ export const StagingLayout = {
   commitFieldOffset: 4,
   /** sizeof(StagingHeader). */
   headerSize: 128,
-  /** The staging's kind before a writer binds it (native/capture.h kUnboundKind). */
+  /** The staging's kind before a writer binds it (native/capture/staging_file.h kUnboundKind). */
   unboundKind: -1,
-  /** SlotRecord.state values (native/capture.h SlotState). */
+  /** SlotRecord.state values (native/capture/staging_file.h SlotState). */
   slotFree: 0,
   slotFilling: 1,
   slotSealed: 2,
-  /** Staging geometry bounds (native/capture.h kMaxSlabSize, kMaxScratchSize, kMaxSlots). */
+  /** Staging geometry bounds (native/capture/staging_file.h kMaxSlabSize, kMaxScratchSize, kMaxSlots). */
   maxSlabSize: 2 ** 30,
   maxScratchSize: 2 ** 20,
   maxSlots: 65536,
 } as const;
 
-/** What Capture.acquire() returns besides a slot (native/capture.h Capture::Acquire). */
+/** What Capture.acquire() returns besides a slot (native/capture/capture.h Capture::Acquire). */
 export const Acquire = {
   /** No free slot and not allowed to grow or wait. */
   None: -1,
@@ -166,7 +166,7 @@ export const Acquire = {
   inUseUnit: 131072,
 } as const;
 
-/** Why recovery left a stream file untouched (native/capture.h Refusal). */
+/** Why recovery left a stream file untouched (native/sys_error.h Refusal). */
 export const Refusal = {
   None: 0,
   NoIntactFrame: 1,

@@ -442,6 +442,11 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     );
   }
 
+  /** Frames dropped by the policy since open (also `stats().drops`). */
+  get drops(): number {
+    return this.#drops;
+  }
+
   /** @internal Staging: counts a dropped frame. */
   dropped(bytes: number): void {
     this.#drops++;

@@ -59,6 +59,8 @@ export interface Staging {
   submit(unit: StagingUnit, end: number, frames: number): void;
   /** Counts a frame of `bytes` bytes the writer dropped because no unit was free. */
   dropped(bytes: number): void;
+  /** Frames dropped so far: counted here only (the writer's `stats().drops` reads it). */
+  readonly drops: number;
   /** Registers what to call when the sink fails on its own (its thread), so the writer's next call throws. */
   onFailure(fn: (err: Error) => void): void;
 }

@@ -186,7 +186,6 @@ export class StreamWriter {
   #staging: Staging | null = null;
   #commits: Int32Array = NO_COMMITS;
   #unitFrames = 0;
-  #drops = 0;
   #arena: BlockSource | undefined;
   #unit!: Unit;
   #free: Unit[] = [];
@@ -553,7 +552,7 @@ export class StreamWriter {
       slabsAllocated: this.#slabsAllocated,
       slabsInFlight: this.#inFlight,
       builderShrinks: this.#shrinks,
-      drops: this.#drops,
+      drops: this.#staging?.drops ?? 0,
     };
   }
 
@@ -633,7 +632,6 @@ export class StreamWriter {
       if (this.#limit === 0) {
         if (this.#staging) {
           if (!this.#nextUnit()) {
-            this.#drops++;
             this.#staging.dropped(size);
             return;
           }

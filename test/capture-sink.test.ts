@@ -224,6 +224,7 @@ if (!native) {
       expect(got).toEqual(kept);
       expect(sink.stats().drops).toBe(200 - kept.length);
       expect(w.stats().drops).toBe(200 - kept.length);
+      expect(sink.drops).toBe(200 - kept.length); // one count, the sink's
       expect(sink.stats().droppedBytes).toBe((200 - kept.length) * 16);
     });
 

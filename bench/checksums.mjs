@@ -11,7 +11,7 @@ const { XxHash64, Crc32, Crc16, Crc32c, Crc64 } = lib;
 const { xxh3 } = require('@node-rs/xxhash');
 // Internal, for diagnosis only: the engine call without the facade's argument
 // checks, to show what the public compute() adds per call.
-const { backend } = require('../dist/cjs/backend.js');
+const { backend } = require('../dist/cjs/engine/load.js');
 
 if (typeof zlib.crc32 !== 'function') {
   console.error('bench: zlib.crc32 needs Node 20.15+ / 22.2+');

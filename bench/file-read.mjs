@@ -1,6 +1,6 @@
 // Reading a framed file from a warm page cache: which way of getting the bytes
-// to StreamReader wins, synchronously and asynchronously. mmap (mapFile) vs
-// fs.readSync into a reused slab vs fs.readFileSync, and FileHandle.read
+// to StreamReader wins, synchronously and asynchronously: fs.readSync into a
+// reused slab vs fs.readFileSync, and FileHandle.read
 // double-buffered for the async API, with the event loop's longest stall.
 // Every row is one full pass over the same file; rows alternate, medians.
 //   node bench/file-read.mjs [--quick] [--workload small|large] [--cold]
@@ -41,9 +41,6 @@ if (typeof globalThis.gc !== 'function' || workloadName === null) {
 
 const { StreamWriter, StreamReader, FileSink, ChecksumFramer, ChecksumDeframer, XxHash64 } = lib;
 const { UnexpectedEofError } = lib;
-const { mapFile, MapFlag } = require('../dist/cjs/file-map.js');
-const { nativeExport } = require('../dist/cjs/backend.js');
-const rawMapFile = nativeExport('mapFile'); // (fd, maxLength, flags): to compare the flags
 
 const MiB = 1024 * 1024;
 const WORKLOADS = {
@@ -88,19 +85,6 @@ const onFrame = (p) => {
 /** The whole file in memory: StreamReader over a Buffer. */
 function scanBytes(bytes) {
   new StreamReader(bytes, deframer).processAll(onFrame);
-}
-
-function mmapRow(flags) {
-  return () => {
-    const fd = fs.openSync(file, 'r');
-    let bytes;
-    try {
-      bytes = flags === undefined ? mapFile(fd) : new Uint8Array(rawMapFile(fd, 2 ** 32, flags));
-    } finally {
-      fs.closeSync(fd);
-    }
-    scanBytes(bytes);
-  };
 }
 
 /**
@@ -152,7 +136,7 @@ function readFileRow() {
   return () => scanBytes(fs.readFileSync(file));
 }
 
-/** The reader's own synchronous file path, as committed (lib/sources.ts). */
+/** The reader's own synchronous file path, as committed (lib/read/sources.ts). */
 function readerSyncRow(readSize) {
   return () => new StreamReader(file, deframer, { readSize }).processAll(onFrame);
 }
@@ -170,7 +154,7 @@ function readOnlyRow(size) {
 }
 
 /**
- * FileHandle.read double-buffered, one read ahead (as lib/sources.ts does):
+ * FileHandle.read double-buffered, one read ahead (as lib/read/sources.ts does):
  * the next read is issued when the previous one completes, then the slab it
  * filled is scanned.
  */
@@ -349,34 +333,12 @@ function threadReadSyncRow(size) {
   };
 }
 
-/** The reader's own async file path, as committed (lib/sources.ts). */
+/** The reader's own async file path, as committed (lib/read/sources.ts). */
 function readerAsyncRow(readSize) {
   return async () => {
     const reader = new StreamReader(file, deframer, { readSize });
     await reader.processAllAsync(onFrame);
     await reader.close(); // the async path leaves the file open until close()
-  };
-}
-
-/** mapFile, then the scan in windows of `size` with a macrotask between them. */
-function mmapAsyncRow(size) {
-  return async () => {
-    const fd = fs.openSync(file, 'r');
-    let bytes;
-    try {
-      bytes = mapFile(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    // No copy at all: a frame split by a window's end is scanned again from its start.
-    for (let pos = 0; pos < bytes.length;) {
-      let stop = scanSlab(bytes, pos, Math.min(bytes.length, pos + size));
-      // No whole frame in the window: widen it by the largest frame once.
-      if (stop === pos) stop = scanSlab(bytes, pos, Math.min(bytes.length, pos + size + HEADROOM));
-      if (stop === pos) throw new Error('torn file');
-      pos = stop;
-      await tick();
-    }
   };
 }
 
@@ -448,7 +410,7 @@ console.log(
     ` with XXH3, ${(fileBytes / MiB).toFixed(1)} MiB, in ${os.tmpdir()} ${cold ? '(cold: evicted from the page cache before every pass)' : '(warm: just written, and read once before timing)'}`,
 );
 
-// A plain Uint8Array, like mapFile's and the slabs: over a Buffer, every
+// A plain Uint8Array, like the slabs: over a Buffer, every
 // payload view is a Buffer (Buffer#subarray), which costs ~15 ns more per frame.
 const memoryBuf = fs.readFileSync(file);
 const memory = new Uint8Array(memoryBuf.buffer, memoryBuf.byteOffset, memoryBuf.length);
@@ -467,12 +429,6 @@ const sync = [
   },
   { name: 'from memory: StreamReader(Uint8Array) (reference)', run: () => scanBytes(memory) },
   { name: 'readSync 4 MiB only, no scan (reference)', scans: false, run: readOnlyRow(4 * MiB) },
-  { name: 'mmap (MADV_SEQUENTIAL) + StreamReader', run: mmapRow(undefined) },
-  {
-    name: 'mmap (MAP_POPULATE + MADV_SEQUENTIAL) + StreamReader',
-    run: mmapRow(MapFlag.Sequential | MapFlag.Populate),
-  },
-  { name: 'mmap (no advice) + StreamReader', run: mmapRow(0) },
   { name: 'readSync 1 MiB slab + StreamReader per slab', run: readSyncRow(1 * MiB) },
   { name: 'readSync 4 MiB slab + StreamReader per slab', run: readSyncRow(4 * MiB) },
   { name: 'readSync 16 MiB slab + StreamReader per slab', run: readSyncRow(16 * MiB) },
@@ -500,7 +456,6 @@ const async_ = [
     name: 'FileHandle.read 16 MiB x2, two reads ahead + StreamReader',
     run: asyncReadAheadRow(16 * MiB),
   },
-  { name: 'mmap + StreamReader, 4 MiB windows, setImmediate between', run: mmapAsyncRow(4 * MiB) },
   {
     name: 'worker_thread readSync 4 MiB x2 + StreamReader (a read-ahead thread of our own)',
     run: threadReadRow(4 * MiB),

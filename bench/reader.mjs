@@ -40,7 +40,7 @@ reexecWith(NODE_FLAGS, import.meta.url, loadGenerated); // compile before the ch
 
 const { StreamReader, StreamWriter, MemorySink, ChecksumFramer, ChecksumDeframer } = lib;
 const { DefaultFramer, DefaultDeframer, XxHash64 } = lib;
-const { backend, ScanStatus, INDEX_HEADER } = require('../dist/cjs/backend.js');
+const { backend, ScanStatus, INDEX_HEADER } = require('../dist/cjs/engine/load.js');
 const { xxh3 } = require('@node-rs/xxhash');
 const gen = loadGenerated();
 // Ours reads through the project's flatbuffers (the one StreamReader's
@@ -514,7 +514,7 @@ const results = {};
 // callbacks, which makes its call sites polymorphic for any row after them.
 {
   const stream = results.typedStream;
-  const { FrameCursor, FRAME } = require('../dist/cjs/cursor.js');
+  const { FrameCursor, FRAME } = require('../dist/cjs/read/cursor.js');
   const cb = (body) => new Function('s', `'use strict'; return (t) => { ${body} };`)(typedState);
   const typed = (f) => (n) => {
     let x = 0;

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { banner, lib, median, quick, require, table } from './harness.mjs';
 
 const { StreamReader, ChecksumFramer, ChecksumDeframer, MemorySink, StreamWriter, XxHash64 } = lib;
-const { backend, native } = require('../dist/cjs/backend.js');
+const { backend, native } = require('../dist/cjs/engine/load.js');
 
 banner('skip mode: resynchronising through hostile bytes');
 

@@ -19,7 +19,7 @@ reexecWith(NODE_FLAGS, import.meta.url, loadGenerated); // compile before the ch
 
 const { StreamReader, StreamWriter, MemorySink, ChecksumFramer, ChecksumDeframer, XxHash64 } = lib;
 const { SizeValidator, TableRootValidator, TypedValidator, CompositeValidator } = lib;
-const { backend, ScanStatus, INDEX_HEADER } = require('../dist/cjs/backend.js');
+const { backend, ScanStatus, INDEX_HEADER } = require('../dist/cjs/engine/load.js');
 const gen = loadGenerated();
 const { Telemetry, RichEvent } = gen.arena;
 const { ByteBuffer } = gen.mainFlatbuffers;

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-export { native, nativeError } from './backend';
+export { native, nativeError } from './engine/load';
 export {
   type Checksum,
   type BuiltinChecksum,
@@ -17,7 +17,7 @@ export {
   Crc32c,
   Crc64,
   checksums,
-} from './checksum';
+} from './format/checksum';
 export {
   Framer,
   DefaultFramer,
@@ -28,7 +28,7 @@ export {
   ChecksumDeframer,
   type DeframerOptions,
   type Observer,
-} from './framing';
+} from './format/framing';
 export {
   type Validator,
   type VerifierLimits,
@@ -38,14 +38,14 @@ export {
   TableRootValidator,
   TypedValidator,
   CompositeValidator,
-} from './validation';
+} from './format/validation';
 export {
   recover,
   recoverFile,
   type RecoveryReport,
   type RecoverOptions,
   type RecoverFileOptions,
-} from './recover';
+} from './read/recover';
 export {
   FlatStreamError,
   type FlatStreamErrorCode,
@@ -64,8 +64,14 @@ export {
   RecoveryRefusedError,
   type RecoveryRefusal,
   ReentrantCallError,
-} from './errors';
-export { type Sink, type Staging, type StagingSink, type StagingUnit, MemorySink } from './sink';
+} from './format/errors';
+export {
+  type Sink,
+  type Staging,
+  type StagingSink,
+  type StagingUnit,
+  MemorySink,
+} from './sinks/sink';
 export {
   CaptureSink,
   type CaptureLatency,
@@ -73,9 +79,9 @@ export {
   type CaptureRecovery,
   type CaptureSinkOptions,
   type CaptureStats,
-} from './capture-sink';
-export { FileSink, type FileSinkOptions, type FileWriteError } from './file-sink';
-export { WritableSink, type WritableSinkOptions } from './writable-sink';
+} from './capture/capture-sink';
+export { FileSink, type FileSinkOptions, type FileWriteError } from './sinks/file-sink';
+export { WritableSink, type WritableSinkOptions } from './sinks/writable-sink';
 export {
   StreamWriter,
   type StreamWriterOptions,
@@ -83,21 +89,21 @@ export {
   type StreamSerialize,
   type WriteItem,
   type SinkTarget,
-} from './writer';
+} from './write/writer';
 export {
   Arena,
   type ArenaOptions,
   type ArenaStats,
   ARENA_BLOCK_ALIGN,
   ARENA_MAX_BLOCK_SIZE,
-} from './arena';
-export { ArenaBuilder, type ArenaBuilderOptions, type BlockSource } from './arena-builder';
+} from './write/arena';
+export { ArenaBuilder, type ArenaBuilderOptions, type BlockSource } from './write/arena-builder';
 export {
   type MemoryPolicy,
   AdaptiveWatermarkPolicy,
   type AdaptiveWatermarkOptions,
   NoShrinkPolicy,
-} from './policy';
+} from './format/policy';
 export {
   StreamReader,
   type StreamReaderOptions,
@@ -107,5 +113,5 @@ export {
   type GetRoot,
   type FrameInfo,
   type SkippedRange,
-} from './reader';
-export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './kinds';
+} from './read/reader';
+export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './format/kinds';

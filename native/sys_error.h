@@ -1,6 +1,5 @@
 // SysError: the one error type of the native core's system calls, used by
-// the capture (native/capture/) and by MappedFile (native/file_map.h)
-// alike (docs/design.md, "The native core: capture and binding"). Pure C++;
+// the capture (native/capture/) (docs/design.md, "The native core: capture and binding"). Pure C++;
 // the binding turns it into a Node-style system error
 // (native/binding/system_error.h).
 #pragma once

@@ -32,7 +32,7 @@ struct ChainResult {
   uint64_t limit = 0;      // a size check: the bound the length crossed
 
   bool ok() const noexcept { return index == kPassed; }
-  // "payload of 3 bytes is shorter than 12" (lib/validation.ts's
+  // "payload of 3 bytes is shorter than 12" (lib/format/validation.ts's
   // SizeValidator says the same), "RichEvent.label: string out of bounds",
   // "" when ok. Allocates: for error paths only.
   std::string message() const;

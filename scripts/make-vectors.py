@@ -4,7 +4,7 @@
     python3 scripts/make-vectors.py      # rewrites both files, byte-identically
 
 Writes test/vectors/checksums.json and test/golden/frames.json. Every value
-comes from code independent of flatstream's own (lib/js, native/):
+comes from code independent of flatstream's own (lib/engine/js, native/):
 
   crc16     CRC-16/XMODEM   binascii.crc_hqx(data, 0)
   crc32     CRC-32/ISO-HDLC zlib.crc32

@@ -48,6 +48,7 @@ const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
 // The GC tests run the built package in child processes.
 step('build the TypeScript', 'npm', ['run', 'build:ts'], { count: () => [0, 0] });
 step('typecheck (strict TS, lib and tests)', 'npm', ['run', 'typecheck']);
+step('module rules (dependency-cruiser, .dependency-cruiser.cjs)', 'npm', ['run', 'check:modules']);
 step('docs/design.md citations name sections that exist', 'node', [
   'scripts/check-design-refs.mjs',
 ]);

@@ -1,5 +1,5 @@
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { ArenaBuilder } from '../lib/arena-builder';
+import { ArenaBuilder } from '../lib/write/arena-builder';
 import {
   Detail,
   RICH_INPUTS,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Arena, type NativeArenaClass } from '../lib/arena';
+import { Arena, type NativeArenaClass } from '../lib/write/arena';
 import { MODE, thrown } from './helpers';
 
 const KiB = 1024;
@@ -187,19 +187,19 @@ describe(`Arena (${MODE})`, () => {
 });
 
 describe('Arena engine selection', () => {
-  const realBackend = jest.requireActual<typeof import('../lib/backend')>('../lib/backend');
+  const realBackend = jest.requireActual<typeof import('../lib/engine/load')>('../lib/engine/load');
 
-  /** lib/arena.ts loaded against an addon whose Arena class is `cls`. */
-  function arenaWith(cls: unknown): typeof import('../lib/arena') {
-    let mod: typeof import('../lib/arena') | undefined;
+  /** lib/write/arena.ts loaded against an addon whose Arena class is `cls`. */
+  function arenaWith(cls: unknown): typeof import('../lib/write/arena') {
+    let mod: typeof import('../lib/write/arena') | undefined;
     jest.isolateModules(() => {
-      jest.doMock('../lib/backend', () => ({
+      jest.doMock('../lib/engine/load', () => ({
         ...realBackend,
         nativeExport: (name: string) => (name === 'Arena' ? cls : realBackend.nativeExport(name)),
       }));
-      mod = require('../lib/arena') as typeof import('../lib/arena');
+      mod = require('../lib/write/arena') as typeof import('../lib/write/arena');
     });
-    jest.dontMock('../lib/backend');
+    jest.dontMock('../lib/engine/load');
     return mod!;
   }
 
@@ -237,7 +237,7 @@ describe('Arena engine selection', () => {
 });
 
 // Chunk lifetime across GC needs --expose-gc, hence its own Node process
-// (running lib/arena.ts through the TypeScript compiler).
+// (running lib/write/arena.ts through the TypeScript compiler).
 const lifetimeScript = `
 const fs = require('node:fs');
 const ts = require('typescript');

@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { backend, native, nativeExport } from '../lib/backend';
-import { Kind } from '../lib/kinds';
+import { backend, native, nativeExport } from '../lib/engine/load';
+import { Kind } from '../lib/format/kinds';
 
 type AnyFn = (...args: unknown[]) => unknown;
 type AnyCtor = new (...args: unknown[]) => Record<string, AnyFn>;
@@ -230,19 +230,6 @@ d('binding arguments (native/binding/args.h)', () => {
         () => a.stats!.call(a, 8),
         rangeErr('committed', 'It must be inside the current chunk'),
       ],
-    ]);
-  });
-
-  test('mapFile', () => {
-    const mapFile = raw('mapFile');
-    check([
-      ['fd type', () => mapFile('3', 0, 0), typeErr('fd', num)],
-      ['fd range', () => mapFile(-1, 0, 0), rangeErr('fd')],
-      ['fd fraction', () => mapFile(1.5, 0, 0), rangeErr('fd')],
-      ['maxLength type', () => mapFile(0, '1', 0), typeErr('maxLength', num)],
-      ['maxLength range', () => mapFile(0, -1, 0), rangeErr('maxLength')],
-      ['flags type', () => mapFile(0, 1, 'seq'), typeErr('flags', num)],
-      ['flags range', () => mapFile(0, 1, 4), rangeErr('flags')],
     ]);
   });
 

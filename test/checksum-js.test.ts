@@ -1,11 +1,11 @@
 /**
- * The pure-TypeScript checksums (lib/js) against the independent vectors of
+ * The pure-TypeScript checksums (lib/engine/js) against the independent vectors of
  * scripts/make-vectors.py (zlib, binascii, bitwise Python CRCs, xxhsum).
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { crc16Xmodem, crc32, crc32c, crc64Xz, crc64XzBig } from '../lib/js/crc';
-import { xxh3_64, xxh3_64Big } from '../lib/js/xxh3';
+import { crc16Xmodem, crc32, crc32c, crc64Xz, crc64XzBig } from '../lib/engine/js/crc';
+import { xxh3_64, xxh3_64Big } from '../lib/engine/js/xxh3';
 import { lcg } from './vectors';
 
 type Name = 'crc16' | 'crc32' | 'xxhash64' | 'crc32c' | 'crc64';

@@ -1,4 +1,4 @@
-// The public checksums (native in native mode, lib/js in fallback mode)
+// The public checksums (native in native mode, lib/engine/js in fallback mode)
 // against the independent vectors of scripts/make-vectors.py.
 import { lcg, vectors } from './vectors';
 import { checksums } from '../lib/index';

@@ -28,7 +28,7 @@ import {
   WIRE_MAX_FRAME_LEN,
   isVerifyingKind,
 } from '../lib/engine/contract';
-import { nativeExport } from '../lib/backend';
+import { nativeExport } from '../lib/engine/load';
 import { native } from '../lib/index';
 
 const layout = nativeExport('layout') as Record<string, Record<string, number>> | undefined;

@@ -1,6 +1,6 @@
 // Engine parity (docs/design.md "The engine contract"): every call of the
-// Backend interface (lib/backend.ts) runs on the native addon and on the
-// TypeScript engine (lib/js/frame.ts, lib/engine/js/) with the same inputs,
+// Backend interface (lib/engine/load.ts) runs on the native addon and on the
+// TypeScript engine (lib/engine/js/frame.ts, lib/engine/js/) with the same inputs,
 // and must give the same results: return values, index and out arrays,
 // memo and slab bytes, and the class of what is thrown. Inputs: the
 // verifier fixtures' payloads (test/events.ts builds the same ones as
@@ -10,7 +10,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Builder } from 'flatbuffers';
-import { type Backend, type ValidatorChainLike, backend, nativeExport } from '../lib/backend';
+import { type Backend, type ValidatorChainLike, backend, nativeExport } from '../lib/engine/load';
 import {
   CHECKSUM_WIDTH,
   ChecksumKind,
@@ -21,7 +21,7 @@ import {
 } from '../lib/engine/contract';
 import { JsValidatorChain, type JsValidatorSpec } from '../lib/engine/js/validator-chain';
 import { native } from '../lib/index';
-import { jsBackend } from '../lib/js/frame';
+import { jsBackend } from '../lib/engine/js/frame';
 import { RICH_INPUTS, buildRich, buildTelemetry } from './events';
 import { prng } from './helpers';
 

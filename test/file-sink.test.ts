@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FileSink, type FileWriteError } from '../lib/file-sink';
+import { FileSink, type FileWriteError } from '../lib/sinks/file-sink';
 import {
   ChecksumDeframer,
   ChecksumFramer,

@@ -11,7 +11,7 @@ const WARM = 200_000;
 // file (its writer thread seals and writes); the others to a sink that
 // consumes synchronously and keeps nothing.
 // Scenarios named file-<step> write through a FileSink to /dev/null: such a
-// writer is registered with the exit hook (lib/exit-hook.ts), which must add
+// writer is registered with the exit hook (lib/sinks/exit-hook.ts), which must add
 // nothing per frame.
 // Scenarios named capture-default-<step> use the CaptureSink's default
 // policy ('drop', growing to maxBytes): a tight loop outruns the disk, so

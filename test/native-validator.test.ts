@@ -1,7 +1,7 @@
 // Validators inside the batch scan, and resynchronisation after corruption:
 // the native ValidatorChain class (native/binding/validator.cc), the
 // `validators` argument of scanFrames, and resyncFrames, in both engines. The
-// TypeScript engine (lib/js/frame.ts) runs in both modes, and is held to the
+// TypeScript engine (lib/engine/js/frame.ts) runs in both modes, and is held to the
 // addon's results whenever the addon is loaded; under FLATSTREAM_NATIVE=0 the
 // native class is absent and the fallback path is what is tested.
 import { readFileSync } from 'node:fs';
@@ -18,9 +18,9 @@ import {
   backend,
   native,
   nativeExport,
-} from '../lib/backend';
-import { jsBackend } from '../lib/js/frame';
-import { KIND_WIDTH, Kind } from '../lib/kinds';
+} from '../lib/engine/load';
+import { jsBackend } from '../lib/engine/js/frame';
+import { KIND_WIDTH, Kind } from '../lib/format/kinds';
 import { buildTelemetry } from './events';
 import { bytes } from './helpers';
 

@@ -22,7 +22,7 @@ import {
   native,
   recover,
 } from '../lib/index';
-import { nativeExport } from '../lib/backend';
+import { nativeExport } from '../lib/engine/load';
 import { buildTelemetry } from './events';
 import { bytes, thrown } from './helpers';
 
@@ -215,16 +215,5 @@ const Chain = nativeExport('ValidatorChain') as
     ] as const) {
       expect(thrown(fn)).toMatchObject({ name, code });
     }
-    const mapFile = nativeExport('mapFile') as (fd: unknown, max: unknown, f: unknown) => unknown;
-    expect(thrown(() => mapFile(-1, 0, 0))).toMatchObject({
-      name: 'RangeError',
-      code: 'ERR_OUT_OF_RANGE',
-      message: 'The value of "fd" is out of range',
-    });
-    expect(thrown(() => mapFile('0', 0, 0))).toMatchObject({
-      name: 'TypeError',
-      code: 'ERR_INVALID_ARG_TYPE',
-      message: 'The "fd" argument must be of type number',
-    });
   });
 });

@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FRAME, FrameCursor, NEED } from '../lib/cursor';
+import { FRAME, FrameCursor, NEED } from '../lib/read/cursor';
 import {
   AdaptiveWatermarkPolicy,
   ChecksumDeframer,

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { xxh3 } from '@node-rs/xxhash';
-import { DONE, FRAME, FrameCursor } from '../lib/cursor';
+import { DONE, FRAME, FrameCursor } from '../lib/read/cursor';
 import {
   ChecksumDeframer,
   ChecksumFramer,

@@ -6,8 +6,8 @@
 // the natural candidate is pending, the bytes checksummed, the budget, and
 // the memo of evidence they leave. (In fallback mode both sides are the
 // fallback, and the test checks it against itself.)
-import { INDEX_HEADER, RESYNC_STEP_OUT, backend } from '../lib/backend';
-import { jsBackend } from '../lib/js/frame';
+import { INDEX_HEADER, RESYNC_STEP_OUT, backend } from '../lib/engine/load';
+import { jsBackend } from '../lib/engine/js/frame';
 import {
   type Checksum,
   ChecksumDeframer,

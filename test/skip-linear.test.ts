@@ -5,7 +5,7 @@
 // its calls. The bound is the one docs/design.md "Skip mode" states: at most
 // 64 bytes checksummed per byte of the search, plus 1 MiB.
 import { Readable } from 'node:stream';
-import { backend } from '../lib/backend';
+import { backend } from '../lib/engine/load';
 import {
   type Checksum,
   ChecksumDeframer,

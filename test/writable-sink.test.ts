@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { ClosedError, IoError } from '../lib/index';
-import { WritableSink } from '../lib/writable-sink';
+import { WritableSink } from '../lib/sinks/writable-sink';
 import { bytes, thrown } from './helpers';
 
 /** Resolves on 'close' (events.once would reject on the 'error' before it). */

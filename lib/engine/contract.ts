@@ -3,7 +3,7 @@
  * addon share, named once. The addon exports the same values, taken from its
  * C++ enums and constexprs, as `binding.layout` (native/binding/addon.cc);
  * test/engine-contract.test.ts fails when the two drift. Both engines (the
- * addon and lib/js/) and every caller use these names, never bare numbers
+ * addon and lib/engine/js/) and every caller use these names, never bare numbers
  * (docs/design.md "The engine contract").
  *
  * Owns: wire constants, checksum kind ids, scan/resync array layouts,
@@ -187,3 +187,117 @@ export const ArenaSlot = {
 
 /** Length of the native Arena's `state`. */
 export const ARENA_STATE_SLOTS = 7;
+
+// ---------------------------------------------------------------------------
+// The engine interfaces: what lib/ calls on an engine. The addon
+// (native/binding/) and the TypeScript engine (lib/engine/js/) both implement
+// them; lib/engine/load.ts picks one.
+
+/** Why a payload failed a validator chain: the validator's position in it, and its reason. */
+export interface ChainFailure {
+  index: number;
+  reason: string;
+}
+
+/**
+ * Validators run on each payload inside a scan, after its checksum
+ * (AND, in order, first failure wins). The addon accepts only its own
+ * `ValidatorChain` (`nativeExport('ValidatorChain')`, native/binding/validator.cc);
+ * the TypeScript engine accepts any object with this `check`, that one included.
+ */
+export interface ValidatorChainLike {
+  /** null when buf[offset, offset + length) passes every validator. */
+  check(buf: Uint8Array, offset: number, length: number): ChainFailure | null;
+}
+
+/** What lib/ needs from an engine (native/binding/addon.cc, lib/engine/js/frame.ts). */
+export interface Backend {
+  /** One-shot checksum; a number for widths up to 4 bytes, a bigint for 8. */
+  checksum(kind: number, data: Uint8Array): number | bigint;
+  /** Name of the implementation chosen for this CPU (e.g. "avx2", "js"). */
+  checksumImpl(kind: number): string;
+  /** Fills the checksum field of every frame staged in slab[start, end); returns the frame count. */
+  sealFrames(slab: Uint8Array, start: number, end: number, kind: number): number;
+  /**
+   * Scans buf[start, end) for frames. Per frame: the bound, the checksum
+   * field and payload present, the checksum, then `validators`; the first
+   * check that fails stops the scan at that frame. Writes into `index` a
+   * header of {@link INDEX_HEADER} slots (see {@link IndexSlot}), then
+   * (offset - start, length) pairs. Returns the number of frames indexed.
+   */
+  scanFrames(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    kind: number,
+    width: number,
+    maxFrameLen: number,
+    index: Uint32Array,
+    validators?: ValidatorChainLike,
+  ): number;
+  /**
+   * After a bad frame at `start`: the smallest offset p > start at which
+   * `run` consecutive complete frames pass the bound, the checksum and
+   * `validators`, or at least one does and the frames end exactly at `end`.
+   * Returns p (absolute), or -1 when no offset of buf(start, end) does yet.
+   * `out` (Float64Array, at least {@link RESYNC_OUT} long) receives [0]
+   * keep: every offset in (start, keep) is ruled out for good, so bytes
+   * before it may be dropped (the first offset whose run needs more data,
+   * at most p and end), and [1] the frames of the run found (0 if none; fewer
+   * than `run` when they end the buffer). Throws a RangeError for kind 0:
+   * without a checksum noise looks like frames.
+   *
+   * With a `memo` (a Uint8Array of at least `end` bytes, zeroed when a
+   * search starts and kept, shifted with the bytes, across calls): one step
+   * of skip mode's search instead (docs/design.md "Skip mode"), and `run` is
+   * unused. Candidates are `natural` first (the offset right after a frame
+   * whose length was sane but whose checksum failed; -1: none), then every
+   * offset from `start` on; the first one the evidence rule accepts is
+   * returned. `eof`: the stream ends at `end`. `out` (required, at least
+   * {@link RESYNC_STEP_OUT} long) receives [0] keep (candidates before it
+   * are ruled out; equals the result when found), [1] need (when not found:
+   * the `end` at which calling again can progress), [2] 1 if `natural` is
+   * still undecided (pass it again), [3] payload bytes checksummed by this
+   * call; [4] (bytes checksummed in the search) and [5] (bytes of the search
+   * dropped before buf[0]) carry its work budget across calls: zero them
+   * when a search starts.
+   */
+  resyncFrames(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    kind: number,
+    width: number,
+    maxFrameLen: number,
+    run: number,
+    validators?: ValidatorChainLike,
+    out?: Float64Array,
+    memo?: Uint8Array,
+    natural?: number,
+    eof?: boolean,
+  ): number;
+}
+
+/** Counters of an {@link Arena}. */
+export interface ArenaStats {
+  /** Bytes held in chunks. */
+  capacity: number;
+  /** Bytes handed out since the last reset, alignment padding included. */
+  inUse: number;
+  /** The largest `inUse` since the arena was created or last shrunk. */
+  highWaterMark: number;
+  /** Chunks held. */
+  chunks: number;
+  /** Chunks ever allocated: constant in a steady state. */
+  chunksAllocated: number;
+}
+
+/** What the arena needs from an engine (this file's native one, lib/engine/js/arena.ts). @internal */
+export interface ArenaEngine {
+  readonly native: boolean;
+  /** A view of a fresh 8-byte-aligned block, or null when out of memory. */
+  block(size: number): Uint8Array | null;
+  reset(): void;
+  shrinkTo(bytes: number): void;
+  stats(): ArenaStats;
+}

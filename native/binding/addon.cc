@@ -276,7 +276,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resyncFrames", Napi::Function::New(env, ResyncFrames, "resyncFrames"));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   InitArena(env, exports);
-  InitFileMap(env, exports);
   InitValidator(env, exports);
   InitCapture(env, exports);
   return exports;

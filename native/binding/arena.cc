@@ -1,8 +1,8 @@
 // The JS class Arena over flatstream::Arena (native/arena.h). Argument checks
-// and messages live in lib/arena.ts; this file converts and owns lifetimes.
+// and messages live in lib/write/arena.ts; this file converts and owns lifetimes.
 //
 // Each chunk reaches JS as ONE external ArrayBuffer, created when the chunk is
-// (returned by the block() call that created it) and cached by lib/arena.ts.
+// (returned by the block() call that created it) and cached by lib/write/arena.ts.
 // The ArrayBuffer holds a chunk reference that its finalizer drops, so
 // shrinkTo() and garbage-collecting the Arena never free memory JS can see.
 //
@@ -106,7 +106,7 @@ class ArenaWrap : public Napi::ObjectWrap<ArenaWrap> {
         napi_create_external_arraybuffer(env, c->data(), c->size(), release_chunk, c, &ab);
     if (status == napi_ok) return Napi::Value(env, ab);
     c->release();
-    // lib/arena.ts checks Arena.externalBuffers first and uses JS chunks when
+    // lib/write/arena.ts checks Arena.externalBuffers first and uses JS chunks when
     // they are not allowed, so this is not expected to happen.
     Napi::Error e = Napi::Error::New(env, "external ArrayBuffers are not available");
     e.Set("code", status == napi_no_external_buffers_allowed ? "ERR_FLATSTREAM_NO_EXTERNAL_BUFFERS"

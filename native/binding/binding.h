@@ -13,7 +13,6 @@ class ValidatorChain;
 namespace flatstream_binding {
 
 void InitArena(Napi::Env env, Napi::Object exports);      // native/binding/arena.cc
-void InitFileMap(Napi::Env env, Napi::Object exports);    // native/binding/file_map.cc
 void InitValidator(Napi::Env env, Napi::Object exports);  // native/binding/validator.cc
 void InitCapture(Napi::Env env, Napi::Object exports);    // native/binding/capture.cc
 

@@ -4,7 +4,7 @@
 // progress through an unref'd thread-safe function, and closes the capture
 // in an environment cleanup hook so a terminated worker still drains. The
 // policy logic (block / drop / grow, exit and signal handling) lives in
-// lib/capture-sink.ts.
+// lib/capture/capture-sink.ts.
 #include "capture/capture.h"
 
 #include <napi.h>

@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkInteger, checkOptions, typeError } from './args';
-import { nativeExport } from './backend';
+import { checkInteger, checkOptions, typeError } from '../format/args';
+import { nativeExport } from '../engine/load';
 import {
   ClosedError,
   IoError,
@@ -21,10 +21,10 @@ import {
   RecoveryRefusedError,
   StagingFullError,
   type RecoveryRefusal,
-} from './errors';
-import * as exitHook from './exit-hook';
-import { Acquire, Refusal, StagingLayout } from './engine/contract';
-import type { Staging, StagingSink, StagingUnit } from './sink';
+} from '../format/errors';
+import * as exitHook from '../sinks/exit-hook';
+import { Acquire, Refusal, StagingLayout } from '../engine/contract';
+import type { Staging, StagingSink, StagingUnit } from '../sinks/sink';
 
 /**
  * What a capture does when the staging is full: `'drop'` (the default) grows
@@ -181,7 +181,7 @@ const DEFAULTS = {
 const POLICIES: readonly CapturePolicy[] = ['block', 'drop', 'grow'];
 
 // Sinks the signal handlers drain; one listener per signal, shared. (Exits
-// go through lib/exit-hook.ts, the library's one 'exit' listener.)
+// go through lib/sinks/exit-hook.ts, the library's one 'exit' listener.)
 const signalSinks = new Map<NodeJS.Signals, Set<CaptureSink>>();
 
 // An exit or signal path cannot throw to anyone: say it on stderr.
@@ -285,7 +285,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   #signals: NodeJS.Signals[];
   #bound = false;
   #closed = false;
-  // This sink's slot in lib/exit-hook.ts.
+  // This sink's slot in lib/sinks/exit-hook.ts.
   #exitSlot = -1;
   #failure: IoError | null = null;
   #drops = 0;

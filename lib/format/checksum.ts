@@ -5,7 +5,7 @@
  * {@link Checksum} can be used as a custom one.
  */
 import { checkBytes, checkFunction, checkInteger, typeError, rangeError } from './args';
-import { backend } from './backend';
+import { backend } from '../engine/load';
 import { KIND_WIDTH, Kind } from './kinds';
 
 /**

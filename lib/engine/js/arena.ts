@@ -5,7 +5,7 @@
  * host forbids external ArrayBuffers (Electron's V8 sandbox), or with
  * FLATSTREAM_NATIVE=0.
  */
-import type { ArenaEngine, ArenaStats } from '../arena';
+import type { ArenaEngine, ArenaStats } from '../contract';
 
 /** Offset of the first 8-byte boundary at or after `offset` (any offset below 2^53). */
 function align8(offset: number): number {

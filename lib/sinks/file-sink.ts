@@ -7,11 +7,11 @@
 // writeSync) so tests can spy on it and inject EIO or short writes.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { checkBytes, checkInteger, checkOptions, typeError } from './args';
-import { ClosedError, IoError } from './errors';
+import { checkBytes, checkInteger, checkOptions, typeError } from '../format/args';
+import { ClosedError, IoError } from '../format/errors';
 import type { Sink } from './sink';
-import type { Deframer } from './framing';
-import { type RecoveryReport, recoverFile } from './recover';
+import type { Deframer } from '../format/framing';
+import { type RecoveryReport, recoverFileSeam } from '../format/recovery';
 
 /** Options of a {@link FileSink}. */
 export interface FileSinkOptions {
@@ -180,7 +180,7 @@ export class FileSink implements Sink {
         );
       const { maxTornBytes } = options;
       if (fs.existsSync(path))
-        this.recovery = recoverFile(path, options.recover, {
+        this.recovery = recoverFileSeam(path, options.recover, {
           truncate: true,
           ...(maxTornBytes === undefined ? {} : { maxTornBytes }),
         });

@@ -4,8 +4,8 @@
  * backpressure.
  */
 import type { Writable } from 'node:stream';
-import { checkBytes, checkOptions, typeError } from './args';
-import { ClosedError, IoError } from './errors';
+import { checkBytes, checkOptions, typeError } from '../format/args';
+import { ClosedError, IoError } from '../format/errors';
 import type { Sink } from './sink';
 
 /** Options of a {@link WritableSink}. */

@@ -1,22 +1,24 @@
 /**
  * The pure TypeScript engine: the same calls as the native addon
- * (lib/backend.ts) with the same results, byte for byte. Used when the addon
+ * (lib/engine/load.ts) with the same results, byte for byte. Used when the addon
  * cannot load, or with FLATSTREAM_NATIVE=0.
  */
-import type { Backend, ValidatorChainLike } from '../backend';
+import type { Backend, ValidatorChainLike } from '../contract';
 import {
   CHECKSUM_KIND_COUNT,
+  CHECKSUM_WIDTH as KIND_WIDTH,
+  ChecksumKind as Kind,
   Evidence,
   INDEX_HEADER,
   IndexSlot,
+  LENGTH_FIELD,
   RESYNC_OUT,
   RESYNC_STEP_OUT,
   ResyncBudget,
   ResyncOut,
   ResyncStepOut,
   ScanStatus,
-} from '../engine/contract';
-import { KIND_WIDTH, Kind, LENGTH_FIELD } from '../kinds';
+} from '../contract';
 import { crc16Xmodem, crc32, crc32c, crc64Xz } from './crc';
 import { xxh3_64 } from './xxh3';
 

@@ -8,12 +8,12 @@
  */
 import { ByteBuffer } from 'flatbuffers';
 import { Readable } from 'node:stream';
-import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
+import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from '../format/args';
 import { DONE, FRAME, FrameCursor, type SkippedRange } from './cursor';
-import { ClosedError, IoError, ReaderBusyError } from './errors';
-import { isVerifyingKind } from './engine/contract';
-import { Deframer } from './framing';
-import type { MemoryPolicy } from './policy';
+import { ClosedError, IoError, ReaderBusyError } from '../format/errors';
+import { isVerifyingKind } from '../engine/contract';
+import { Deframer } from '../format/framing';
+import type { MemoryPolicy } from '../format/policy';
 import { type AsyncChunks, FileSource, IterableChunks, type SyncChunks } from './sources';
 
 /** Where a payload sits in the stream. */

@@ -10,7 +10,7 @@
  * `frameIndex`), NEED (call `push(chunk)` or `end()`), or DONE. Readers drive
  * it from sync sources (bytes, files) and async ones (streams) alike.
  */
-import { type ValidatorChainLike, backend } from './backend';
+import { type ValidatorChainLike, backend } from '../engine/load';
 import {
   INDEX_HEADER,
   IndexSlot,
@@ -18,8 +18,8 @@ import {
   ResyncStepOut,
   ScanStatus,
   WIRE_MAX_FRAME_LEN,
-} from './engine/contract';
-import { customValue } from './checksum';
+} from '../engine/contract';
+import { customValue } from '../format/checksum';
 import {
   ChecksumMismatchError,
   FlatStreamError,
@@ -27,11 +27,11 @@ import {
   InvalidFrameError,
   UnexpectedEofError,
   ValidationFailedError,
-} from './errors';
-import { CUSTOM_KIND, type Deframer, type Observer } from './framing';
-import type { CompiledValidator } from './validation';
-import { Kind, LENGTH_FIELD } from './kinds';
-import { type MemoryPolicy, NoShrinkPolicy } from './policy';
+} from '../format/errors';
+import { CUSTOM_KIND, type Deframer, type Observer } from '../format/framing';
+import type { CompiledValidator } from '../format/validation';
+import { Kind, LENGTH_FIELD } from '../format/kinds';
+import { type MemoryPolicy, NoShrinkPolicy } from '../format/policy';
 
 /** A range of the stream that skip mode did not deliver, and why. */
 export interface SkippedRange {

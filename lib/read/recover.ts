@@ -7,41 +7,18 @@
  * away. What counts as plausible is in docs/design.md, "Recovery".
  */
 import fs from 'node:fs';
-import { checkBytes, checkInteger, checkOptions, typeError } from './args';
-import { IoError, RecoveryRefusedError, UnexpectedEofError } from './errors';
-import { Deframer } from './framing';
+import { checkBytes, checkInteger, checkOptions, typeError } from '../format/args';
+import { IoError, RecoveryRefusedError, UnexpectedEofError } from '../format/errors';
+import { Deframer } from '../format/framing';
+import {
+  type RecoverFileOptions,
+  type RecoverOptions,
+  type RecoveryReport,
+  installFileRecovery,
+} from '../format/recovery';
 import { StreamReader } from './reader';
 
-/** How a scanned stream ends. */
-export interface RecoveryReport {
-  /** Intact frames, from the start. */
-  frames: number;
-  /** Where the intact frames end: the offset to truncate to. */
-  lastGoodOffset: number;
-  /** `'clean'`: the stream ends between frames; `'torn-tail'`: inside the frame at lastGoodOffset. */
-  end: 'clean' | 'torn-tail';
-  /** Bytes after lastGoodOffset (0 when clean). */
-  tornBytes: number;
-}
-
-/** Options of {@link recover}. */
-export interface RecoverOptions {
-  /**
-   * The longest torn tail that may be cut: the largest frame (header and
-   * payload) the writer could have been writing when it died. Default: one
-   * header plus the deframer's `maxFrameLen`. A writer that stages frames
-   * in slabs never leaves more than one slab torn, so its slab size is a
-   * tighter bound. A longer tail is refused (`RecoveryRefusedError`,
-   * reason `'tail-too-long'`).
-   */
-  maxTornBytes?: number;
-}
-
-/** Options of {@link recoverFile}. */
-export interface RecoverFileOptions extends RecoverOptions {
-  /** Truncate a torn tail (default false: report only). */
-  truncate?: boolean;
-}
+export type { RecoverFileOptions, RecoverOptions, RecoveryReport } from '../format/recovery';
 
 function scan(reader: StreamReader): RecoveryReport {
   let frames = 0;
@@ -202,3 +179,7 @@ export function recoverFile(
     fs.closeSync(fd);
   }
 }
+
+// Lets FileSink's `recover` option reach this file scan without the sinks
+// importing the read side (lib/format/recovery.ts).
+installFileRecovery(recoverFile);

@@ -14,10 +14,10 @@
  */
 import type { Builder } from 'flatbuffers';
 import type { Writable } from 'node:stream';
-import { checkBytes, checkInteger, checkOptions, rangeError, typeError } from './args';
+import { checkBytes, checkInteger, checkOptions, rangeError, typeError } from '../format/args';
 import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
-import { backend } from './backend';
+import { backend } from '../engine/load';
 import {
   ClosedError,
   FlatStreamError,
@@ -26,14 +26,14 @@ import {
   StagingFullError,
   UnfinishedBuilderError,
   ValidationFailedError,
-} from './errors';
-import * as exitHook from './exit-hook';
-import { FileSink } from './file-sink';
-import { CUSTOM_KIND, type Deframer, Framer } from './framing';
-import { type MemoryPolicy, NoShrinkPolicy } from './policy';
-import { isStagingSink, type Sink, type Staging, type StagingUnit } from './sink';
-import type { CompiledValidator } from './validation';
-import { WritableSink } from './writable-sink';
+} from '../format/errors';
+import * as exitHook from '../sinks/exit-hook';
+import { FileSink } from '../sinks/file-sink';
+import { CUSTOM_KIND, type Deframer, Framer } from '../format/framing';
+import { type MemoryPolicy, NoShrinkPolicy } from '../format/policy';
+import { isStagingSink, type Sink, type Staging, type StagingUnit } from '../sinks/sink';
+import type { CompiledValidator } from '../format/validation';
+import { WritableSink } from '../sinks/writable-sink';
 
 /** Something that serializes itself into a builder and calls `builder.finish(root)`. */
 export interface StreamSerialize {
@@ -203,7 +203,7 @@ export class StreamWriter {
   #inCallback = false;
   // A sink without `needsDrain` never asks to wait: its getter is not read per write.
   #drainAware: boolean;
-  // This writer's slot in lib/exit-hook.ts, or -1 (no flush at exit).
+  // This writer's slot in lib/sinks/exit-hook.ts, or -1 (no flush at exit).
   #exitSlot = -1;
   #failure: FlatStreamError | null = null;
   #finished: Promise<void> = Promise.resolve();
@@ -913,7 +913,7 @@ export class StreamWriter {
     }
   }
 
-  // The exit hook's flush (lib/exit-hook.ts): static, so registering holds
+  // The exit hook's flush (lib/sinks/exit-hook.ts): static, so registering holds
   // no closure over the writer. Throws go to stderr there.
   static #flushAtExit(w: StreamWriter): void {
     if (w.#closed || w.#failure || w.#pos === 0) return;

@@ -16,8 +16,8 @@
  * The bytes it produces are identical to the stock builder's.
  */
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { checkInteger, checkOptions } from './args';
-import { FlatStreamError } from './errors';
+import { checkInteger, checkOptions } from '../format/args';
+import { FlatStreamError } from '../format/errors';
 
 /** Where an ArenaBuilder gets its memory: `block(n)` returns at least n fresh bytes. */
 export interface BlockSource {

@@ -9,9 +9,9 @@
  * untrusted streams from Node safe.
  */
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from './args';
-import { type ValidatorChainLike, nativeExport } from './backend';
-import { VerifierLimits as Limits } from './engine/contract';
-import { type JsValidatorSpec, JsValidatorChain, checkSpec } from './engine/js/validator-chain';
+import { type ValidatorChainLike, nativeExport } from '../engine/load';
+import { VerifierLimits as Limits } from '../engine/contract';
+import { type JsValidatorSpec, JsValidatorChain, checkSpec } from '../engine/js/validator-chain';
 import { FlatStreamError, NativeRequiredError } from './errors';
 
 /** A check of one payload: `null`/`undefined` when it passes, otherwise the reason. */

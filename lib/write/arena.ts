@@ -8,12 +8,12 @@
  * to JS once as an external ArrayBuffer that keeps the chunk alive for as long
  * as JS can see it. Where the addon is missing, or the host forbids external
  * ArrayBuffers (Electron's V8 sandbox), chunks are JS ArrayBuffers
- * (lib/js/arena.ts) with the same algorithm and the same results.
+ * (lib/engine/js/arena.ts) with the same algorithm and the same results.
  */
-import { checkInteger, checkOptions } from './args';
-import { nativeExport } from './backend';
-import { ArenaLimits, ArenaSlot } from './engine/contract';
-import { JsArenaEngine } from './js/arena';
+import { checkInteger, checkOptions } from '../format/args';
+import { nativeExport } from '../engine/load';
+import { ArenaLimits, ArenaSlot } from '../engine/contract';
+import { JsArenaEngine } from '../engine/js/arena';
 
 /** Options of an {@link Arena}. */
 export interface ArenaOptions {
@@ -26,29 +26,8 @@ export interface ArenaOptions {
   baseline?: number;
 }
 
-/** Counters of an {@link Arena}. */
-export interface ArenaStats {
-  /** Bytes held in chunks. */
-  capacity: number;
-  /** Bytes handed out since the last reset, alignment padding included. */
-  inUse: number;
-  /** The largest `inUse` since the arena was created or last shrunk. */
-  highWaterMark: number;
-  /** Chunks held. */
-  chunks: number;
-  /** Chunks ever allocated: constant in a steady state. */
-  chunksAllocated: number;
-}
-
-/** What the arena needs from an engine (this file's native one, lib/js/arena.ts). @internal */
-export interface ArenaEngine {
-  readonly native: boolean;
-  /** A view of a fresh 8-byte-aligned block, or null when out of memory. */
-  block(size: number): Uint8Array | null;
-  reset(): void;
-  shrinkTo(bytes: number): void;
-  stats(): ArenaStats;
-}
+export type { ArenaEngine, ArenaStats } from '../engine/contract';
+import type { ArenaEngine, ArenaStats } from '../engine/contract';
 
 /** Every block starts on a multiple of this many bytes. */
 export const ARENA_BLOCK_ALIGN: number = ArenaLimits.blockAlign;

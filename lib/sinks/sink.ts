@@ -1,7 +1,7 @@
 /**
  * Sinks receive sealed slabs of whole frames from a writer.
  */
-import { ClosedError } from './errors';
+import { ClosedError } from '../format/errors';
 
 /**
  * Where a writer's frames go.

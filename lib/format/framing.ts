@@ -10,9 +10,9 @@
  */
 import { checkBytes, checkInteger, checkOptions, typeError } from './args';
 import { type Checksum, NoChecksum, checkChecksum, customValue, isBuiltin } from './checksum';
-import { backend } from './backend';
+import { backend } from '../engine/load';
 import { InvalidFrameError } from './errors';
-import { ChecksumKind } from './engine/contract';
+import { ChecksumKind } from '../engine/contract';
 import { DEFAULT_MAX_FRAME_LEN, LENGTH_FIELD, WIRE_MAX_FRAME_LEN } from './kinds';
 import {
   type CompiledValidator,

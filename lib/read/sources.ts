@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isUint8Array } from 'node:util/types';
-import { typeError } from './args';
-import { FlatStreamError, IoError } from './errors';
+import { typeError } from '../format/args';
+import { FlatStreamError, IoError } from '../format/errors';
 
 export interface SyncChunks {
   /** The next chunk, or null at the end. */

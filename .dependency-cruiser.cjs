@@ -1,0 +1,105 @@
+// The module rules of lib/ (docs/design.md "Module rules"), checked by
+// `npm run check:modules` in `npm test` and so in .ci/run. Each rule's
+// comment says what it protects; test/module-rules.test.ts plants a
+// violation of each in a copy of lib/ and expects this check to fail.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'No import cycle, type-only imports included: every folder and file has a level.',
+      severity: 'error',
+      from: { path: '^lib/' },
+      to: { circular: true },
+    },
+    {
+      name: 'addon-only-in-engine',
+      comment:
+        'Only lib/engine/load.ts loads the native addon; everything else reaches it through load.ts.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/engine/load\\.ts$' },
+      to: { path: '(^|/)node_modules/node-gyp-build/|\\.node$' },
+    },
+    {
+      name: 'engines-use-the-contract-not-the-loader',
+      comment:
+        'The engines (lib/engine/js/) and the contract import lib/engine/contract.ts and each other, never the loader or anything outside lib/engine/.',
+      severity: 'error',
+      from: { path: '^lib/engine/(js/|contract\\.ts)' },
+      to: { path: '^lib/', pathNot: '^lib/engine/(js/|contract\\.ts)' },
+    },
+    {
+      name: 'engine-is-the-bottom',
+      comment: 'lib/engine/ imports nothing of lib/ outside itself.',
+      severity: 'error',
+      from: { path: '^lib/engine/' },
+      to: { path: '^lib/', pathNot: '^lib/engine/' },
+    },
+    {
+      name: 'format-is-below-the-sides',
+      comment:
+        'lib/format/ (wire constants, checksums, framers, errors, argument checks) imports only lib/engine/ and itself.',
+      severity: 'error',
+      from: { path: '^lib/format/' },
+      to: { path: '^lib/', pathNot: '^lib/(engine|format)/' },
+    },
+    {
+      name: 'write-never-reaches-read',
+      comment:
+        'The write side (lib/write/, lib/sinks/, lib/capture/) never imports the read side, directly or through anything else; recovery on open goes through lib/format/recovery.ts.',
+      severity: 'error',
+      from: { path: '^lib/(write|sinks|capture)/' },
+      to: { path: '^lib/read/', reachable: true },
+    },
+    {
+      name: 'read-never-reaches-write',
+      comment: 'The read side never imports the write side, the sinks or the capture.',
+      severity: 'error',
+      from: { path: '^lib/read/' },
+      to: { path: '^lib/(write|sinks|capture)/', reachable: true },
+    },
+    {
+      name: 'sinks-below-writer-and-capture',
+      comment:
+        'lib/sinks/ (the slab protocol and the plain sinks) imports lib/format/ and lib/engine/ only; the writer and the capture build on it.',
+      severity: 'error',
+      from: { path: '^lib/sinks/' },
+      to: { path: '^lib/(write|capture)/' },
+    },
+    {
+      name: 'writer-and-capture-apart',
+      comment:
+        'StreamWriter and CaptureSink meet only through the slab protocol in lib/sinks/; neither imports the other.',
+      severity: 'error',
+      from: { path: '^lib/(write|capture)/' },
+      to: { path: '^lib/(write|capture)/', pathNot: '^lib/$1/' },
+    },
+    {
+      name: 'only-index-is-the-facade',
+      comment: 'Nothing inside lib/ imports the public entry point lib/index.ts.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/index\\.ts$' },
+      to: { path: '^lib/index\\.ts$' },
+    },
+    {
+      name: 'no-test-or-bench-in-lib',
+      comment: 'The library never imports tests, benches or scripts.',
+      severity: 'error',
+      from: { path: '^lib/' },
+      to: { path: '^(test|bench|scripts|examples)/' },
+    },
+    {
+      name: 'no-unresolvable',
+      comment: 'Every import resolves (a typo is not a silent external).',
+      severity: 'error',
+      from: { path: '^lib/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json', '.node'] },
+  },
+};

@@ -244,8 +244,8 @@ const ts = require('typescript');
 require.extensions['.ts'] = (m, file) => m._compile(ts.transpileModule(fs.readFileSync(file, 'utf8'), {
   compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 }, fileName: file,
 }).outputText, file);
-const { Arena } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'arena.ts'))});
-const { nativeExport } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'backend.ts'))});
+const { Arena } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'write', 'arena.ts'))});
+const { nativeExport } = require(${JSON.stringify(join(__dirname, '..', 'lib', 'engine', 'load.ts'))});
 const live = () => nativeExport('Arena').liveChunks();
 const settle = async (done) => {
   for (let i = 0; i < 50 && !done(); i++) { global.gc(); await new Promise((r) => setImmediate(r)); }

@@ -26,6 +26,9 @@ const framer = new ChecksumFramer(XxHash64);
 const deframer = new ChecksumDeframer(XxHash64);
 const dir = fs.mkdtempSync(join(tmpdir(), 'flatstream-follow-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+// libuv opens one inotify fd for the process at the first watch and keeps
+// it: open it now, so fd counts below see only what a reader holds.
+beforeAll(() => fs.watch(dir).close());
 
 let n = 0;
 function fresh(content: Uint8Array = new Uint8Array(0)): string {
@@ -493,6 +496,56 @@ describe('ending, and releasing the file and the watcher', () => {
     expect(await rejection(pending)).toBeInstanceOf(FollowedFileChangedError);
     expect(watchers()).toBe(0);
     expect(await settledFds(before)).toBe(before);
+  });
+
+  test('toStream(): destroying it ends the follow and releases; one refused as busy leaves the reading call alone', async () => {
+    const path = fresh(F[0]);
+    const before = fds();
+    const f = follower(path);
+    await f.next();
+    const pending = f.next(); // this iterator is reading: it waits at the end
+    await sleep(50);
+    const refused = f.reader.toStream();
+    refused.resume();
+    const err = await new Promise<Error>((resolve) => refused.once('error', resolve));
+    expect(err.constructor.name).toBe('ReaderBusyError');
+    await sleep(50);
+    fs.appendFileSync(path, F[1]!);
+    expect(await pending).toEqual({ payload: Buffer.from(P[1]!), offset: at(1) });
+    expect(f.reader.position).toBe(at(2)); // still open: it goes on
+    await f.it.return!();
+    expect(await settledFds(before)).toBe(before);
+
+    const reader = new StreamReader(path, deframer, { follow: true, pollIntervalMs: 20 });
+    const s = reader.toStream();
+    const first = await new Promise<Buffer>((resolve) => s.once('data', resolve));
+    expect(first).toEqual(Buffer.from(P[0]!));
+    await new Promise((r) => setTimeout(r, 50)); // it waits at the end now
+    const gone = new Promise((resolve) => s.once('close', resolve));
+    s.destroy();
+    await gone;
+    expect(watchers()).toBe(0);
+    expect(await settledFds(before)).toBe(before);
+  });
+
+  test('a torn tail nobody completes: the reader waits without spinning (reads bounded by wakes)', async () => {
+    const { EventEmitter } = await import('node:events');
+    const silent = Object.assign(new EventEmitter(), { close: () => undefined });
+    jest.spyOn(fs, 'watch').mockImplementation(() => silent as unknown as fs.FSWatcher);
+    const reads = jest.spyOn(fs, 'read');
+    const path = fresh(Buffer.concat([F[0]!, F[1]!.subarray(0, 9)]));
+    const f = follower(path, { pollIntervalMs: 25 });
+    await f.next();
+    const pending = f.next();
+    const r0 = reads.mock.calls.length;
+    await sleep(250); // about 10 polls; a spinning reader would read thousands of times
+    const n = reads.mock.calls.length - r0;
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect(n).toBeLessThan(40);
+    expect(f.reader.error).toBeNull();
+    fs.appendFileSync(path, F[1]!.subarray(9));
+    expect(await pending).toEqual({ payload: Buffer.from(P[1]!), offset: at(1) });
+    await f.it.return!();
   });
 
   test('the process exits by itself after break, return(), abort and an error', () => {

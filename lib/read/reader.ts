@@ -261,11 +261,23 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
     const it = this.#iterate();
     if (!this.#follow) return it;
+    // Only an iterator that got the reader ends its session: one refused
+    // because another call is reading (ReaderBusyError) leaves it be.
+    let owns: boolean | null = null;
     return {
-      next: () => it.next(),
+      next: () => {
+        const step = it.next();
+        if (owns === null) {
+          owns = true;
+          step.catch((err: unknown) => {
+            if (err instanceof ReaderBusyError) owns = false;
+          });
+        }
+        return step;
+      },
       throw: (err?: unknown) => it.throw(err),
       return: () => {
-        void this.close();
+        if (owns) void this.close();
         return it.return(undefined);
       },
       [Symbol.asyncIterator]() {

@@ -9,10 +9,15 @@
 //   node follow-writer.js PATH WRITER SEED writer COUNT
 //     opens PATH with a StreamWriter and { recover } (cuts a torn tail),
 //     writes COUNT frames, flushing at random points; prints "done COUNT".
+//   node follow-writer.js PATH WRITER SEED capture [COUNT]
+//     the same through a CaptureSink (staging at PATH.staging): without
+//     COUNT forever (prints "ready" once a frame is in the file; killed by
+//     the test), with COUNT it reopens the stream (draining what a dead
+//     writer staged, cutting a torn tail), writes COUNT frames and closes.
 'use strict';
 const fs = require('node:fs');
 const { join } = require('node:path');
-const { ChecksumDeframer, ChecksumFramer, StreamWriter, XxHash64 } = require(
+const { CaptureSink, ChecksumDeframer, ChecksumFramer, StreamWriter, XxHash64 } = require(
   join(__dirname, '..', 'dist', 'cjs', 'index.js'),
 );
 
@@ -95,7 +100,29 @@ async function viaWriter() {
   console.log(`done ${count}`);
 }
 
-(mode === 'raw' ? raw() : viaWriter()).catch((err) => {
+async function capture() {
+  const count = extra === undefined ? Infinity : Number(extra);
+  const sink = new CaptureSink(path, { stagingPath: `${path}.staging`, slabSize: 65536 });
+  const w = new StreamWriter(sink, framer);
+  let ready = false;
+  for (let seq = 0; seq < count; seq++) {
+    w.writePayload(payload(seq));
+    if (rnd(5) === 0) w.flush();
+    if (rnd(10) === 0) {
+      await sleep(rnd(8));
+      if (!ready && fs.statSync(path).size > 0) {
+        ready = true;
+        console.log('ready');
+      }
+    }
+  }
+  w.close();
+  await w.finished();
+  console.log(`done ${count}`);
+}
+
+const run = { raw, writer: viaWriter, capture }[mode];
+run().catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -39,9 +39,13 @@ function check(p: Uint8Array): [number, number] {
   return [b.readUInt32LE(0), b.readUInt32LE(4)];
 }
 
-function start(args: string[]): { child: ChildProcess; line: (want: string) => Promise<string> } {
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; line: (want: string) => Promise<string> } {
   const child = spawn(process.execPath, [WRITER, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
   let out = '';
   const waiters: [string, (l: string) => void][] = [];
@@ -148,4 +152,55 @@ test.each([0, 1, 2])(
 
 test('a writer killed inside a frame: the torn frame is never delivered', async () => {
   await run(base + 7, true);
+});
+
+// The capture sink's own recovery: a CaptureSink writer (always the native
+// addon: the follower here runs in this process's engine mode) SIGKILLed at
+// a random instant; the next CaptureSink on the path drains what the dead
+// one had staged, cuts a torn tail if the kill left one, and appends.
+test('a SIGKILLed CaptureSink writer and the CaptureSink that reopens the stream: the follower reads exactly the file', async () => {
+  const seed = base + 11;
+  const rnd = prng(seed);
+  const path = join(dir, `capture-${seed}.fst`);
+  fs.writeFileSync(path, '');
+  const env = { ...process.env, FLATSTREAM_NATIVE: '1' };
+  const got: [number, number][] = [];
+  let failure: unknown = null;
+  const reader = new StreamReader(path, deframer, { follow: true, pollIntervalMs: 20 });
+  const following = (async () => {
+    try {
+      for await (const p of reader) got.push(check(p));
+    } catch (err) {
+      failure = err;
+    }
+  })();
+  const w1 = start([path, '1', String(seed), 'capture'], env);
+  await w1.line('ready');
+  await sleep(20 + rnd(200));
+  w1.child.kill('SIGKILL');
+  expect(await exited(w1.child)).toEqual([null, 'SIGKILL']);
+  const n2 = 300 + rnd(500);
+  const w2 = start([path, '2', String(seed + 1), 'capture', String(n2)], env);
+  expect(await w2.line('done')).toBe(`done ${n2}`);
+  expect(await exited(w2.child)).toEqual([0, null]);
+
+  // What the file holds now, read whole: writer 1's frames 0..n1-1 (those
+  // it had written and those drained from its staging), then writer 2's.
+  const inFile: [number, number][] = [];
+  new StreamReader(path, deframer).processAll((p) => void inFile.push(check(p)));
+  const n1 = inFile.filter(([w]) => w === 1).length;
+  expect(inFile).toEqual([
+    ...Array.from({ length: n1 }, (_, i): [number, number] => [1, i]),
+    ...Array.from({ length: n2 }, (_, i): [number, number] => [2, i]),
+  ]);
+  console.log(
+    `follow capture seed ${seed} (${MODE} follower): writer 1 ${n1} frames, writer 2 ${n2} frames`,
+  );
+  for (let i = 0; i < 3000 && got.length < inFile.length && failure === null; i++) await sleep(10);
+  await sleep(100);
+  expect(failure).toBeNull();
+  expect(got).toEqual(inFile);
+  expect(reader.position).toBe(fs.statSync(path).size);
+  await reader.close();
+  await following;
 });

@@ -7,7 +7,7 @@
 // writers exactly once, in order, byte-exact (each payload carries its
 // writer, sequence number and hash), and nothing of the torn tail. Both
 // engine modes; the seeds are printed (FOLLOW_SEED=n reruns one).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,4 +203,79 @@ test('a SIGKILLed CaptureSink writer and the CaptureSink that reopens the stream
   expect(reader.position).toBe(fs.statSync(path).size);
   await reader.close();
   await following;
+});
+
+// A full disk under the writer: a 256 KiB tmpfs on /dev/shm in a private
+// mount namespace (the machine's own is never touched). The writer appends
+// until ENOSPC tears its last write; the follower, in the same child, must
+// deliver every whole frame, wait at the torn tail without an error, and
+// deliver the frames a recovering writer appends once space is freed.
+test('a full disk: every whole frame before ENOSPC, no error at the torn tail, then the recovering writer’s frames', () => {
+  const DIST = JSON.stringify(join(__dirname, '..', 'dist', 'cjs', 'index.js'));
+  const script = join(dir, 'full-disk.js');
+  fs.writeFileSync(
+    script,
+    `'use strict';
+const fs = require('node:fs');
+const f = require(${DIST});
+const framer = new f.ChecksumFramer(f.XxHash64);
+const deframer = new f.ChecksumDeframer(f.XxHash64);
+const path = '/dev/shm/out.fst';
+fs.writeFileSync(path, '');
+fs.writeFileSync('/dev/shm/ballast', Buffer.alloc(16384)); // freed before the second writer
+const payload = (i) => Buffer.alloc(1000, i & 255);
+const got = [];
+const reader = new f.StreamReader(path, deframer, { follow: true, pollIntervalMs: 10 });
+const following = (async () => {
+  try { for await (const p of reader) got.push(p[0] + ':' + p.length); } catch (e) { return e; }
+})();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+(async () => {
+  const w = new f.StreamWriter(path, framer, { slabSize: 4096 });
+  let err = null;
+  for (let i = 0; i < 1000 && !err; i++) {
+    try { w.writePayload(payload(i)); if (i % 3 === 0) w.flush(); } catch (e) { err = e; }
+    if (i % 16 === 0) await sleep(1);
+  }
+  try { w.close(); } catch {}
+  const whole = f.recoverFile(path, deframer).frames;
+  for (let i = 0; i < 500 && got.length < whole; i++) await sleep(10);
+  await sleep(100);
+  const atTorn = { got: got.length, whole, error: reader.error && reader.error.name, position: reader.position };
+  fs.unlinkSync('/dev/shm/ballast');
+  const w2 = new f.StreamWriter(path, framer, { recover: deframer });
+  for (let i = 0; i < 5; i++) w2.writePayload(Buffer.alloc(10, 200 + i));
+  w2.close();
+  for (let i = 0; i < 500 && got.length < whole + 5; i++) await sleep(10);
+  await sleep(50);
+  await reader.close();
+  const end = await following;
+  process.stdout.write(JSON.stringify({ systemCode: err && err.systemCode, atTorn, got, end: end && end.code, size: fs.statSync(path).size, position: reader.position }));
+})();
+`,
+  );
+  const r = spawnSync(
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      'mount -t tmpfs -o size=256k tmpfs /dev/shm && exec "$0" "$1"',
+      process.execPath,
+      script,
+    ],
+    { env: process.env, timeout: 60_000, encoding: 'utf8' },
+  );
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const out = JSON.parse(r.stdout);
+  const whole = Math.floor((240 * 1024) / 1012); // 1012-byte frames up to the torn one (16 KiB of ballast)
+  expect(out.systemCode).toBe('ENOSPC');
+  expect(out.atTorn).toEqual({ got: whole, whole, error: null, position: whole * 1012 });
+  expect(out.got).toEqual([
+    ...Array.from({ length: whole }, (_, i) => `${i & 255}:1000`),
+    ...Array.from({ length: 5 }, (_, i) => `${200 + i}:10`),
+  ]);
+  expect(out.end).toBe('ERR_FLATSTREAM_CLOSED');
+  expect(out.position).toBe(out.size);
 });

@@ -348,6 +348,29 @@ describe('a file that changes under the reader', () => {
 });
 
 describe('bad input', () => {
+  test('a file that is not a stream (a JPEG): InvalidFrameError at offset 0, frame 0, not a wait', async () => {
+    const jpeg = Buffer.from([
+      0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1,
+    ]);
+    const err = await rejection(follower(fresh(jpeg)).next());
+    expect(err).toBeInstanceOf(InvalidFrameError);
+    expect(err).toMatchObject({ offset: 0, frameIndex: 0, length: 0xe0ffd8ff });
+  });
+
+  test('a symlink re-pointed at another file: FollowedFileChangedError replaced', async () => {
+    const a = fresh(F[0]);
+    const b = fresh(Buffer.concat(F.slice(0, 3)));
+    const link = join(dir, `link${n++}`);
+    fs.symlinkSync(a, link);
+    const f = follower(link);
+    expect(await f.next()).toEqual({ payload: Buffer.from(P[0]!), offset: 0 });
+    const tmp = `${link}.new`;
+    fs.symlinkSync(b, tmp);
+    fs.renameSync(tmp, link);
+    const err = await rejection(f.next());
+    expect(err).toMatchObject({ reason: 'replaced', size: at(3), offset: at(1), frameIndex: 1 });
+  });
+
   test('a directory: IoError naming it, at offset 0', async () => {
     const f = follower(dir);
     const err = await rejection(f.next());

@@ -212,7 +212,13 @@ export class FollowSource implements AsyncChunks {
         if (n > 0) return buf.subarray(0, n);
       }
       // Nothing new at the end of the file: is it still the file we read?
-      const st = await call<fs.Stats>((cb) => fs.fstat(this.#cell.fd, cb));
+      let st: fs.Stats;
+      try {
+        st = await call<fs.Stats>((cb) => fs.fstat(this.#cell.fd, cb));
+      } catch (err) {
+        if (this.#done || this.#aborted) continue; // closed meanwhile
+        throw new IoError(`cannot stat ${this.#path}: ${(err as Error).message}`, err);
+      }
       if (this.#done || this.#aborted) continue;
       if (st.size < cursor.position) {
         throw new FollowedFileChangedError(
@@ -293,6 +299,7 @@ export class FollowSource implements AsyncChunks {
     try {
       st = await call<fs.Stats>((cb) => fs.stat(this.#path, cb));
     } catch (err) {
+      if (this.#done || this.#aborted) return;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new IoError(`cannot stat ${this.#path}: ${(err as Error).message}`, err);
       }

@@ -322,6 +322,22 @@ describe('a file that changes under the reader', () => {
     await f.it.return!();
   });
 
+  test('a frame larger than one read, torn, then cut and overwritten past what was held between two looks: the new frames, whole', async () => {
+    const big = bytes(300, 78);
+    const path = fresh(Buffer.concat([F[0]!, frame(big).subarray(0, 200)]));
+    const f = follower(path, { readSize: 64 });
+    await f.next();
+    const pending = f.next();
+    await sleep(50); // holding 200 bytes (more than a read) of the big frame
+    // In one go: the torn tail cut, and more bytes than were held written in its place.
+    fs.truncateSync(path, at(1));
+    fs.appendFileSync(path, Buffer.concat([F[2]!, F[3]!, F[4]!, F[5]!]));
+    expect(fs.statSync(path).size).toBeGreaterThan(at(1) + 200);
+    expect(await pending).toEqual({ payload: Buffer.from(P[2]!), offset: at(1) });
+    for (const i of [3, 4, 5]) expect((await f.next()).payload).toEqual(Buffer.from(P[i]!));
+    await f.it.return!();
+  });
+
   test('replaced (renamed over): FollowedFileChangedError replaced, after every frame of the old file', async () => {
     const path = fresh(Buffer.concat([F[0]!, F[1]!]));
     const f = follower(path);

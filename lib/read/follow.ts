@@ -48,6 +48,9 @@ export interface FollowOptions {
 }
 
 const DEFAULT_POLL_MS = 100;
+// After a wait, this much of the held prefix of a frame larger than one read
+// is read again and compared: a rewrite there is a new frame's header.
+const PREFIX_CHECK = 64 * 1024;
 
 /** Node's AbortError: the error every abortable core API rejects with. */
 function abortError(signal: AbortSignal): Error {
@@ -160,6 +163,7 @@ export class FollowSource implements AsyncChunks {
     wake: null,
   };
   #opened = false;
+  #woke = false; // waited since the held prefix was last checked
   #done = false;
   #aborted: Error | null = null;
   #dev = 0;
@@ -200,6 +204,19 @@ export class FollowSource implements AsyncChunks {
       // a longer one (a frame larger than a read) is continued.
       const held = cursor.held;
       const keep = held >= buf.length;
+      if (keep && this.#woke) {
+        // The file may have been cut and rewritten past the held prefix
+        // while we waited: compare its start before continuing it.
+        this.#woke = false;
+        const k = Math.min(buf.length, PREFIX_CHECK);
+        const m = await this.#read(cursor.position, k);
+        if (this.#aborted) throw this.#aborted;
+        if (this.#done) return null;
+        if (m !== k || !sameBytes(buf, cursor.heldBytes(), k)) {
+          cursor.dropHeld();
+          continue;
+        }
+      }
       const from = keep ? cursor.position + held : cursor.position;
       this.#cell.signalled = false;
       const n = await this.#read(from);
@@ -236,6 +253,7 @@ export class FollowSource implements AsyncChunks {
       await this.#checkIdentity();
       if (this.#done || this.#aborted) continue;
       await this.#wait();
+      this.#woke = true;
     }
   }
 
@@ -281,13 +299,13 @@ export class FollowSource implements AsyncChunks {
     abandoned.register(this, this.#cell, this.#cell);
   }
 
-  #read(pos: number): Promise<number> {
-    const p = call<number>((cb) =>
-      fs.read(this.#cell.fd, this.#buf, 0, this.#buf.length, pos, cb),
-    ).catch((err: unknown) => {
-      if (this.#done) return 0;
-      throw new IoError(`cannot read ${this.#path}: ${(err as Error).message}`, err);
-    });
+  #read(pos: number, length = this.#buf.length): Promise<number> {
+    const p = call<number>((cb) => fs.read(this.#cell.fd, this.#buf, 0, length, pos, cb)).catch(
+      (err: unknown) => {
+        if (this.#done) return 0;
+        throw new IoError(`cannot read ${this.#path}: ${(err as Error).message}`, err);
+      },
+    );
     this.#cell.pending = p;
     return p;
   }

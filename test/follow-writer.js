@@ -4,7 +4,8 @@
 //   node follow-writer.js PATH WRITER SEED raw [tornAfter]
 //     appends frames forever through framer.frame(), each batch written in
 //     1-3 pieces with pauses between them (torn tails at the end of the file
-//     while it runs); with tornAfter, stops inside frame tornAfter and prints
+//     while it runs); with tornAfter, stops inside frame tornAfter (a large
+//     one) and prints
 //     "torn". Prints "ready" after its first write. Killed by the test.
 //   node follow-writer.js PATH WRITER SEED writer COUNT
 //     opens PATH with a StreamWriter and { recover } (cuts a torn tail),
@@ -39,8 +40,7 @@ function fnv(buf) {
   return h;
 }
 
-function payload(seq) {
-  const len = rnd(8) === 0 ? rnd(20000) : rnd(600);
+function payload(seq, len = rnd(8) === 0 ? rnd(20000) : rnd(600)) {
   const p = Buffer.alloc(12 + len);
   p.writeUInt32LE(writer, 0);
   p.writeUInt32LE(seq, 4);
@@ -62,7 +62,8 @@ async function raw() {
     const frames = [];
     for (let k = 1 + rnd(4); k > 0; k--) {
       if (seq === tornAfter) {
-        const f = framer.frame(payload(seq));
+        // A large frame, cut anywhere: its prefix can be longer than a read.
+        const f = framer.frame(payload(seq, 12000 + rnd(8000)));
         fs.writeSync(fd, Buffer.concat([...frames, f.subarray(0, 1 + rnd(f.length - 1))]));
         console.log('torn');
         for (;;) await sleep(1000);

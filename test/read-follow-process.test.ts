@@ -80,13 +80,13 @@ function exited(child: ChildProcess): Promise<[number | null, NodeJS.Signals | n
   return new Promise((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
 }
 
-async function run(seed: number, deliberateTorn: boolean): Promise<void> {
+async function run(seed: number, deliberateTorn: boolean, readSize?: number): Promise<void> {
   const rnd = prng(seed);
   const path = join(dir, `s${seed}-${deliberateTorn ? 't' : 'r'}.fst`);
   fs.writeFileSync(path, '');
   const got: [number, number][] = [];
   let failure: unknown = null;
-  const reader = new StreamReader(path, deframer, { follow: true, pollIntervalMs: 20 });
+  const reader = new StreamReader(path, deframer, { follow: true, pollIntervalMs: 20, readSize });
   const following = (async () => {
     try {
       for await (const p of reader) got.push(check(p));
@@ -122,7 +122,7 @@ async function run(seed: number, deliberateTorn: boolean): Promise<void> {
   expect(await exited(w2.child)).toEqual([0, null]);
   const size = fs.statSync(path).size;
   console.log(
-    `follow seed ${seed} (${MODE}${deliberateTorn ? ', killed inside a frame' : ''}): writer 1 ${n1} frames, torn tail ${report.tornBytes} bytes; writer 2 ${n2} frames; ${size} bytes`,
+    `follow seed ${seed} (${MODE}${deliberateTorn ? ', killed inside a frame' : ''}${readSize ? `, readSize ${readSize}` : ''}): writer 1 ${n1} frames, torn tail ${report.tornBytes} bytes; writer 2 ${n2} frames; ${size} bytes`,
   );
 
   // Every frame arrives (bounded wait, then a diagnostic), then nothing more.
@@ -152,6 +152,11 @@ test.each([0, 1, 2])(
 
 test('a writer killed inside a frame: the torn frame is never delivered', async () => {
   await run(base + 7, true);
+});
+
+test('reads of 4 KiB (frames up to 20 KB span several): the same, every frame exactly once', async () => {
+  await run(base + 5, false, 4096);
+  await run(base + 6, true, 4096);
 });
 
 // The capture sink's own recovery: a CaptureSink writer (always the native

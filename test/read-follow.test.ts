@@ -61,6 +61,11 @@ beforeEach(() => {
 afterEach(() => jest.restoreAllMocks());
 const watchers = (): number => watching;
 
+/** Waits (bounded) until `cond` holds: the reader got somewhere on a loaded machine. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await sleep(10);
+}
+
 async function settledFds(expected: number): Promise<number> {
   for (let i = 0; i < 500 && fds() !== expected; i++) await sleep(10);
   return fds();
@@ -101,7 +106,7 @@ describe('waiting at the end of the file', () => {
     const f = follower(path);
     expect(await f.next()).toEqual({ payload: Buffer.from(P[0]!), offset: 0 });
     const pending = f.next();
-    await sleep(50); // the reader is waiting at the end
+    await until(() => watchers() === 1); // the reader is waiting at the end
     fs.appendFileSync(path, Buffer.concat([F[1]!, F[2]!]));
     expect(await pending).toEqual({ payload: Buffer.from(P[1]!), offset: at(1) });
     expect(await f.next()).toEqual({ payload: Buffer.from(P[2]!), offset: at(2) });
@@ -169,7 +174,7 @@ describe('waiting at the end of the file', () => {
       seen.push(info.offset);
       return seen.length < 3;
     });
-    await sleep(50);
+    await until(() => watchers() === 1);
     fs.appendFileSync(path, Buffer.concat([F[2]!, F[3]!]));
     expect(await done).toBe(3);
     expect(seen).toEqual([0, at(1), at(2)]);
@@ -204,7 +209,7 @@ describe('start', () => {
     const path = fresh(Buffer.concat(F.slice(0, 2)));
     const f = follower(path, { start: at(2) });
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1);
     fs.appendFileSync(path, F[2]!);
     expect(await pending).toEqual({ payload: Buffer.from(P[2]!), offset: at(2) });
     await f.it.return!();
@@ -252,7 +257,7 @@ describe('a file that changes under the reader', () => {
     const f = follower(path);
     for (let i = 0; i < 3; i++) await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1);
     fs.truncateSync(path, at(1));
     const err = await rejection(pending);
     expect(err).toBeInstanceOf(FollowedFileChangedError);
@@ -266,7 +271,7 @@ describe('a file that changes under the reader', () => {
     await f.next();
     await f.next();
     const pending = f.next();
-    await sleep(50); // holding the torn prefix
+    await until(() => watchers() === 1); // holding the torn prefix
     expect(recoverFile(path, deframer, { truncate: true })).toMatchObject({
       end: 'torn-tail',
       lastGoodOffset: at(2),
@@ -284,7 +289,7 @@ describe('a file that changes under the reader', () => {
     const f = follower(path);
     await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1);
     // In one go, between two looks: the torn tail cut, a longer frame in its place.
     fs.truncateSync(path, at(1));
     fs.appendFileSync(path, F[4]!);
@@ -300,7 +305,7 @@ describe('a file that changes under the reader', () => {
     const f = follower(path);
     await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1);
     fs.truncateSync(path, at(1));
     fs.appendFileSync(path, replacement);
     expect(fs.statSync(path).size).toBe(at(1) + torn.length);
@@ -314,7 +319,7 @@ describe('a file that changes under the reader', () => {
     const f = follower(path, { readSize: 64 });
     await f.next();
     const pending = f.next();
-    await sleep(50); // holding 200 bytes (more than a read) of the big frame
+    await until(() => watchers() === 1); // holding 200 bytes (more than a read) of the big frame
     fs.truncateSync(path, at(1));
     await sleep(50);
     fs.appendFileSync(path, F[1]!);
@@ -328,7 +333,7 @@ describe('a file that changes under the reader', () => {
     const f = follower(path, { readSize: 64 });
     await f.next();
     const pending = f.next();
-    await sleep(50); // holding 200 bytes (more than a read) of the big frame
+    await until(() => watchers() === 1); // holding 200 bytes (more than a read) of the big frame
     // In one go: the torn tail cut, and more bytes than were held written in its place.
     fs.truncateSync(path, at(1));
     fs.appendFileSync(path, Buffer.concat([F[2]!, F[3]!, F[4]!, F[5]!]));
@@ -355,7 +360,7 @@ describe('a file that changes under the reader', () => {
     const f = follower(path);
     await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1);
     fs.unlinkSync(path);
     const err = await rejection(pending);
     expect(err).toBeInstanceOf(FollowedFileChangedError);
@@ -467,7 +472,7 @@ describe('ending, and releasing the file and the watcher', () => {
     const f = follower(path);
     await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1); // waiting at the end
     expect(watchers()).toBe(1);
     const ret = f.it.return!();
     expect((await rejection(pending)).constructor).toBe(ClosedError);
@@ -483,7 +488,7 @@ describe('ending, and releasing the file and the watcher', () => {
     const f = follower(path, { signal: ac.signal });
     await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1); // waiting at the end
     expect(watchers()).toBe(1);
     ac.abort();
     const err = await rejection(pending);
@@ -529,7 +534,7 @@ describe('ending, and releasing the file and the watcher', () => {
     await f.next();
     await f.next();
     const pending = f.next();
-    await sleep(50);
+    await until(() => watchers() === 1); // waiting at the end
     expect(watchers()).toBe(1);
     fs.truncateSync(path, 0);
     expect(await rejection(pending)).toBeInstanceOf(FollowedFileChangedError);
@@ -579,7 +584,7 @@ describe('ending, and releasing the file and the watcher', () => {
     const r0 = reads.mock.calls.length;
     await sleep(250); // about 10 polls; a spinning reader would read thousands of times
     const n = reads.mock.calls.length - r0;
-    expect(n).toBeGreaterThanOrEqual(2);
+    expect(n).toBeGreaterThanOrEqual(1);
     expect(n).toBeLessThan(40);
     expect(f.reader.error).toBeNull();
     fs.appendFileSync(path, F[1]!.subarray(9));

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from '../format/args';
-import { FollowedFileChangedError, IoError } from '../format/errors';
+import { FollowedFileChangedError, IoError, ReaderBusyError } from '../format/errors';
 import type { FrameCursor } from './cursor';
 import type { AsyncChunks } from './sources';
 
@@ -142,6 +142,40 @@ export function followSource(
     throw typeError('The "signal" option must be an AbortSignal');
   }
   return new FollowSource(source, cursor, readSize, start ?? 0, poll ?? DEFAULT_POLL_MS, signal);
+}
+
+/**
+ * The iterator of a followed reader: `return()` ends the session (`end`
+ * closes the reader), so a step waiting for data ends too, where an async
+ * generator would queue the `return()` behind it. Only an iterator that got
+ * the reader ends it: one refused because another call is reading
+ * (ReaderBusyError) leaves it be.
+ */
+export function followIterator<T>(
+  it: AsyncGenerator<T, undefined, undefined>,
+  end: () => void,
+): AsyncIterableIterator<T> {
+  let owns: boolean | null = null;
+  return {
+    next: () => {
+      const step = it.next();
+      if (owns === null) {
+        owns = true;
+        step.catch((err: unknown) => {
+          if (err instanceof ReaderBusyError) owns = false;
+        });
+      }
+      return step;
+    },
+    throw: (err?: unknown) => it.throw(err),
+    return: () => {
+      if (owns) end();
+      return it.return(undefined);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /**

@@ -15,7 +15,7 @@ import { isVerifyingKind } from '../engine/contract';
 import { Deframer } from '../format/framing';
 import type { MemoryPolicy } from '../format/policy';
 import { type AsyncChunks, FileSource, IterableChunks, type SyncChunks } from './sources';
-import { type FollowOptions, followSource } from './follow';
+import { type FollowOptions, followIterator, followSource } from './follow';
 
 /** Where a payload sits in the stream. */
 export interface FrameInfo {
@@ -260,30 +260,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
     const it = this.#iterate();
-    if (!this.#follow) return it;
-    // Only an iterator that got the reader ends its session: one refused
-    // because another call is reading (ReaderBusyError) leaves it be.
-    let owns: boolean | null = null;
-    return {
-      next: () => {
-        const step = it.next();
-        if (owns === null) {
-          owns = true;
-          step.catch((err: unknown) => {
-            if (err instanceof ReaderBusyError) owns = false;
-          });
-        }
-        return step;
-      },
-      throw: (err?: unknown) => it.throw(err),
-      return: () => {
-        if (owns) void this.close();
-        return it.return(undefined);
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#follow ? followIterator(it, () => void this.close()) : it;
   }
 
   async *#iterate(): AsyncGenerator<Uint8Array, undefined, undefined> {

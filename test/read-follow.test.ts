@@ -592,6 +592,45 @@ describe('ending, and releasing the file and the watcher', () => {
     await f.it.return!();
   });
 
+  test('following a file with for await collects no more often than the ordinary async path (nothing more allocated per frame)', () => {
+    const DIST = JSON.stringify(join(__dirname, '..', 'dist', 'cjs', 'index.js'));
+    const script = `
+      const fs = require('node:fs');
+      const { GCProfiler } = require('node:v8');
+      const f = require(${DIST});
+      const path = ${JSON.stringify(join(dir, 'gc.fst'))};
+      const N = 500000;
+      const w = new f.StreamWriter(new f.FileSink(path, { append: false }), new f.ChecksumFramer(f.XxHash64));
+      const p = new Uint8Array(48);
+      for (let i = 0; i < N; i++) { p[0] = i; w.writePayload(p); }
+      w.close();
+      const d = new f.ChecksumDeframer(f.XxHash64);
+      async function pass(options) {
+        const r = new f.StreamReader(path, d, options);
+        const prof = new GCProfiler();
+        prof.start();
+        let n = 0;
+        for await (const _ of r) if (++n === N) break;
+        const gcs = prof.stop().statistics.length;
+        await r.close();
+        if (n !== N) throw new Error('short: ' + n);
+        return gcs;
+      }
+      (async () => {
+        const out = { async: [], follow: [] };
+        for (let i = 0; i < 3; i++) {
+          out.async.push(await pass(undefined));
+          out.follow.push(await pass({ follow: true }));
+        }
+        process.stdout.write(JSON.stringify(out));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { async: number[]; follow: number[] };
+    const max = (xs: number[]): number => Math.max(...xs);
+    expect({ ok: max(out.follow) <= max(out.async) + 2, out }).toEqual({ ok: true, out });
+  });
+
   test('the process exits by itself after break, return(), abort and an error', () => {
     const path = fresh(Buffer.concat(F.slice(0, 2)));
     const DIST = JSON.stringify(join(__dirname, '..', 'dist', 'cjs', 'index.js'));

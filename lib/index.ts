@@ -64,6 +64,8 @@ export {
   RecoveryRefusedError,
   type RecoveryRefusal,
   ReentrantCallError,
+  FollowedFileChangedError,
+  type FileChange,
 } from './format/errors';
 export {
   type Sink,
@@ -114,4 +116,5 @@ export {
   type FrameInfo,
   type SkippedRange,
 } from './read/reader';
+export { type FollowOptions } from './read/follow';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './format/kinds';

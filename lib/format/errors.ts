@@ -21,7 +21,8 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_NATIVE_REQUIRED'
   | 'ERR_FLATSTREAM_STAGING_FULL'
   | 'ERR_FLATSTREAM_RECOVERY_REFUSED'
-  | 'ERR_FLATSTREAM_REENTRANT_CALL';
+  | 'ERR_FLATSTREAM_REENTRANT_CALL'
+  | 'ERR_FLATSTREAM_FILE_CHANGED';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -223,5 +224,34 @@ export class ReentrantCallError extends FlatStreamError {
       `${what} was called from inside a callback of the same writer (serialize, checksum, validator, observer or sink)`,
       'ERR_FLATSTREAM_REENTRANT_CALL',
     );
+  }
+}
+
+/** How a followed file changed under its reader (see {@link FollowedFileChangedError}). */
+export type FileChange =
+  /** The file is now shorter than the frames already delivered. */
+  | 'truncated'
+  /** The path now names another file (a rotation, a replacement). */
+  | 'replaced'
+  /** The path names nothing any more. */
+  | 'removed';
+
+/**
+ * A file followed by a `StreamReader` (`follow: true`) changed in a way
+ * growth cannot explain: frames it delivered are gone, or its path names
+ * another file or none. `offset`/`frameIndex` are where the reader stood
+ * (every frame before was delivered); `size` is the file's size now (the
+ * new file's for `'replaced'`, -1 for `'removed'`). A torn tail cut by a
+ * recovery is not such a change: it was never delivered (docs/design.md,
+ * "Follow mode").
+ */
+export class FollowedFileChangedError extends FlatStreamError {
+  constructor(
+    readonly reason: FileChange,
+    readonly size: number,
+    message: string,
+    where: FrameLocation,
+  ) {
+    super(message, 'ERR_FLATSTREAM_FILE_CHANGED', where);
   }
 }

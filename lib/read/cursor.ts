@@ -170,6 +170,38 @@ export class FrameCursor {
     return (this.#error ??= err);
   }
 
+  /**
+   * Makes the stream start at byte `offset` (a file read from there):
+   * frame offsets and errors count from it. Before any chunk only.
+   */
+  startAt(offset: number): void {
+    this.#pushed = offset;
+    this.#setWindow(EMPTY, offset, 0, 0, false);
+  }
+
+  /** Bytes received past {@link position}: the prefix of a frame not yet whole (at NEED). */
+  get held(): number {
+    return this.#pushed - this.position;
+  }
+
+  /** Those bytes (a view, valid until the next push). */
+  heldBytes(): Uint8Array {
+    return this.window.subarray(this.#start, this.#end);
+  }
+
+  /**
+   * Forgets the held prefix (at NEED, outside skip mode's search): the
+   * stream continues at {@link position} again, where the next chunk must
+   * start. A follower reads a frame that was not whole again from its start
+   * (docs/design.md, "Follow mode").
+   */
+  dropHeld(): void {
+    const at = this.position;
+    this.#pushed = at;
+    this.#rest = null;
+    this.#setWindow(EMPTY, at, 0, 0, false);
+  }
+
   /** Gives the cursor the next chunk of the stream (after next() said NEED). */
   push(chunk: Uint8Array): void {
     // Payload views of a Buffer would be Buffers, whose subarray() goes

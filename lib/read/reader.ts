@@ -15,6 +15,7 @@ import { isVerifyingKind } from '../engine/contract';
 import { Deframer } from '../format/framing';
 import type { MemoryPolicy } from '../format/policy';
 import { type AsyncChunks, FileSource, IterableChunks, type SyncChunks } from './sources';
+import { type FollowOptions, followIterator, followSource } from './follow';
 
 /** Where a payload sits in the stream. */
 export interface FrameInfo {
@@ -43,7 +44,7 @@ export type { SkippedRange };
 export type ReadSource = Uint8Array | string | URL | number | Readable | AsyncIterable<Uint8Array>;
 
 /** Options of a {@link StreamReader}. */
-export interface StreamReaderOptions {
+export interface StreamReaderOptions extends FollowOptions {
   /** Bytes read per call from a file (default 4 MiB). */
   readSize?: number;
   /** Initial size of the buffer that gathers a frame split across chunks (default 64 KiB). */
@@ -103,6 +104,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #busy = false;
   #info = { offset: 0, frameIndex: 0 };
   #bb: ByteBuffer | null = null;
+  #follow = false; // a followed file: one session, closed when a call ends (docs/design.md, "Follow mode")
 
   constructor(source: ReadSource, deframer: Deframer, options?: StreamReaderOptions) {
     if (!(deframer instanceof Deframer))
@@ -140,7 +142,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       onCorrupt === 'skip' ? (onSkip ?? (() => undefined)) : null,
     );
     this.#stableViews = false;
-    if (typeof source === 'string' || typeof source === 'number' || source instanceof URL) {
+    const follow = followSource(source, this.#cursor, options, readSize);
+    if (follow) {
+      this.#async = follow;
+      this.#follow = true;
+    } else if (typeof source === 'string' || typeof source === 'number' || source instanceof URL) {
       if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
       // One source serves both APIs, so a reader can switch between them.
       const file = new FileSource(source, readSize);
@@ -247,8 +253,17 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     return this.messages();
   }
 
-  /** `for await (const payload of reader)`: any source; views as in {@link messages}. */
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+  /**
+   * `for await (const payload of reader)`: any source; views as in
+   * {@link messages}. Following a file, `return()` ends a step waiting for
+   * data too (that step throws `ClosedError`).
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    const it = this.#iterate();
+    return this.#follow ? followIterator(it, () => void this.close()) : it;
+  }
+
+  async *#iterate(): AsyncGenerator<Uint8Array, undefined, undefined> {
     this.#enter();
     try {
       const c = this.#cursor;
@@ -335,6 +350,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   // its source go at once, rather than when it is closed or collected.
   #settle(): void {
     this.#busy = false;
+    if (this.#follow) void this.close();
     if (this.#cursor.error !== null && !this.#released) void this.#release().catch(() => undefined);
   }
 

@@ -115,3 +115,12 @@ export {
   type SkippedRange,
 } from './read/reader';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './format/kinds';
+export { type PayloadEncoder } from './format/encoder';
+export { type PayloadDecoder, type PayloadView } from './format/decoder';
+export {
+  compileSchema,
+  type CompiledSchema,
+  type CompileOptions,
+  type TableCodec,
+  type TableView,
+} from './codec/compile';

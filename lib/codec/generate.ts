@@ -1,0 +1,769 @@
+/**
+ * The codec generator: turns a reflection schema into the JS source of
+ * per-table encoders and flyweight decoders (docs/design.md
+ * "Schema-compiled codecs"). The SAME text is instantiated at run time by
+ * `compileSchema` (with `new Function`) and written out by `flatstream gen`.
+ *
+ * Layout written, front to back, alignment relative to the payload start:
+ *
+ *     [root uoffset][file identifier?][vtable][pad][table][out-of-line data…]
+ *
+ * Each table's slots have a fixed place (largest alignment first, right
+ * after the soffset, with the table placed so the first slot is aligned);
+ * a field that is absent or equal to its default has a vtable entry of 0
+ * and zero bytes in its slot, so equal values give equal bytes. Strings,
+ * vectors and sub-tables follow their table, depth first, so every uoffset
+ * points forward. Every padding byte is written as 0.
+ *
+ * Owns: the generated code's shape. Imports: lib/codec/reflection,
+ * lib/format/errors, lib/engine/contract.
+ */
+import { VerifierLimits } from '../engine/contract';
+import { FlatStreamError } from '../format/errors';
+import {
+  Base,
+  type REnum,
+  type RField,
+  type RObject,
+  type RSchema,
+  type RType,
+} from './reflection';
+
+function refuse(what: string): FlatStreamError {
+  return new FlatStreamError(`unsupported schema: ${what}`, 'ERR_FLATSTREAM_SCHEMA');
+}
+
+/** flatc's lowerCamel of a snake_case name (`device_id` → `deviceId`). */
+export function camel(name: string): string {
+  let s = '';
+  for (let i = 0; i < name.length; i++) {
+    if (name[i] === '_' && i + 1 < name.length) s += name[++i]!.toUpperCase();
+    else s += name[i];
+  }
+  return s;
+}
+
+interface ScalarKind {
+  width: number;
+  /** A JS expression: x is a valid value (x is an identifier). */
+  ok(x: string): string;
+  /** A JS statement writing x at position p. */
+  write(p: string, x: string): string;
+  /** What the value must be, for messages. */
+  desc: string;
+  /** The JS type(s) a value may have ('number', 'boolean', 'int64': number or bigint); of that type but invalid is a RangeError, else a TypeError. */
+  js: string;
+  /** A JS expression reading at p (bigint for 64-bit). */
+  read(p: string): string;
+  /** Number accessor for 64-bit kinds. */
+  readNumber?(p: string): string;
+  is64: boolean;
+  isFloat: boolean;
+  isBool: boolean;
+}
+
+const intKind = (
+  width: number,
+  lo: number,
+  hi: number,
+  set: string,
+  get: string,
+  desc: string,
+): ScalarKind => ({
+  width,
+  ok: (x) =>
+    width === 4
+      ? lo === 0
+        ? `(typeof ${x} === 'number' && ${x} >>> 0 === ${x})`
+        : `(typeof ${x} === 'number' && (${x} | 0) === ${x})`
+      : `(typeof ${x} === 'number' && (${x} | 0) === ${x} && ${x} >= ${lo} && ${x} <= ${hi})`,
+  write: (p, x) => (width === 1 ? `b[${p}] = ${x};` : `dv.${set}(${p}, ${x}, true);`),
+  read: (p) => (width === 1 && lo === 0 ? `this.$b[${p}]` : `this.$dv.${get}(${p}, true)`),
+  desc,
+  js: 'number',
+  is64: false,
+  isFloat: false,
+  isBool: false,
+});
+
+const KINDS: Record<number, ScalarKind> = {
+  [Base.Bool]: {
+    width: 1,
+    ok: (x) => `(typeof ${x} === 'boolean')`,
+    write: (p, x) => `b[${p}] = ${x} ? 1 : 0;`,
+    read: (p) => `this.$b[${p}] !== 0`,
+    desc: 'a boolean',
+    js: 'boolean',
+    is64: false,
+    isFloat: false,
+    isBool: true,
+  },
+  [Base.Byte]: intKind(1, -128, 127, 'setInt8', 'getInt8', 'an integer in [-128, 127]'),
+  [Base.UByte]: intKind(1, 0, 255, 'setUint8', 'getUint8', 'an integer in [0, 255]'),
+  [Base.UType]: intKind(1, 0, 255, 'setUint8', 'getUint8', 'an integer in [0, 255]'),
+  [Base.Short]: intKind(2, -32768, 32767, 'setInt16', 'getInt16', 'an integer in [-32768, 32767]'),
+  [Base.UShort]: intKind(2, 0, 65535, 'setUint16', 'getUint16', 'an integer in [0, 65535]'),
+  [Base.Int]: intKind(
+    4,
+    -(2 ** 31),
+    2 ** 31 - 1,
+    'setInt32',
+    'getInt32',
+    'an integer in [-2^31, 2^31-1]',
+  ),
+  [Base.UInt]: intKind(4, 0, 2 ** 32 - 1, 'setUint32', 'getUint32', 'an integer in [0, 2^32-1]'),
+  [Base.Long]: {
+    width: 8,
+    ok: (x) =>
+      `(typeof ${x} === 'bigint' ? ${x} >= -0x8000000000000000n && ${x} <= 0x7fffffffffffffffn : Number.isSafeInteger(${x}))`,
+    write: (p, x) =>
+      `if (typeof ${x} === 'bigint') dv.setBigInt64(${p}, ${x}, true); else { dv.setUint32(${p}, ${x} >>> 0, true); dv.setInt32(${p} + 4, Math.floor(${x} / 4294967296), true); }`,
+    read: (p) => `this.$dv.getBigInt64(${p}, true)`,
+    readNumber: (p) =>
+      `this.$dv.getUint32(${p}, true) + this.$dv.getInt32(${p} + 4, true) * 4294967296`,
+    desc: 'a bigint in [-2^63, 2^63-1] or a safe integer',
+    js: 'int64',
+    is64: true,
+    isFloat: false,
+    isBool: false,
+  },
+  [Base.ULong]: {
+    width: 8,
+    ok: (x) =>
+      `(typeof ${x} === 'bigint' ? ${x} >= 0n && ${x} <= 0xffffffffffffffffn : Number.isSafeInteger(${x}) && ${x} >= 0)`,
+    write: (p, x) =>
+      `if (typeof ${x} === 'bigint') dv.setBigUint64(${p}, ${x}, true); else { dv.setUint32(${p}, ${x} >>> 0, true); dv.setUint32(${p} + 4, (${x} - (${x} >>> 0)) / 4294967296, true); }`,
+    read: (p) => `this.$dv.getBigUint64(${p}, true)`,
+    readNumber: (p) =>
+      `this.$dv.getUint32(${p}, true) + this.$dv.getUint32(${p} + 4, true) * 4294967296`,
+    desc: 'a bigint in [0, 2^64-1] or a non-negative safe integer',
+    js: 'int64',
+    is64: true,
+    isFloat: false,
+    isBool: false,
+  },
+  [Base.Float]: {
+    width: 4,
+    ok: (x) =>
+      `(typeof ${x} === 'number' && (Number.isFinite(Math.fround(${x})) || !Number.isFinite(${x})))`,
+    write: (p, x) => `dv.setFloat32(${p}, ${x}, true);`,
+    read: (p) => `this.$dv.getFloat32(${p}, true)`,
+    desc: 'a number within float32 range',
+    js: 'number',
+    is64: false,
+    isFloat: true,
+    isBool: false,
+  },
+  [Base.Double]: {
+    width: 8,
+    ok: (x) => `(typeof ${x} === 'number')`,
+    write: (p, x) => `dv.setFloat64(${p}, ${x}, true);`,
+    read: (p) => `this.$dv.getFloat64(${p}, true)`,
+    desc: 'a number',
+    js: 'number',
+    is64: false,
+    isFloat: true,
+    isBool: false,
+  },
+};
+
+function numLit(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return 'Infinity';
+  if (x === -Infinity) return '-Infinity';
+  if (Object.is(x, -0)) return '-0';
+  return String(x);
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+/** What the generator produces: the source and the list of its tables. */
+export interface Generated {
+  /** JS function body; `new Function(source)()` returns the module object. */
+  source: string;
+  /** The non-struct objects, in the order of `tables` in the module object. */
+  tables: RObject[];
+}
+
+const RESERVED = new Set(['toObject', 'constructor', '__proto__', 'prototype']);
+
+/**
+ * Generates the codecs of every table of `schema`. `rootIndex` is the
+ * object whose encoder writes the file identifier (-1: none).
+ */
+export function generate(schema: RSchema, rootIndex: number): Generated {
+  const { objects, enums } = schema;
+  const out: string[] = [];
+  const tables = objects.filter((o) => !o.isStruct);
+  const tableId = new Map<RObject, number>();
+  tables.forEach((t, i) => tableId.set(t, i));
+  const maxDepth = VerifierLimits.defaultMaxDepth;
+
+  const kindOf = (base: number, where: string): ScalarKind => {
+    const k = KINDS[base];
+    if (!k) throw refuse(`${where}: base type ${base}`);
+    return k;
+  };
+  // Enum value checks for scalars typed by an enum (not bit_flags).
+  const enumCheck = (t: RType, x: string, isArrayElem: boolean): string | null => {
+    if (t.index < 0) return null;
+    const base = isArrayElem ? t.element : t.base;
+    if (base === Base.UType || base === Base.Long || base === Base.ULong) return null;
+    const e = enums[t.index]!;
+    if (e.attributes.has('bit_flags') || e.isUnion) return null;
+    const vals = e.values.map((v) => Number(v.value)).sort((a, b) => a - b);
+    if (vals.length === 0) return 'false';
+    const contiguous = vals.every((v, i) => v === vals[0]! + i);
+    return contiguous
+      ? `${x} >= ${vals[0]} && ${x} <= ${vals[vals.length - 1]}`
+      : `(${vals.map((v) => `${x} === ${v}`).join(' || ')})`;
+  };
+  const enumDesc = (t: RType, base: number): string => {
+    if (t.index < 0 || base === Base.Long || base === Base.ULong) return '';
+    const e = enums[t.index]!;
+    return e.attributes.has('bit_flags') ? '' : ` (a value of ${e.name})`;
+  };
+
+  // ---- structs ----------------------------------------------------------
+  const structDone = new Map<RObject, string>();
+  const structStack = new Set<RObject>();
+  const structFn = (o: RObject): string => {
+    const done = structDone.get(o);
+    if (done) return done;
+    if (structStack.has(o)) throw refuse(`struct ${o.name} contains itself`);
+    structStack.add(o);
+    const id = `s${objects.indexOf(o)}`;
+    const enc: string[] = [];
+    const dec: string[] = [];
+    const obj: string[] = [];
+    const covered = new Uint8Array(o.bytesize);
+    const members = new Set<string>();
+    for (const f of o.fields) {
+      const key = camel(f.name);
+      const where = `${o.name}.${f.name}`;
+      if (RESERVED.has(key) || members.has(key)) throw refuse(`${where}: the name ${key} collides`);
+      members.add(key);
+      const t = f.type;
+      let size: number;
+      if (t.base === Base.Obj) {
+        const s = objects[t.index]!;
+        if (!s.isStruct) throw refuse(`${where}: a table inside a struct`);
+        const fn = structFn(s);
+        size = s.bytesize;
+        enc.push(`${fn}(v.${key}, p + ${f.offset}, ${q(where)});`);
+        dec.push(
+          `${key}() { return (this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, this.$p + ${f.offset}); }`,
+        );
+        obj.push(`${key}: this.${key}().toObject()`);
+      } else if (t.base === Base.Array) {
+        const n = t.fixedLength;
+        let ew: number;
+        let encOne: string;
+        let decOne: string;
+        if (t.element === Base.Obj) {
+          const s = objects[t.index]!;
+          if (!s.isStruct) throw refuse(`${where}: an array of tables`);
+          const fn = structFn(s);
+          ew = s.bytesize;
+          encOne = `${fn}(e, p + ${f.offset} + i * ${ew}, ${q(where)});`;
+          decOne = `(this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, this.$p + ${f.offset} + i * ${ew})`;
+          obj.push(`${key}: Array.from({ length: ${n} }, (_, i) => this.${key}(i).toObject())`);
+        } else {
+          const k = kindOf(t.element, where);
+          ew = k.width;
+          const ec = enumCheck(t, 'e', true);
+          encOne = `if (!(${k.ok('e')}${ec ? ` && ${ec}` : ''})) throw bad(${q(where)}, ${q(k.desc + enumDesc(t, t.element))}, ${q(k.js)}, e, i); ${k.write(`p + ${f.offset} + i * ${ew}`, 'e')}`;
+          decOne = k.read(`this.$p + ${f.offset} + i * ${ew}`);
+          obj.push(`${key}: Array.from({ length: ${n} }, (_, i) => this.${key}(i))`);
+        }
+        size = n * ew;
+        enc.push(
+          `{ const x = v.${key}; if (!isList(x)) throw bad(${q(where)}, 'an array of ${n}', 'list', x); if (x.length !== ${n}) throw rangeErr(${q(where)}, 'must have exactly ${n} elements, got ' + x.length); for (let i = 0; i < ${n}; i++) { const e = x[i]; ${encOne} } }`,
+        );
+        dec.push(
+          `${key}(i) { if (!(i >= 0 && i < ${n})) throw rangeErr(${q(where)}, 'index must be in [0, ${n - 1}], got ' + i); return ${decOne}; }`,
+        );
+        dec.push(`${key}Length() { return ${n}; }`);
+        if (members.has(`${key}Length`)) throw refuse(`${where}: the name ${key}Length collides`);
+        members.add(`${key}Length`);
+      } else {
+        const k = kindOf(t.base, where);
+        size = k.width;
+        const ec = enumCheck(t, 'x', false);
+        enc.push(
+          `{ const x = v.${key}; if (!(${k.ok('x')}${ec ? ` && ${ec}` : ''})) throw bad(${q(where)}, ${q(k.desc + enumDesc(t, t.base))}, ${q(k.js)}, x); ${k.write(`p + ${f.offset}`, 'x')} }`,
+        );
+        dec.push(`${key}() { return ${k.read(`this.$p + ${f.offset}`)}; }`);
+        obj.push(`${key}: this.${key}()`);
+        if (k.is64) {
+          if (members.has(`${key}Number`)) throw refuse(`${where}: the name ${key}Number collides`);
+          members.add(`${key}Number`);
+          dec.push(`${key}Number() { return ${k.readNumber!(`this.$p + ${f.offset}`)}; }`);
+        }
+      }
+      if (f.offset + size > o.bytesize) throw refuse(`${where}: field outside its struct`);
+      covered.fill(1, f.offset, f.offset + size);
+    }
+    for (let i = 0; i < o.bytesize; i++) if (!covered[i]) enc.push(`b[p + ${i}] = 0;`);
+    out.push(
+      `function ${id}(v, p, w) {\n  if (v === null || typeof v !== 'object') throw bad(w, 'a ${o.name} object', 'object', v);\n  ${enc.join('\n  ')}\n}`,
+    );
+    out.push(
+      `class V${id} {\n  constructor() { this.$b = EMPTY; this.$dv = EMPTY_DV; this.$p = 0; }\n  $at(b, dv, p) { this.$b = b; this.$dv = dv; this.$p = p; return this; }\n  ${dec.join('\n  ')}\n  toObject() { return { ${obj.join(', ')} }; }\n}`,
+    );
+    structStack.delete(o);
+    structDone.set(o, id);
+    return id;
+  };
+
+  // ---- tables -------------------------------------------------------------
+  const unionOf = (e: REnum, where: string): { tag: number; table: number; name: string }[] =>
+    e.values
+      .filter((v) => v.value !== 0n)
+      .map((v) => {
+        const ut = v.unionType;
+        if (!ut || ut.base !== Base.Obj || objects[ut.index]!.isStruct)
+          throw refuse(
+            `${where}: union member ${v.name} is not a table (unions of structs or strings)`,
+          );
+        if (v.value < 0n || v.value > 255n) throw refuse(`${where}: union tag ${v.value}`);
+        return { tag: Number(v.value), table: tableId.get(objects[ut.index]!)!, name: v.name };
+      });
+
+  tables.forEach((o, ti) => {
+    const isRoot = objects.indexOf(o) === rootIndex;
+    const fields = o.fields.filter((f) => !f.deprecated);
+    const byId = new Map<number, RField>();
+    for (const f of o.fields) {
+      if (byId.has(f.id)) throw refuse(`${o.name}.${f.name}: duplicate id ${f.id}`);
+      byId.set(f.id, f);
+      if (f.offset !== 4 + 2 * f.id)
+        throw refuse(`${o.name}.${f.name}: vtable offset ${f.offset} for id ${f.id}`);
+    }
+    const nslots = fields.reduce((m, f) => Math.max(m, f.id + 1), 0);
+    const vsize = 4 + 2 * nslots;
+    // Slots: size and alignment of each present field.
+    interface Slot {
+      f: RField;
+      size: number;
+      align: number;
+      off: number;
+    }
+    const slots: Slot[] = [];
+    const where = (f: RField): string => `${o.name}.${f.name}`;
+    for (const f of fields) {
+      const t = f.type;
+      for (const a of ['flexbuffer', 'force_align'])
+        if (f.attributes.has(a)) throw refuse(`${where(f)}: the ${a} attribute`);
+      let size: number;
+      let align: number;
+      if (t.base === Base.Obj && objects[t.index]!.isStruct) {
+        const s = objects[t.index]!;
+        size = s.bytesize;
+        align = Math.max(1, s.minalign);
+      } else if (
+        t.base === Base.String ||
+        t.base === Base.Vector ||
+        t.base === Base.Obj ||
+        t.base === Base.Union
+      ) {
+        size = align = 4;
+      } else if (t.base === Base.Array) {
+        throw refuse(`${where(f)}: a fixed-size array outside a struct`);
+      } else {
+        size = align = kindOf(t.base, where(f)).width;
+      }
+      slots.push({ f, size, align, off: 0 });
+    }
+    slots.sort((a, b) => b.align - a.align || a.f.id - b.f.id);
+    const talign = Math.max(4, ...slots.map((s) => s.align));
+    let off = 4;
+    for (const s of slots) {
+      off = 4 + Math.ceil((off - 4) / s.align) * s.align;
+      s.off = off;
+      off += s.size;
+    }
+    const tsize = off;
+    if (vsize > 0xffff || tsize > 0xffff) throw refuse(`${o.name}: a table larger than 64 KiB`);
+    const tmod = (talign - 4) % talign;
+    const slotOf = new Map(slots.map((s) => [s.f, s]));
+    const members = new Set<string>();
+    const member = (name: string, f: RField): string => {
+      if (RESERVED.has(name) || members.has(name))
+        throw refuse(`${where(f)}: the name ${name} collides`);
+      members.add(name);
+      return name;
+    };
+
+    const enc: string[] = [];
+    const dec: string[] = [];
+    const obj: string[] = [];
+    // vtable entries of ids that have no slot (deprecated fields, gaps)
+    for (let id = 0; id < nslots; id++) {
+      const f = byId.get(id);
+      if (!f || f.deprecated) enc.push(`dv.setUint16(vt + ${4 + 2 * id}, 0, true);`);
+    }
+    const absent = (s: Slot): string => {
+      const zero: string[] = [`dv.setUint16(vt + ${s.f.offset}, 0, true);`];
+      if (s.size === 1) zero.push(`b[t + ${s.off}] = 0;`);
+      else if (s.size === 2) zero.push(`dv.setUint16(t + ${s.off}, 0, true);`);
+      else if (s.size % 4 === 0 && s.size <= 16)
+        for (let i = 0; i < s.size; i += 4) zero.push(`dv.setUint32(t + ${s.off + i}, 0, true);`);
+      else zero.push(`b.fill(0, t + ${s.off}, t + ${s.off + s.size});`);
+      return zero.join(' ');
+    };
+    const present = (s: Slot): string => `dv.setUint16(vt + ${s.f.offset}, ${s.off}, true);`;
+    const vo = (f: RField): number => f.offset;
+    const unionTypeFields = new Set<RField>();
+    for (const f of fields) {
+      if (f.type.base === Base.Union) {
+        const tf = byId.get(f.id - 1);
+        if (!tf || tf.type.base !== Base.UType || tf.deprecated)
+          throw refuse(`${where(f)}: union without its _type field`);
+        unionTypeFields.add(tf);
+      }
+    }
+
+    for (const f of fields) {
+      const s = slotOf.get(f)!;
+      const t = f.type;
+      const key = camel(f.name);
+      const W = q(where(f));
+      const o_ = `const o = this.$o(${vo(f)});`;
+      if (unionTypeFields.has(f)) {
+        // written with its union field
+        member(key, f);
+        dec.push(`${key}() { ${o_} return o ? this.$b[this.$t + o] : 0; }`);
+        obj.push(`${key}: this.${key}()`);
+        continue;
+      }
+      if (t.base === Base.Union) {
+        const tf = byId.get(f.id - 1)!;
+        const ts = slotOf.get(tf)!;
+        const tkey = camel(tf.name);
+        const e = enums[t.index]!;
+        const members_ = unionOf(e, where(f));
+        const tagOk = members_
+          .map((m) => `case ${m.tag}: p = t${m.table}(x, d + 1, ${W}); break;`)
+          .join(' ');
+        enc.push(
+          `{ let tag = v.${tkey}; const x = v.${key};
+    if (tag === undefined || tag === null) tag = 0;
+    if (tag === 0) {
+      if (x !== undefined && x !== null) throw typeErr(${W}, 'is set but ${tkey} is NONE (0)');
+      ${absent(s)} ${absent(ts)}
+    } else {
+      let p;
+      switch (tag) { ${tagOk} default: throw bad(${q(where(tf))}, ${q(`a member of ${e.name} (${members_.map((m) => m.tag).join(', ')})`)}, 'number', tag); }
+      if (p < 0) return -1;
+      b[t + ${ts.off}] = tag; ${present(ts)}
+      dv.setUint32(t + ${s.off}, p - t - ${s.off}, true); ${present(s)}
+    } }`,
+        );
+        member(key, f);
+        dec.push(
+          `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); switch (this.${tkey}()) { ${members_
+            .map(
+              (m) =>
+                `case ${m.tag}: return (this.$u${m.tag}_${key} ??= new VT${m.table}()).$at(this.$b, this.$dv, a);`,
+            )
+            .join(' ')} default: return null; } }`,
+        );
+        obj.push(`${key}: this.${key}()?.toObject() ?? null`);
+        continue;
+      }
+      const missing = f.required ? `throw typeErr(${W}, 'is required');` : absent(s);
+      if (t.base === Base.String) {
+        enc.push(
+          `{ const x = v.${key};
+    if (x === undefined || x === null) { ${missing} }
+    else { if (typeof x !== 'string') throw bad(${W}, 'a string', 'string', x); const p = str(x); if (p < 0) return -1; dv.setUint32(t + ${s.off}, p - t - ${s.off}, true); ${present(s)} } }`,
+        );
+        member(key, f);
+        dec.push(
+          `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return rdStr(this.$b, a + 4, this.$dv.getUint32(a, true)); }`,
+        );
+        obj.push(`${key}: this.${key}()`);
+        continue;
+      }
+      if (t.base === Base.Obj) {
+        const so = objects[t.index]!;
+        if (so.isStruct) {
+          const fn = structFn(so);
+          enc.push(
+            `{ const x = v.${key};
+    if (x === undefined || x === null) { ${missing} }
+    else { ${fn}(x, t + ${s.off}, ${W}); ${present(s)} } }`,
+          );
+          member(key, f);
+          dec.push(
+            `${key}() { ${o_} return o ? (this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, this.$t + o) : null; }`,
+          );
+        } else {
+          const cid = tableId.get(so)!;
+          enc.push(
+            `{ const x = v.${key};
+    if (x === undefined || x === null) { ${missing} }
+    else { const p = t${cid}(x, d + 1, ${W}); if (p < 0) return -1; dv.setUint32(t + ${s.off}, p - t - ${s.off}, true); ${present(s)} } }`,
+          );
+          member(key, f);
+          dec.push(
+            `${key}() { ${o_} if (!o) return null; const p = this.$t + o; return (this.$c_${key} ??= new VT${cid}()).$at(this.$b, this.$dv, p + this.$dv.getUint32(p, true)); }`,
+          );
+        }
+        obj.push(`${key}: this.${key}()?.toObject() ?? null`);
+        continue;
+      }
+      if (t.base === Base.Vector) {
+        const nested = f.attributes.has('nested_flatbuffer');
+        let ew: number;
+        let ealign: number;
+        let encElems: string; // fills elements of x at d0 (data start), n elements
+        let decElem: string; // reads element i at a (data start)
+        let objElem: string;
+        const vecMembers: string[] = [];
+        if (t.element === Base.String) {
+          ew = ealign = 4;
+          encElems = `for (let i = 0; i < n; i++) dv.setUint32(d0 + 4 * i, 0, true);
+      for (let i = 0; i < n; i++) { const e = x[i]; if (typeof e !== 'string') throw bad(${W}, 'a string', 'string', e, i); const p = str(e); if (p < 0) return -1; dv.setUint32(d0 + 4 * i, p - d0 - 4 * i, true); }`;
+          decElem = `{ const e = a + 4 * i; const s = e + this.$dv.getUint32(e, true); return rdStr(this.$b, s + 4, this.$dv.getUint32(s, true)); }`;
+          objElem = `this.${key}(i)`;
+        } else if (t.element === Base.Obj) {
+          const eo = objects[t.index]!;
+          if (eo.isStruct) {
+            const fn = structFn(eo);
+            ew = eo.bytesize;
+            ealign = Math.max(1, eo.minalign);
+            encElems = `for (let i = 0; i < n; i++) ${fn}(x[i], d0 + ${ew} * i, ${W});`;
+            decElem = `return (this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, a + ${ew} * i);`;
+            objElem = `this.${key}(i).toObject()`;
+          } else {
+            const cid = tableId.get(eo)!;
+            ew = ealign = 4;
+            encElems = `for (let i = 0; i < n; i++) dv.setUint32(d0 + 4 * i, 0, true);
+      for (let i = 0; i < n; i++) { const p = t${cid}(x[i], d + 1, ${W}); if (p < 0) return -1; dv.setUint32(d0 + 4 * i, p - d0 - 4 * i, true); }`;
+            decElem = `{ const e = a + 4 * i; return (this.$c_${key} ??= new VT${cid}()).$at(this.$b, this.$dv, e + this.$dv.getUint32(e, true)); }`;
+            objElem = `this.${key}(i).toObject()`;
+          }
+        } else if (t.element === Base.Union || t.element === Base.UType) {
+          throw refuse(`${where(f)}: a vector of unions`);
+        } else if (t.element === Base.Vector || t.element === Base.Array) {
+          throw refuse(`${where(f)}: a vector of vectors`);
+        } else {
+          const k = kindOf(t.element, where(f));
+          ew = ealign = k.width;
+          const ec = enumCheck(t, 'e', true);
+          const loop = `for (let i = 0; i < n; i++) { const e = x[i]; if (!(${k.ok('e')}${ec ? ` && ${ec}` : ''})) throw bad(${W}, ${q(k.desc + enumDesc(t, t.element))}, ${q(k.js)}, e, i); ${k.write(`d0 + ${ew} * i`, 'e')} }`;
+          encElems =
+            t.element === Base.UByte
+              ? `if (x instanceof Uint8Array) b.set(x, d0); else ${loop}`
+              : loop;
+          decElem = `return ${k.read(`a + ${ew} * i`)};`;
+          objElem = `this.${key}(i)`;
+          if (k.is64) {
+            vecMembers.push(
+              `${member(`${key}Number`, f)}(i) { const a = this.$vec(${vo(f)}, i, ${W}); return ${k.readNumber!(`a + ${ew} * i`)}; }`,
+            );
+          }
+          if (t.element === Base.UByte || t.element === Base.Byte) {
+            vecMembers.push(
+              `${member(`${key}Bytes`, f)}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return this.$b.subarray(a + 4, a + 4 + this.$dv.getUint32(a, true)); }`,
+            );
+          }
+        }
+        if (nested && !(t.element === Base.UByte))
+          throw refuse(`${where(f)}: nested_flatbuffer on a vector that is not [ubyte]`);
+        if (nested) {
+          ealign = 8; // the nested buffer's own alignment is relative to its start
+          objElem = '';
+        }
+        // length at p (4-aligned), data at p + 4 aligned to the element's alignment
+        const va = Math.max(4, ealign);
+        const vmod = (va - 4) % va;
+        enc.push(
+          `{ const x = v.${key};
+    if (x === undefined || x === null) { ${missing} }
+    else {
+      if (!isList(x)) throw bad(${W}, 'an array', 'list', x);
+      const n = x.length; let p = E; const pad = (${vmod} - (p - A)) & ${va - 1};
+      if (p + pad + 4 + ${ew} * n > L) return -1;
+      for (let i = 0; i < pad; i++) b[p++] = 0;
+      const d0 = p + 4; E = d0 + ${ew} * n; dv.setUint32(p, n, true);
+      ${encElems}
+      dv.setUint32(t + ${s.off}, p - t - ${s.off}, true); ${present(s)}
+    } }`,
+        );
+        member(key, f);
+        dec.push(`${key}(i) { const a = this.$vec(${vo(f)}, i, ${W}); ${decElem} }`);
+        dec.push(
+          `${member(`${key}Length`, f)}() { ${o_} if (!o) return 0; const p = this.$t + o; return this.$dv.getUint32(p + this.$dv.getUint32(p, true), true); }`,
+        );
+        dec.push(...vecMembers);
+        obj.push(
+          nested
+            ? `${key}: this.${key}Bytes()?.slice() ?? null`
+            : `${key}: this.${key}Length() || this.$o(${vo(f)}) ? Array.from({ length: this.${key}Length() }, (_, i) => ${objElem}) : null`,
+        );
+        continue;
+      }
+      // scalars
+      const k = kindOf(t.base, where(f));
+      const ec = enumCheck(t, 'x', false);
+      let dflt: string;
+      let isDefault: string;
+      if (k.isFloat) {
+        dflt = numLit(f.defaultReal);
+        isDefault = `Object.is(x, ${dflt})`;
+      } else if (k.is64) {
+        dflt = `${f.defaultInteger}n`;
+        const n = Number(f.defaultInteger);
+        isDefault = Number.isSafeInteger(n) ? `(x === ${n} || x === ${dflt})` : `x === ${dflt}`;
+      } else if (k.isBool) {
+        dflt = f.defaultInteger !== 0n ? 'true' : 'false';
+        isDefault = `x === ${dflt}`;
+      } else {
+        dflt = String(f.defaultInteger);
+        isDefault = `x === ${dflt}`;
+      }
+      const omit = f.optional ? 'false' : isDefault;
+      enc.push(
+        `{ const x = v.${key};
+    if (x === undefined || x === null || ${omit}) {
+      ${absent(s)}
+    } else {
+      if (!(${k.ok('x')}${ec ? ` && ${ec}` : ''})) throw bad(${W}, ${q(k.desc + enumDesc(t, t.base))}, ${q(k.js)}, x);
+      ${k.write(`t + ${s.off}`, 'x')} ${present(s)}
+    } }`,
+      );
+      const none = f.optional ? 'null' : null;
+      member(key, f);
+      dec.push(`${key}() { ${o_} return o ? ${k.read('this.$t + o')} : ${none ?? dflt}; }`);
+      obj.push(`${key}: this.${key}()`);
+      if (k.is64) {
+        const n = f.optional ? 'null' : numLit(Number(f.defaultInteger));
+        dec.push(
+          `${member(`${key}Number`, f)}() { ${o_} return o ? ${k.readNumber!('this.$t + o')} : ${n}; }`,
+        );
+      }
+    }
+
+    out.push(`function t${ti}(v, d, w) {
+  if (v === null || typeof v !== 'object') throw bad(w, 'a ${o.name} object', 'object', v);
+  if (d > ${maxDepth}) throw rangeErr(w, 'nests tables deeper than ${maxDepth} (the verifier\\'s limit)');
+  const vt = E + ((E - A) & 1);
+  let t = vt + ${vsize}; const pad = (${tmod} - (t - A)) & ${talign - 1};
+  if (t + pad + ${tsize} > L) return -1;
+  if (vt !== E) b[E] = 0;
+  for (let i = 0; i < pad; i++) b[t++] = 0;
+  E = t + ${tsize};
+  dv.setUint16(vt, ${vsize}, true); dv.setUint16(vt + 2, ${tsize}, true); dv.setInt32(t, t - vt, true);
+  ${enc.join('\n  ')}
+  return t;
+}`);
+    out.push(`class VT${ti} {
+  constructor() { this.$b = EMPTY; this.$dv = EMPTY_DV; this.$t = 0; this.$vt = 0; this.$vs = 0; }
+  $bind(b, dv, at) { return this.$at(b, dv, at + dv.getUint32(at, true)); }
+  $at(b, dv, t) { this.$b = b; this.$dv = dv; this.$t = t; const vt = t - dv.getInt32(t, true); this.$vt = vt; this.$vs = dv.getUint16(vt, true); return this; }
+  $o(vo) { return vo < this.$vs ? this.$dv.getUint16(this.$vt + vo, true) : 0; }
+  $vec(vo, i, w) { const o = this.$o(vo); const p = this.$t + o; const a = o ? p + this.$dv.getUint32(p, true) : 0; const n = o ? this.$dv.getUint32(a, true) : 0; if (!(i >= 0 && i < n)) throw rangeErr(w, 'index must be in [0, ' + n + '), got ' + i); return a + 4; }
+  ${dec.join('\n  ')}
+  toObject() { return { ${obj.join(', ')} }; }
+}`);
+    const ident = isRoot ? schema.fileIdent : '';
+    if (ident.length !== 0 && ident.length !== 4)
+      throw refuse(`file_identifier ${q(ident)} is not 4 characters`);
+    const hdr = ident ? 8 : 4;
+    const identWrite = ident
+      ? [...ident].map((c, i) => `b[at + ${4 + i}] = ${c.charCodeAt(0) & 0xff};`).join(' ')
+      : '';
+    out.push(`function e${ti}(v, buf, view, at, limit) {
+  if (!(at >= 0 && at <= limit && limit <= buf.length)) throw rangeErr(${q(o.name)}, 'needs 0 <= at <= limit <= buf.length, got at ' + at + ', limit ' + limit);
+  const sb = b, sdv = dv, sA = A, sE = E, sL = L;
+  b = buf; dv = view; A = at; L = limit; E = at + ${hdr};
+  try {
+    if (E > L) return -1;
+    ${identWrite}
+    const t = t${ti}(v, 1, ${q(o.name)});
+    if (t < 0) return -1;
+    dv.setUint32(at, t - at, true);
+    return E;
+  } finally { b = sb; dv = sdv; A = sA; E = sE; L = sL; }
+}`);
+  });
+
+  const preamble = `'use strict';
+const EMPTY = new Uint8Array(0);
+const EMPTY_DV = new DataView(EMPTY.buffer);
+const TD = new TextDecoder();
+let b = EMPTY, dv = EMPTY_DV, A = 0, E = 0, L = 0;
+function describe(x) {
+  if (x === null) return 'null';
+  if (typeof x === 'bigint') return 'bigint ' + x + 'n';
+  if (typeof x === 'string') return 'string ' + JSON.stringify(x.length > 32 ? x.slice(0, 32) + '…' : x);
+  if (typeof x === 'object') return Array.isArray(x) ? 'an array' : 'an object';
+  return typeof x + ' ' + String(x);
+}
+function typeErr(w, msg) { const e = new TypeError(w + ' ' + msg); e.code = 'ERR_INVALID_ARG_TYPE'; return e; }
+function rangeErr(w, msg) { const e = new RangeError(w + ' ' + msg); e.code = 'ERR_OUT_OF_RANGE'; return e; }
+// A value of the right JS type but out of range is a RangeError; anything else a TypeError.
+// js: the JS type the value must have ('int64': number or bigint; 'object' and 'list' are never ranges).
+function bad(w, want, js, x, i) {
+  const at = i === undefined ? w : w + '[' + i + ']';
+  const t = typeof x;
+  const sameType = js === 'int64' ? t === 'number' || t === 'bigint' : js !== 'object' && js !== 'list' && t === js;
+  const msg = 'must be ' + want + ', got ' + describe(x);
+  return sameType ? rangeErr(at, msg) : typeErr(at, msg);
+}
+function isList(x) { return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)); }
+// UTF-8 of s at E (4-aligned, [len][bytes][0]); lone surrogates as U+FFFD, as TextEncoder.
+function str(s) {
+  const n = s.length;
+  let p = E;
+  const pad = (A - p) & 3;
+  if (p + pad + 5 + 3 * n > L && p + pad + 5 + utf8Len(s) > L) return -1;
+  for (let i = 0; i < pad; i++) b[p++] = 0;
+  let q = p + 4, i = 0;
+  for (; i < n; i++) { const c = s.charCodeAt(i); if (c >= 0x80) break; b[q++] = c; }
+  for (; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) b[q++] = c;
+    else if (c < 0x800) { b[q++] = 0xc0 | (c >> 6); b[q++] = 0x80 | (c & 63); }
+    else {
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++;
+          b[q++] = 0xf0 | (c >> 18); b[q++] = 0x80 | ((c >> 12) & 63); b[q++] = 0x80 | ((c >> 6) & 63); b[q++] = 0x80 | (c & 63);
+          continue;
+        }
+        c = 0xfffd;
+      }
+      b[q++] = 0xe0 | (c >> 12); b[q++] = 0x80 | ((c >> 6) & 63); b[q++] = 0x80 | (c & 63);
+    }
+  }
+  b[q] = 0;
+  dv.setUint32(p, q - p - 4, true);
+  E = q + 1;
+  return p;
+}
+function utf8Len(s) {
+  let m = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) m += 1; else if (c < 0x800) m += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { m += 4; i++; }
+    else m += 3;
+  }
+  return m;
+}
+function rdStr(b, p, n) {
+  if (n > 64) return TD.decode(b.subarray(p, p + n));
+  let s = '';
+  for (let i = 0; i < n; i++) { const c = b[p + i]; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); s += String.fromCharCode(c); }
+  return s;
+}`;
+  const exports = `return { tables: [${tables
+    .map((o, i) => `{ name: ${q(o.name)}, encodeInto: e${i}, View: VT${i} }`)
+    .join(', ')}] };`;
+  return { source: [preamble, ...out, exports].join('\n'), tables };
+}

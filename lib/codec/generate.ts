@@ -20,14 +20,7 @@
  */
 import { VerifierLimits } from '../engine/contract';
 import { FlatStreamError } from '../format/errors';
-import {
-  Base,
-  type REnum,
-  type RField,
-  type RObject,
-  type RSchema,
-  type RType,
-} from './reflection';
+import { Base, type REnum, type RField, type RObject, type RSchema } from './reflection';
 
 function refuse(what: string): FlatStreamError {
   return new FlatStreamError(`unsupported schema: ${what}`, 'ERR_FLATSTREAM_SCHEMA');
@@ -204,25 +197,10 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     if (!k) throw refuse(`${where}: base type ${base}`);
     return k;
   };
-  // Enum value checks for scalars typed by an enum (not bit_flags).
-  const enumCheck = (t: RType, x: string, isArrayElem: boolean): string | null => {
-    if (t.index < 0) return null;
-    const base = isArrayElem ? t.element : t.base;
-    if (base === Base.UType || base === Base.Long || base === Base.ULong) return null;
-    const e = enums[t.index]!;
-    if (e.attributes.has('bit_flags') || e.isUnion) return null;
-    const vals = e.values.map((v) => Number(v.value)).sort((a, b) => a - b);
-    if (vals.length === 0) return 'false';
-    const contiguous = vals.every((v, i) => v === vals[0]! + i);
-    return contiguous
-      ? `${x} >= ${vals[0]} && ${x} <= ${vals[vals.length - 1]}`
-      : `(${vals.map((v) => `${x} === ${v}`).join(' || ')})`;
-  };
-  const enumDesc = (t: RType, base: number): string => {
-    if (t.index < 0 || base === Base.Long || base === Base.ULong) return '';
-    const e = enums[t.index]!;
-    return e.attributes.has('bit_flags') ? '' : ` (a value of ${e.name})`;
-  };
+  // Enum-typed scalars are checked against their underlying type only, as
+  // flatc's builders do: a .bfbs made without --bfbs-builtins does not say
+  // which enums are bit_flags, so a declared-value check would refuse valid
+  // flag combinations (docs/design.md "Schema-compiled codecs").
 
   // ---- structs ----------------------------------------------------------
   const structDone = new Map<RObject, string>();
@@ -271,8 +249,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
         } else {
           const k = kindOf(t.element, where);
           ew = k.width;
-          const ec = enumCheck(t, 'e', true);
-          encOne = `if (!(${k.ok('e')}${ec ? ` && ${ec}` : ''})) throw bad(${q(where)}, ${q(k.desc + enumDesc(t, t.element))}, ${q(k.js)}, e, i); ${k.write(`p + ${f.offset} + i * ${ew}`, 'e')}`;
+          encOne = `if (!(${k.ok('e')})) throw bad(${q(where)}, ${q(k.desc)}, ${q(k.js)}, e, i); ${k.write(`p + ${f.offset} + i * ${ew}`, 'e')}`;
           decOne = k.read(`this.$p + ${f.offset} + i * ${ew}`);
           obj.push(`${key}: Array.from({ length: ${n} }, (_, i) => this.${key}(i))`);
         }
@@ -289,9 +266,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       } else {
         const k = kindOf(t.base, where);
         size = k.width;
-        const ec = enumCheck(t, 'x', false);
         enc.push(
-          `{ const x = v.${key}; if (!(${k.ok('x')}${ec ? ` && ${ec}` : ''})) throw bad(${q(where)}, ${q(k.desc + enumDesc(t, t.base))}, ${q(k.js)}, x); ${k.write(`p + ${f.offset}`, 'x')} }`,
+          `{ const x = v.${key}; if (!(${k.ok('x')})) throw bad(${q(where)}, ${q(k.desc)}, ${q(k.js)}, x); ${k.write(`p + ${f.offset}`, 'x')} }`,
         );
         dec.push(`${key}() { return ${k.read(`this.$p + ${f.offset}`)}; }`);
         obj.push(`${key}: this.${key}()`);
@@ -552,8 +528,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
         } else {
           const k = kindOf(t.element, where(f));
           ew = ealign = k.width;
-          const ec = enumCheck(t, 'e', true);
-          const loop = `for (let i = 0; i < n; i++) { const e = x[i]; if (!(${k.ok('e')}${ec ? ` && ${ec}` : ''})) throw bad(${W}, ${q(k.desc + enumDesc(t, t.element))}, ${q(k.js)}, e, i); ${k.write(`d0 + ${ew} * i`, 'e')} }`;
+          const loop = `for (let i = 0; i < n; i++) { const e = x[i]; if (!(${k.ok('e')})) throw bad(${W}, ${q(k.desc)}, ${q(k.js)}, e, i); ${k.write(`d0 + ${ew} * i`, 'e')} }`;
           encElems =
             t.element === Base.UByte
               ? `if (x instanceof Uint8Array) b.set(x, d0); else ${loop}`
@@ -608,7 +583,6 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       }
       // scalars
       const k = kindOf(t.base, where(f));
-      const ec = enumCheck(t, 'x', false);
       let dflt: string;
       let isDefault: string;
       if (k.isFloat) {
@@ -631,7 +605,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     if (x === undefined || x === null || ${omit}) {
       ${absent(s)}
     } else {
-      if (!(${k.ok('x')}${ec ? ` && ${ec}` : ''})) throw bad(${W}, ${q(k.desc + enumDesc(t, t.base))}, ${q(k.js)}, x);
+      if (!(${k.ok('x')})) throw bad(${W}, ${q(k.desc)}, ${q(k.js)}, x);
       ${k.write(`t + ${s.off}`, 'x')} ${present(s)}
     } }`,
       );
@@ -698,6 +672,7 @@ const TD = new TextDecoder();
 let b = EMPTY, dv = EMPTY_DV, A = 0, E = 0, L = 0;
 function describe(x) {
   if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
   if (typeof x === 'bigint') return 'bigint ' + x + 'n';
   if (typeof x === 'string') return 'string ' + JSON.stringify(x.length > 32 ? x.slice(0, 32) + '…' : x);
   if (typeof x === 'object') return Array.isArray(x) ? 'an array' : 'an object';

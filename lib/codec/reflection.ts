@@ -237,6 +237,16 @@ function readAttributes(t: Table, vo: number): Map<string, string> {
   return m;
 }
 
+// Names become identifiers and string literals of generated code: only
+// what flatc accepts is let through (a name is never code).
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const QUALIFIED = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+function checkName(name: string, qualified: boolean, what: string): string {
+  if (!(qualified ? QUALIFIED : IDENT).test(name) || name.length > 1024)
+    throw malformed(`${what} name ${JSON.stringify(name.slice(0, 64))} is not an identifier`);
+  return name;
+}
+
 /**
  * Reads a binary schema. Throws `FlatStreamError` (`ERR_FLATSTREAM_SCHEMA`)
  * naming what is wrong when the bytes are not a well-formed `.bfbs`.
@@ -249,9 +259,9 @@ export function readSchema(bfbs: Uint8Array): RSchema {
     throw malformed('no "BFBS" file identifier (make it with flatc -b --schema)');
   const root = r.table(r.deref(0, 'root'), 'Schema');
   const objects: RObject[] = root.tables(4, 'objects').map((o, i) => {
-    const name = o.requiredString(4, 'name');
+    const name = checkName(o.requiredString(4, 'name'), true, 'object');
     const fields = o.tables(6, `fields`).map((f) => {
-      const fname = f.requiredString(4, 'name');
+      const fname = checkName(f.requiredString(4, 'name'), false, `${name} field`);
       return {
         name: fname,
         type: readType(f.table(6, 'type'), `${name}.${fname}`),
@@ -279,13 +289,13 @@ export function readSchema(bfbs: Uint8Array): RSchema {
     };
   });
   const enums: REnum[] = root.tables(6, 'enums').map((e) => {
-    const name = e.requiredString(4, 'name');
+    const name = checkName(e.requiredString(4, 'name'), true, 'enum');
     return {
       name,
       values: e.tables(6, 'values').map((v) => {
         const ut = v.table(10, 'union_type');
         return {
-          name: v.requiredString(4, 'name'),
+          name: checkName(v.requiredString(4, 'name'), true, `${name} value`),
           value: v.i64(6),
           unionType: ut ? readType(ut, `${name} member`) : null,
         };
@@ -296,6 +306,8 @@ export function readSchema(bfbs: Uint8Array): RSchema {
     };
   });
   const fileIdent = root.string(8, 'file_ident') ?? '';
+  if (!/^[\x20-\x7e]{0,4}$/.test(fileIdent))
+    throw malformed(`file_ident ${JSON.stringify(fileIdent)}`);
   let rootTable = -1;
   const rt = root.table(12, 'root_table');
   if (rt !== null) {

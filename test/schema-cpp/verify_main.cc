@@ -30,7 +30,8 @@ int main(int argc, char **argv) {
   std::vector<uint8_t> in;
   uint8_t chunk[65536];
   size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, stdin)) > 0) in.insert(in.end(), chunk, chunk + got);
+  while ((got = std::fread(chunk, 1, sizeof chunk, stdin)) > 0)
+    in.insert(in.end(), chunk, chunk + got);
   size_t at = 0;
   while (at + 4 <= in.size()) {
     uint32_t n;

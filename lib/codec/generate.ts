@@ -586,12 +586,17 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       let dflt: string;
       let isDefault: string;
       if (k.isFloat) {
-        dflt = numLit(f.defaultReal);
-        isDefault = `Object.is(x, ${dflt})`;
+        const d = f.defaultReal;
+        dflt = numLit(d);
+        // -0 is not the default 0: it is written, so it reads back as -0
+        isDefault = Number.isNaN(d)
+          ? 'x !== x'
+          : d === 0
+            ? `(x === 0 && 1 / x ${Object.is(d, -0) ? '<' : '>'} 0)`
+            : `x === ${dflt}`;
       } else if (k.is64) {
         dflt = `${f.defaultInteger}n`;
-        const n = Number(f.defaultInteger);
-        isDefault = Number.isSafeInteger(n) ? `(x === ${n} || x === ${dflt})` : `x === ${dflt}`;
+        isDefault = `x === ${dflt}`;
       } else if (k.isBool) {
         dflt = f.defaultInteger !== 0n ? 'true' : 'false';
         isDefault = `x === ${dflt}`;
@@ -599,16 +604,43 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
         dflt = String(f.defaultInteger);
         isDefault = `x === ${dflt}`;
       }
-      const omit = f.optional ? 'false' : isDefault;
-      enc.push(
-        `{ const x = v.${key};
-    if (x === undefined || x === null || ${omit}) {
-      ${absent(s)}
-    } else {
+      if (k.is64) {
+        // a number and a bigint each take their own branch: no BigInt is made
+        // for a number, and no mixed comparison is made in the hot path
+        const signed = t.base === Base.Long;
+        const dn = Number(f.defaultInteger);
+        const numDefault = f.optional
+          ? 'false'
+          : Number.isSafeInteger(dn)
+            ? `x === ${dn}`
+            : 'false';
+        const bigDefault = f.optional ? 'false' : `x === ${dflt}`;
+        const p = `t + ${s.off}`;
+        enc.push(
+          `{ const x = v.${key};
+    if (typeof x === 'number') {
+      if (!(Number.isSafeInteger(x)${signed ? '' : ' && x >= 0'})) throw bad(${W}, ${q(k.desc)}, 'int64', x);
+      if (${numDefault}) { ${absent(s)} }
+      else { dv.setUint32(${p}, x >>> 0, true); dv.${signed ? 'setInt32' : 'setUint32'}(${p} + 4, ${signed ? 'Math.floor(x / 4294967296)' : '(x - (x >>> 0)) / 4294967296'}, true); ${present(s)} }
+    } else if (typeof x === 'bigint') {
+      if (!(${signed ? 'x >= -0x8000000000000000n && x <= 0x7fffffffffffffffn' : 'x >= 0n && x <= 0xffffffffffffffffn'})) throw bad(${W}, ${q(k.desc)}, 'int64', x);
+      if (${bigDefault}) { ${absent(s)} }
+      else { dv.${signed ? 'setBigInt64' : 'setBigUint64'}(${p}, x, true); ${present(s)} }
+    } else if (x === undefined || x === null) { ${absent(s)} }
+    else throw bad(${W}, ${q(k.desc)}, 'int64', x); }`,
+        );
+      } else {
+        const omit = f.optional ? 'false' : isDefault;
+        enc.push(
+          `{ const x = v.${key};
+    if (x === undefined || x === null) { ${absent(s)} }
+    else {
       if (!(${k.ok('x')})) throw bad(${W}, ${q(k.desc)}, ${q(k.js)}, x);
-      ${k.write(`t + ${s.off}`, 'x')} ${present(s)}
+      if (${omit}) { ${absent(s)} }
+      else { ${k.write(`t + ${s.off}`, 'x')} ${present(s)} }
     } }`,
-      );
+        );
+      }
       const none = f.optional ? 'null' : null;
       member(key, f);
       dec.push(`${key}() { ${o_} return o ? ${k.read('this.$t + o')} : ${none ?? dflt}; }`);
@@ -621,6 +653,15 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       }
     }
 
+    // The padding before the table, in one or two stores: the table's own
+    // bytes, written after, cover what they overrun (tsize >= talign).
+    const zeroPad =
+      talign === 4
+        ? 'dv.setUint32(t, 0, true);'
+        : talign === 8
+          ? 'dv.setUint32(t, 0, true); dv.setUint32(t + 4, 0, true);'
+          : 'for (let i = 0; i < pad; i++) b[t + i] = 0;';
+    if (talign > 8 && tsize < talign) throw refuse(`${o.name}: alignment ${talign}`);
     out.push(`function t${ti}(v, d, w) {
   if (v === null || typeof v !== 'object') throw bad(w, 'a ${o.name} object', 'object', v);
   if (d > ${maxDepth}) throw rangeErr(w, 'nests tables deeper than ${maxDepth} (the verifier\\'s limit)');
@@ -628,7 +669,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
   let t = vt + ${vsize}; const pad = (${tmod} - (t - A)) & ${talign - 1};
   if (t + pad + ${tsize} > L) return -1;
   if (vt !== E) b[E] = 0;
-  for (let i = 0; i < pad; i++) b[t++] = 0;
+  ${zeroPad}
+  t += pad;
   E = t + ${tsize};
   dv.setUint16(vt, ${vsize}, true); dv.setUint16(vt + 2, ${tsize}, true); dv.setInt32(t, t - vt, true);
   ${enc.join('\n  ')}
@@ -652,16 +694,25 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       : '';
     out.push(`function e${ti}(v, buf, view, at, limit) {
   if (!(at >= 0 && at <= limit && limit <= buf.length)) throw rangeErr(${q(o.name)}, 'needs 0 <= at <= limit <= buf.length, got at ' + at + ', limit ' + limit);
-  const sb = b, sdv = dv, sA = A, sE = E, sL = L;
-  b = buf; dv = view; A = at; L = limit; E = at + ${hdr};
+  if (busy) return reenter(r${ti}, v, buf, view, at, limit);
+  busy = true;
   try {
-    if (E > L) return -1;
-    ${identWrite}
-    const t = t${ti}(v, 1, ${q(o.name)});
-    if (t < 0) return -1;
-    dv.setUint32(at, t - at, true);
-    return E;
-  } finally { b = sb; dv = sdv; A = sA; E = sE; L = sL; }
+    const r = r${ti}(v, buf, view, at, limit);
+    busy = false;
+    return r;
+  } catch (err) {
+    busy = false;
+    throw err;
+  }
+}
+function r${ti}(v, buf, view, at, limit) {
+  b = buf; dv = view; A = at; L = limit; E = at + ${hdr};
+  if (E > L) return -1;
+  ${identWrite}
+  const t = t${ti}(v, 1, ${q(o.name)});
+  if (t < 0) return -1;
+  dv.setUint32(at, t - at, true);
+  return E;
 }`);
   });
 
@@ -669,7 +720,17 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
 const EMPTY = new Uint8Array(0);
 const EMPTY_DV = new DataView(EMPTY.buffer);
 const TD = new TextDecoder();
-let b = EMPTY, dv = EMPTY_DV, A = 0, E = 0, L = 0;
+// The encoder's state: one encoding at a time. A value's getter that calls
+// an encoder again (re-entry) runs it with this state saved and restored.
+let b = EMPTY, dv = EMPTY_DV, A = 0, E = 0, L = 0, busy = false;
+function reenter(run, v, buf, view, at, limit) {
+  const sb = b, sdv = dv, sA = A, sE = E, sL = L;
+  try {
+    return run(v, buf, view, at, limit);
+  } finally {
+    b = sb; dv = sdv; A = sA; E = sE; L = sL;
+  }
+}
 function describe(x) {
   if (x === null) return 'null';
   if (x === undefined) return 'undefined';

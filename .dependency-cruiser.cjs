@@ -84,10 +84,26 @@ module.exports = {
     },
     {
       name: 'nothing-below-imports-codec',
-      comment: 'Only the facade (and the CLI) import lib/codec/: the sides and the layers below know the seams, not the codecs.',
+      comment:
+        'Only the facade (and the CLI) import lib/codec/: the sides and the layers below know the seams, not the codecs.',
       severity: 'error',
       from: { path: '^lib/', pathNot: '^lib/(codec/|cli/|index\\.ts$)' },
       to: { path: '^lib/codec/' },
+    },
+    {
+      name: 'cli-on-codec',
+      comment:
+        'The command line (lib/cli/) imports lib/codec/, lib/format/ and lib/engine/ only; nothing imports it.',
+      severity: 'error',
+      from: { path: '^lib/cli/' },
+      to: { path: '^lib/', pathNot: '^lib/(cli|codec|format|engine)/' },
+    },
+    {
+      name: 'nothing-imports-cli',
+      comment: 'lib/cli/ is an entry point (package.json bin), never a dependency.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/cli/' },
+      to: { path: '^lib/cli/' },
     },
     {
       name: 'only-index-is-the-facade',

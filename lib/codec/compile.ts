@@ -12,7 +12,7 @@ import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { PayloadEncoder } from '../format/encoder';
 import { FlatStreamError } from '../format/errors';
 import { generate } from './generate';
-import { Base, readSchema } from './reflection';
+import { Base, type RSchema, readSchema } from './reflection';
 
 /**
  * A reused flyweight over one table: accessor methods named after the
@@ -68,56 +68,54 @@ export interface CompileOptions {
   rootType?: string;
 }
 
-type Encode = (
-  value: unknown,
-  buf: Uint8Array,
-  view: DataView,
-  at: number,
-  limit: number,
-) => number;
 interface Module {
-  tables: { name: string; encodeInto: Encode; View: new () => TableView }[];
+  tables: TableCodec[];
 }
 
-/** Sizes tried by sizeOf/encode: doubling from 256 bytes up to the wire's bound. */
-const MAX_PAYLOAD = 2 ** 32 - 1;
+function load(
+  bfbs: Uint8Array,
+  options: CompileOptions | undefined,
+): { schema: RSchema; rootIndex: number; rootType: string | null } {
+  checkBytes(bfbs, 'bfbs');
+  checkOptions(options, 'options');
+  const rootOpt = options?.rootType;
+  if (rootOpt !== undefined && typeof rootOpt !== 'string')
+    throw typeError('The "rootType" option must be a string');
+  const schema = readSchema(bfbs);
+  let rootIndex = schema.rootTable;
+  if (rootOpt !== undefined) {
+    rootIndex = schema.objects.findIndex((o) => o.name === rootOpt && !o.isStruct);
+    if (rootIndex < 0)
+      throw new FlatStreamError(
+        `rootType ${rootOpt} is not a table of the schema`,
+        'ERR_FLATSTREAM_SCHEMA',
+      );
+  }
+  return { schema, rootIndex, rootType: rootIndex >= 0 ? schema.objects[rootIndex]!.name : null };
+}
 
-function makeCodec(name: string, encodeInto: Encode, View: new () => TableView): TableCodec {
-  const sizeOf = (value: unknown): number => {
-    for (let n = 256; ; n *= 2) {
-      const buf = new Uint8Array(Math.min(n, MAX_PAYLOAD));
-      const end = encodeInto(value, buf, new DataView(buf.buffer), 0, buf.length);
-      if (end >= 0) return end;
-      if (buf.length >= MAX_PAYLOAD)
-        throw Object.assign(
-          new RangeError(`${name}: the message is larger than ${MAX_PAYLOAD} bytes`),
-          {
-            code: 'ERR_OUT_OF_RANGE',
-          },
-        );
-    }
-  };
-  const view = (payload: Uint8Array, at = 0): TableView => {
-    checkBytes(payload, 'payload');
-    return new View().$bind(
-      payload,
-      new DataView(payload.buffer, payload.byteOffset, payload.byteLength),
-      at,
-    );
-  };
-  return Object.freeze({
-    name,
-    encodeInto,
-    sizeOf,
-    createView: () => new View(),
-    encode(value: unknown): Uint8Array {
-      const buf = new Uint8Array(sizeOf(value));
-      encodeInto(value, buf, new DataView(buf.buffer), 0, buf.length);
-      return buf;
+const hashOf = (bfbs: Uint8Array): string => createHash('sha256').update(bfbs).digest('hex');
+const namespaceOf = (rootType: string | null): string =>
+  rootType && rootType.includes('.') ? rootType.slice(0, rootType.lastIndexOf('.')) : '';
+
+/**
+ * The TS module `flatstream gen` writes for a binary schema: the same
+ * generated code as {@link compileSchema}'s, typed, exporting each table's
+ * codec (by its short name), its value and view types, and `schema` (the
+ * identity). `source` names the input in the header comment.
+ */
+export function generateModule(bfbs: Uint8Array, source: string, options?: CompileOptions): string {
+  const { schema, rootIndex, rootType } = load(bfbs, options);
+  return generate(schema, rootIndex, {
+    ts: true,
+    identity: {
+      namespace: namespaceOf(rootType),
+      rootType,
+      fileIdentifier: schema.fileIdent,
+      hash: hashOf(bfbs),
+      source,
     },
-    view,
-    decode: (payload: Uint8Array, at = 0) => view(payload, at).toObject(),
-  });
+  }).source;
 }
 
 /**
@@ -134,26 +132,11 @@ function makeCodec(name: string, encodeInto: Encode, View: new () => TableView):
  * ```
  */
 export function compileSchema(bfbs: Uint8Array, options?: CompileOptions): CompiledSchema {
-  checkBytes(bfbs, 'bfbs');
-  checkOptions(options, 'options');
-  const rootOpt = options?.rootType;
-  if (rootOpt !== undefined && typeof rootOpt !== 'string')
-    throw typeError('The "rootType" option must be a string');
-  const schema = readSchema(bfbs);
-  let rootIndex = schema.rootTable;
-  if (rootOpt !== undefined) {
-    rootIndex = schema.objects.findIndex((o) => o.name === rootOpt && !o.isStruct);
-    if (rootIndex < 0)
-      throw new FlatStreamError(
-        `rootType ${rootOpt} is not a table of the schema`,
-        'ERR_FLATSTREAM_SCHEMA',
-      );
-  }
+  const { schema, rootIndex, rootType } = load(bfbs, options);
   const gen = generate(schema, rootIndex);
   const mod = new Function(gen.source)() as Module;
   const tables: Record<string, TableCodec> = {};
-  for (const t of mod.tables) tables[t.name] = makeCodec(t.name, t.encodeInto, t.View);
-  const rootType = rootIndex >= 0 ? schema.objects[rootIndex]!.name : null;
+  for (const t of mod.tables) tables[t.name] = t;
   const enums: Record<string, Record<string, number | bigint>> = {};
   for (const e of schema.enums) {
     const m: Record<string, number | bigint> = {};
@@ -166,7 +149,7 @@ export function compileSchema(bfbs: Uint8Array, options?: CompileOptions): Compi
       rootType && rootType.includes('.') ? rootType.slice(0, rootType.lastIndexOf('.')) : '',
     rootType,
     fileIdentifier: schema.fileIdent,
-    hash: createHash('sha256').update(bfbs).digest('hex'),
+    hash: hashOf(bfbs),
     tables: Object.freeze(tables),
     root: rootType ? tables[rootType]! : null,
     enums: Object.freeze(enums),

@@ -71,7 +71,12 @@ const intKind = (
         : `(typeof ${x} === 'number' && (${x} | 0) === ${x})`
       : `(typeof ${x} === 'number' && (${x} | 0) === ${x} && ${x} >= ${lo} && ${x} <= ${hi})`,
   write: (p, x) => (width === 1 ? `b[${p}] = ${x};` : `dv.${set}(${p}, ${x}, true);`),
-  read: (p) => (width === 1 && lo === 0 ? `this.$b[${p}]` : `this.$dv.${get}(${p}, true)`),
+  read: (p) =>
+    width === 1
+      ? lo === 0
+        ? `this.$b[${p}]`
+        : `this.$dv.${get}(${p})`
+      : `this.$dv.${get}(${p}, true)`,
   desc,
   js: 'number',
   is64: false,
@@ -172,10 +177,26 @@ const q = (s: string): string => JSON.stringify(s);
 
 /** What the generator produces: the source and the list of its tables. */
 export interface Generated {
-  /** JS function body; `new Function(source)()` returns the module object. */
+  /**
+   * JS: a function body, `new Function(source)()` returns `{ tables }`;
+   * TS: a module exporting the codecs, their value and view types, and `schema`.
+   */
   source: string;
   /** The non-struct objects, in the order of `tables` in the module object. */
   tables: RObject[];
+}
+
+/** How to generate: plain JS for `new Function`, or a TS module for `flatstream gen`. */
+export interface GenerateOptions {
+  ts: boolean;
+  /** TS: the schema's identity, exported as `schema`. */
+  identity?: {
+    namespace: string;
+    rootType: string | null;
+    fileIdentifier: string;
+    hash: string;
+    source: string;
+  };
 }
 
 const RESERVED = new Set(['toObject', 'constructor', '__proto__', 'prototype']);
@@ -184,8 +205,32 @@ const RESERVED = new Set(['toObject', 'constructor', '__proto__', 'prototype']);
  * Generates the codecs of every table of `schema`. `rootIndex` is the
  * object whose encoder writes the file identifier (-1: none).
  */
-export function generate(schema: RSchema, rootIndex: number): Generated {
+export function generate(
+  schema: RSchema,
+  rootIndex: number,
+  opts: GenerateOptions = { ts: false },
+): Generated {
   const { objects, enums } = schema;
+  // TS-only text (type annotations): the same generator serves both outputs.
+  const ty = (text: string): string => (opts.ts ? text : '');
+  const I = ty(': number');
+  const U8 = ty(': Uint8Array');
+  const DV = ty(': DataView');
+  const ENC = `v${ty(': any')}, buf${U8}, view${DV}, at${I}, limit${I}`;
+  // TS: the value type of each object, as text (what encoders accept).
+  const valueFields = new Map<RObject, string[]>();
+  const valueOf = (o: RObject): string[] => {
+    let l = valueFields.get(o);
+    if (!l) valueFields.set(o, (l = []));
+    return l;
+  };
+  const typeName = (o: RObject): string => `V_${objects.indexOf(o)}`;
+  const scalarType = (base: number): string =>
+    base === Base.Bool
+      ? 'boolean'
+      : base === Base.Long || base === Base.ULong
+        ? 'bigint | number'
+        : 'number';
   const out: string[] = [];
   const tables = objects.filter((o) => !o.isStruct);
   const tableId = new Map<RObject, number>();
@@ -214,6 +259,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     const enc: string[] = [];
     const dec: string[] = [];
     const obj: string[] = [];
+    const caches: string[] = [];
     const covered = new Uint8Array(o.bytesize);
     const members = new Set<string>();
     for (const f of o.fields) {
@@ -229,6 +275,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
         const fn = structFn(s);
         size = s.bytesize;
         enc.push(`${fn}(v.${key}, p + ${f.offset}, ${q(where)});`);
+        caches.push(`$c_${key}${ty(`: V${fn} | null`)} = null;`);
+        valueOf(o).push(`${key}: ${typeName(s)};`);
         dec.push(
           `${key}() { return (this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, this.$p + ${f.offset}); }`,
         );
@@ -244,6 +292,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
           const fn = structFn(s);
           ew = s.bytesize;
           encOne = `${fn}(e, p + ${f.offset} + i * ${ew}, ${q(where)});`;
+          caches.push(`$c_${key}${ty(`: V${fn} | null`)} = null;`);
+          valueOf(o).push(`${key}: ArrayLike<${typeName(s)}>;`);
           decOne = `(this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, this.$p + ${f.offset} + i * ${ew})`;
           obj.push(`${key}: Array.from({ length: ${n} }, (_, i) => this.${key}(i).toObject())`);
         } else {
@@ -251,6 +301,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
           ew = k.width;
           encOne = `if (!(${k.ok('e')})) throw bad(${q(where)}, ${q(k.desc)}, ${q(k.js)}, e, i); ${k.write(`p + ${f.offset} + i * ${ew}`, 'e')}`;
           decOne = k.read(`this.$p + ${f.offset} + i * ${ew}`);
+          valueOf(o).push(`${key}: ArrayLike<${scalarType(t.element)}>;`);
           obj.push(`${key}: Array.from({ length: ${n} }, (_, i) => this.${key}(i))`);
         }
         size = n * ew;
@@ -258,7 +309,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
           `{ const x = v.${key}; if (!isList(x)) throw bad(${q(where)}, 'an array of ${n}', 'list', x); if (x.length !== ${n}) throw rangeErr(${q(where)}, 'must have exactly ${n} elements, got ' + x.length); for (let i = 0; i < ${n}; i++) { const e = x[i]; ${encOne} } }`,
         );
         dec.push(
-          `${key}(i) { if (!(i >= 0 && i < ${n})) throw rangeErr(${q(where)}, 'index must be in [0, ${n - 1}], got ' + i); return ${decOne}; }`,
+          `${key}(i${I}) { if (!(i >= 0 && i < ${n})) throw rangeErr(${q(where)}, 'index must be in [0, ${n - 1}], got ' + i); return ${decOne}; }`,
         );
         dec.push(`${key}Length() { return ${n}; }`);
         if (members.has(`${key}Length`)) throw refuse(`${where}: the name ${key}Length collides`);
@@ -270,6 +321,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
           `{ const x = v.${key}; if (!(${k.ok('x')})) throw bad(${q(where)}, ${q(k.desc)}, ${q(k.js)}, x); ${k.write(`p + ${f.offset}`, 'x')} }`,
         );
         dec.push(`${key}() { return ${k.read(`this.$p + ${f.offset}`)}; }`);
+        valueOf(o).push(`${key}: ${scalarType(t.base)};`);
         obj.push(`${key}: this.${key}()`);
         if (k.is64) {
           if (members.has(`${key}Number`)) throw refuse(`${where}: the name ${key}Number collides`);
@@ -282,10 +334,10 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     }
     for (let i = 0; i < o.bytesize; i++) if (!covered[i]) enc.push(`b[p + ${i}] = 0;`);
     out.push(
-      `function ${id}(v, p, w) {\n  if (v === null || typeof v !== 'object') throw bad(w, 'a ${o.name} object', 'object', v);\n  ${enc.join('\n  ')}\n}`,
+      `function ${id}(v${ty(': any')}, p${I}, w${ty(': string')}) {\n  if (v === null || typeof v !== 'object') throw bad(w, 'a ${o.name} object', 'object', v);\n  ${enc.join('\n  ')}\n}`,
     );
     out.push(
-      `class V${id} {\n  constructor() { this.$b = EMPTY; this.$dv = EMPTY_DV; this.$p = 0; }\n  $at(b, dv, p) { this.$b = b; this.$dv = dv; this.$p = p; return this; }\n  ${dec.join('\n  ')}\n  toObject() { return { ${obj.join(', ')} }; }\n}`,
+      `${opts.ts ? 'export ' : ''}class V${id} {\n  $b = EMPTY; $dv = EMPTY_DV; $p = 0; ${caches.join(' ')}\n  $at(b${ty(': Uint8Array')}, dv${ty(': DataView')}, p${I}) { this.$b = b; this.$dv = dv; this.$p = p; return this; }\n  ${dec.join('\n  ')}\n  toObject()${ty(': Record<string, unknown>')} { return { ${obj.join(', ')} }; }\n}`,
     );
     structStack.delete(o);
     structDone.set(o, id);
@@ -374,6 +426,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     const enc: string[] = [];
     const dec: string[] = [];
     const obj: string[] = [];
+    const caches: string[] = [];
+    const vals = valueOf(o);
     // vtable entries of ids that have no slot (deprecated fields, gaps)
     for (let id = 0; id < nslots; id++) {
       const f = byId.get(id);
@@ -410,6 +464,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
         // written with its union field
         member(key, f);
         dec.push(`${key}() { ${o_} return o ? this.$b[this.$t + o] : 0; }`);
+        vals.push(`${key}?: number | null;`);
         obj.push(`${key}: this.${key}()`);
         continue;
       }
@@ -446,8 +501,15 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
             .join(' ')} default: return null; } }`,
         );
         obj.push(`${key}: this.${key}()?.toObject() ?? null`);
+        for (const m of members_)
+          caches.push(`$u${m.tag}_${key}${ty(`: VT${m.table} | null`)} = null;`);
+        vals.push(
+          `${key}?: ${members_.map((m) => typeName(tables[m.table]!)).join(' | ')} | null;`,
+        );
         continue;
       }
+      const opt = f.required ? '' : '?';
+      const orNull = f.required ? '' : ' | null';
       const missing = f.required ? `throw typeErr(${W}, 'is required');` : absent(s);
       if (t.base === Base.String) {
         enc.push(
@@ -460,6 +522,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
           `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return rdStr(this.$b, a + 4, this.$dv.getUint32(a, true)); }`,
         );
         obj.push(`${key}: this.${key}()`);
+        vals.push(`${key}${opt}: string${orNull};`);
         continue;
       }
       if (t.base === Base.Obj) {
@@ -472,6 +535,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     else { ${fn}(x, t + ${s.off}, ${W}); ${present(s)} } }`,
           );
           member(key, f);
+          caches.push(`$c_${key}${ty(`: V${fn} | null`)} = null;`);
           dec.push(
             `${key}() { ${o_} return o ? (this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, this.$t + o) : null; }`,
           );
@@ -483,10 +547,12 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     else { const p = t${cid}(x, d + 1, ${W}); if (p < 0) return -1; dv.setUint32(t + ${s.off}, p - t - ${s.off}, true); ${present(s)} } }`,
           );
           member(key, f);
+          caches.push(`$c_${key}${ty(`: VT${cid} | null`)} = null;`);
           dec.push(
             `${key}() { ${o_} if (!o) return null; const p = this.$t + o; return (this.$c_${key} ??= new VT${cid}()).$at(this.$b, this.$dv, p + this.$dv.getUint32(p, true)); }`,
           );
         }
+        vals.push(`${key}${opt}: ${typeName(so)}${orNull};`);
         obj.push(`${key}: this.${key}()?.toObject() ?? null`);
         continue;
       }
@@ -497,6 +563,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
         let encElems: string; // fills elements of x at d0 (data start), n elements
         let decElem: string; // reads element i at a (data start)
         let objElem: string;
+        let elemType: string;
         const vecMembers: string[] = [];
         if (t.element === Base.String) {
           ew = ealign = 4;
@@ -504,6 +571,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       for (let i = 0; i < n; i++) { const e = x[i]; if (typeof e !== 'string') throw bad(${W}, 'a string', 'string', e, i); const p = str(e); if (p < 0) return -1; dv.setUint32(d0 + 4 * i, p - d0 - 4 * i, true); }`;
           decElem = `{ const e = a + 4 * i; const s = e + this.$dv.getUint32(e, true); return rdStr(this.$b, s + 4, this.$dv.getUint32(s, true)); }`;
           objElem = `this.${key}(i)`;
+          elemType = 'string';
         } else if (t.element === Base.Obj) {
           const eo = objects[t.index]!;
           if (eo.isStruct) {
@@ -513,6 +581,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
             encElems = `for (let i = 0; i < n; i++) ${fn}(x[i], d0 + ${ew} * i, ${W});`;
             decElem = `return (this.$c_${key} ??= new V${fn}()).$at(this.$b, this.$dv, a + ${ew} * i);`;
             objElem = `this.${key}(i).toObject()`;
+            caches.push(`$c_${key}${ty(`: V${fn} | null`)} = null;`);
+            elemType = typeName(eo);
           } else {
             const cid = tableId.get(eo)!;
             ew = ealign = 4;
@@ -520,6 +590,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
       for (let i = 0; i < n; i++) { const p = t${cid}(x[i], d + 1, ${W}); if (p < 0) return -1; dv.setUint32(d0 + 4 * i, p - d0 - 4 * i, true); }`;
             decElem = `{ const e = a + 4 * i; return (this.$c_${key} ??= new VT${cid}()).$at(this.$b, this.$dv, e + this.$dv.getUint32(e, true)); }`;
             objElem = `this.${key}(i).toObject()`;
+            caches.push(`$c_${key}${ty(`: VT${cid} | null`)} = null;`);
+            elemType = typeName(eo);
           }
         } else if (t.element === Base.Union || t.element === Base.UType) {
           throw refuse(`${where(f)}: a vector of unions`);
@@ -535,9 +607,10 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
               : loop;
           decElem = `return ${k.read(`a + ${ew} * i`)};`;
           objElem = `this.${key}(i)`;
+          elemType = scalarType(t.element);
           if (k.is64) {
             vecMembers.push(
-              `${member(`${key}Number`, f)}(i) { const a = this.$vec(${vo(f)}, i, ${W}); return ${k.readNumber!(`a + ${ew} * i`)}; }`,
+              `${member(`${key}Number`, f)}(i${I}) { const a = this.$vec(${vo(f)}, i, ${W}); return ${k.readNumber!(`a + ${ew} * i`)}; }`,
             );
           }
           if (t.element === Base.UByte || t.element === Base.Byte) {
@@ -569,7 +642,8 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     } }`,
         );
         member(key, f);
-        dec.push(`${key}(i) { const a = this.$vec(${vo(f)}, i, ${W}); ${decElem} }`);
+        vals.push(`${key}${opt}: ArrayLike<${elemType}>${orNull};`);
+        dec.push(`${key}(i${I}) { const a = this.$vec(${vo(f)}, i, ${W}); ${decElem} }`);
         dec.push(
           `${member(`${key}Length`, f)}() { ${o_} if (!o) return 0; const p = this.$t + o; return this.$dv.getUint32(p + this.$dv.getUint32(p, true), true); }`,
         );
@@ -641,6 +715,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     } }`,
         );
       }
+      vals.push(`${key}?: ${scalarType(t.base)} | null;`);
       const none = f.optional ? 'null' : null;
       member(key, f);
       dec.push(`${key}() { ${o_} return o ? ${k.read('this.$t + o')} : ${none ?? dflt}; }`);
@@ -662,7 +737,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
           ? 'dv.setUint32(t, 0, true); dv.setUint32(t + 4, 0, true);'
           : 'for (let i = 0; i < pad; i++) b[t + i] = 0;';
     if (talign > 8 && tsize < talign) throw refuse(`${o.name}: alignment ${talign}`);
-    out.push(`function t${ti}(v, d, w) {
+    out.push(`function t${ti}(v${ty(': any')}, d${I}, w${ty(': string')})${I} {
   if (v === null || typeof v !== 'object') throw bad(w, 'a ${o.name} object', 'object', v);
   if (d > ${maxDepth}) throw rangeErr(w, 'nests tables deeper than ${maxDepth} (the verifier\\'s limit)');
   const vt = E + ((E - A) & 1);
@@ -676,14 +751,14 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
   ${enc.join('\n  ')}
   return t;
 }`);
-    out.push(`class VT${ti} {
-  constructor() { this.$b = EMPTY; this.$dv = EMPTY_DV; this.$t = 0; this.$vt = 0; this.$vs = 0; }
-  $bind(b, dv, at) { return this.$at(b, dv, at + dv.getUint32(at, true)); }
-  $at(b, dv, t) { this.$b = b; this.$dv = dv; this.$t = t; const vt = t - dv.getInt32(t, true); this.$vt = vt; this.$vs = dv.getUint16(vt, true); return this; }
-  $o(vo) { return vo < this.$vs ? this.$dv.getUint16(this.$vt + vo, true) : 0; }
-  $vec(vo, i, w) { const o = this.$o(vo); const p = this.$t + o; const a = o ? p + this.$dv.getUint32(p, true) : 0; const n = o ? this.$dv.getUint32(a, true) : 0; if (!(i >= 0 && i < n)) throw rangeErr(w, 'index must be in [0, ' + n + '), got ' + i); return a + 4; }
+    out.push(`${opts.ts ? 'export ' : ''}class VT${ti} {
+  $b = EMPTY; $dv = EMPTY_DV; $t = 0; $vt = 0; $vs = 0; ${caches.join(' ')}
+  $bind(b${U8}, dv${DV}, at${I}) { return this.$at(b, dv, at + dv.getUint32(at, true)); }
+  $at(b${U8}, dv${DV}, t${I}) { this.$b = b; this.$dv = dv; this.$t = t; const vt = t - dv.getInt32(t, true); this.$vt = vt; this.$vs = dv.getUint16(vt, true); return this; }
+  $o(vo${I})${I} { return vo < this.$vs ? this.$dv.getUint16(this.$vt + vo, true) : 0; }
+  $vec(vo${I}, i${I}, w${ty(': string')})${I} { const o = this.$o(vo); const p = this.$t + o; const a = o ? p + this.$dv.getUint32(p, true) : 0; const n = o ? this.$dv.getUint32(a, true) : 0; if (!(i >= 0 && i < n)) throw rangeErr(w, 'index must be in [0, ' + n + '), got ' + i); return a + 4; }
   ${dec.join('\n  ')}
-  toObject() { return { ${obj.join(', ')} }; }
+  toObject()${ty(': Record<string, unknown>')} { return { ${obj.join(', ')} }; }
 }`);
     const ident = isRoot ? schema.fileIdent : '';
     if (ident.length !== 0 && ident.length !== 4)
@@ -692,7 +767,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     const identWrite = ident
       ? [...ident].map((c, i) => `b[at + ${4 + i}] = ${c.charCodeAt(0) & 0xff};`).join(' ')
       : '';
-    out.push(`function e${ti}(v, buf, view, at, limit) {
+    out.push(`function e${ti}(${ENC})${I} {
   if (!(at >= 0 && at <= limit && limit <= buf.length)) throw rangeErr(${q(o.name)}, 'needs 0 <= at <= limit <= buf.length, got at ' + at + ', limit ' + limit);
   if (busy) return reenter(r${ti}, v, buf, view, at, limit);
   busy = true;
@@ -705,7 +780,7 @@ export function generate(schema: RSchema, rootIndex: number): Generated {
     throw err;
   }
 }
-function r${ti}(v, buf, view, at, limit) {
+function r${ti}(${ENC})${I} {
   b = buf; dv = view; A = at; L = limit; E = at + ${hdr};
   if (E > L) return -1;
   ${identWrite}
@@ -716,14 +791,14 @@ function r${ti}(v, buf, view, at, limit) {
 }`);
   });
 
-  const preamble = `'use strict';
-const EMPTY = new Uint8Array(0);
-const EMPTY_DV = new DataView(EMPTY.buffer);
+  const preamble = `${opts.ts ? '' : "'use strict';"}
+const EMPTY${U8} = new Uint8Array(0);
+const EMPTY_DV${DV} = new DataView(EMPTY.buffer);
 const TD = new TextDecoder();
 // The encoder's state: one encoding at a time. A value's getter that calls
 // an encoder again (re-entry) runs it with this state saved and restored.
 let b = EMPTY, dv = EMPTY_DV, A = 0, E = 0, L = 0, busy = false;
-function reenter(run, v, buf, view, at, limit) {
+function reenter(run${ty(`: (${ENC}) => number`)}, ${ENC})${I} {
   const sb = b, sdv = dv, sA = A, sE = E, sL = L;
   try {
     return run(v, buf, view, at, limit);
@@ -731,7 +806,7 @@ function reenter(run, v, buf, view, at, limit) {
     b = sb; dv = sdv; A = sA; E = sE; L = sL;
   }
 }
-function describe(x) {
+function describe(x${ty(': unknown')})${ty(': string')} {
   if (x === null) return 'null';
   if (x === undefined) return 'undefined';
   if (typeof x === 'bigint') return 'bigint ' + x + 'n';
@@ -739,20 +814,19 @@ function describe(x) {
   if (typeof x === 'object') return Array.isArray(x) ? 'an array' : 'an object';
   return typeof x + ' ' + String(x);
 }
-function typeErr(w, msg) { const e = new TypeError(w + ' ' + msg); e.code = 'ERR_INVALID_ARG_TYPE'; return e; }
-function rangeErr(w, msg) { const e = new RangeError(w + ' ' + msg); e.code = 'ERR_OUT_OF_RANGE'; return e; }
-// A value of the right JS type but out of range is a RangeError; anything else a TypeError.
+function typeErr(w${ty(': string')}, msg${ty(': string')})${ty(': TypeError')} { return Object.assign(new TypeError(w + ' ' + msg), { code: 'ERR_INVALID_ARG_TYPE' }); }
+function rangeErr(w${ty(': string')}, msg${ty(': string')})${ty(': RangeError')} { return Object.assign(new RangeError(w + ' ' + msg), { code: 'ERR_OUT_OF_RANGE' }); }
 // js: the JS type the value must have ('int64': number or bigint; 'object' and 'list' are never ranges).
-function bad(w, want, js, x, i) {
+function bad(w${ty(': string')}, want${ty(': string')}, js${ty(': string')}, x${ty(': unknown')}, i${ty('?: number')})${ty(': Error')} {
   const at = i === undefined ? w : w + '[' + i + ']';
   const t = typeof x;
   const sameType = js === 'int64' ? t === 'number' || t === 'bigint' : js !== 'object' && js !== 'list' && t === js;
   const msg = 'must be ' + want + ', got ' + describe(x);
   return sameType ? rangeErr(at, msg) : typeErr(at, msg);
 }
-function isList(x) { return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)); }
+function isList(x${ty(': unknown')})${ty(': x is ArrayLike<any>')} { return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)); }
 // UTF-8 of s at E (4-aligned, [len][bytes][0]); lone surrogates as U+FFFD, as TextEncoder.
-function str(s) {
+function str(s${ty(': string')})${I} {
   const n = s.length;
   let p = E;
   const pad = (A - p) & 3;
@@ -782,7 +856,7 @@ function str(s) {
   E = q + 1;
   return p;
 }
-function utf8Len(s) {
+function utf8Len(s${ty(': string')})${I} {
   let m = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -792,14 +866,108 @@ function utf8Len(s) {
   }
   return m;
 }
-function rdStr(b, p, n) {
+function rdStr(b${U8}, p${I}, n${I})${ty(': string')} {
   if (n > 64) return TD.decode(b.subarray(p, p + n));
   let s = '';
-  for (let i = 0; i < n; i++) { const c = b[p + i]; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); s += String.fromCharCode(c); }
+  for (let i = 0; i < n; i++) { const c = b[p + i]${ty('!')}; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); s += String.fromCharCode(c); }
   return s;
+}
+// The codec object of a table: the encoder and views, plus sizeOf (encodes
+// into doubling scratch buffers: it is for payloads larger than a slab) and
+// tool helpers that allocate.
+const MAX_PAYLOAD = 4294967295;
+function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: number): V; toObject(): Record<string, unknown> }>')}(name${ty(': string')}, encodeInto${ty(`: (${ENC}) => number`)}, View${ty(': new () => V')})${ty(': TableCodec<T, V>')} {
+  const sizeOf = (value${ty(': T')})${I} => {
+    for (let n = 256; ; n *= 2) {
+      const buf = new Uint8Array(Math.min(n, MAX_PAYLOAD));
+      const end = encodeInto(value, buf, new DataView(buf.buffer), 0, buf.length);
+      if (end >= 0) return end;
+      if (buf.length >= MAX_PAYLOAD) throw rangeErr(name, 'is larger than ' + MAX_PAYLOAD + ' bytes');
+    }
+  };
+  const view = (payload${U8}, at = 0)${ty(': V')} => {
+    // any realm's Uint8Array or Buffer (instanceof fails across vm contexts)
+    if (!ArrayBuffer.isView(payload) || Object.prototype.toString.call(payload) !== '[object Uint8Array]')
+      throw typeErr(name, 'payload must be a Uint8Array, got ' + describe(payload));
+    return new View().$bind(payload, new DataView(payload.buffer, payload.byteOffset, payload.byteLength), at);
+  };
+  return Object.freeze({
+    name,
+    encodeInto,
+    sizeOf,
+    createView: () => new View(),
+    encode(value${ty(': T')})${U8} {
+      const buf = new Uint8Array(sizeOf(value));
+      encodeInto(value, buf, new DataView(buf.buffer), 0, buf.length);
+      return buf;
+    },
+    view,
+    decode: (payload${U8}, at = 0) => view(payload, at).toObject(),
+  });
 }`;
-  const exports = `return { tables: [${tables
-    .map((o, i) => `{ name: ${q(o.name)}, encodeInto: e${i}, View: VT${i} }`)
-    .join(', ')}] };`;
-  return { source: [preamble, ...out, exports].join('\n'), tables };
+  let exports: string;
+  if (!opts.ts) {
+    exports = `return { tables: [${tables
+      .map((o, i) => `makeCodec(${q(o.name)}, e${i}, VT${i})`)
+      .join(', ')}] };`;
+  } else {
+    // Export names: the short name, qualified (a_b_X) when two namespaces share one.
+    const shorts = new Map<string, number>();
+    for (const o of objects) {
+      const sh = o.name.slice(o.name.lastIndexOf('.') + 1);
+      shorts.set(sh, (shorts.get(sh) ?? 0) + 1);
+    }
+    const exportName = (o: RObject): string => {
+      const sh = o.name.slice(o.name.lastIndexOf('.') + 1);
+      return shorts.get(sh)! > 1 ? o.name.replace(/\./g, '_') : sh;
+    };
+    const names = new Set<string>(['schema']);
+    const take = (n: string): string => {
+      if (names.has(n)) throw refuse(`the generated name ${n} collides`);
+      names.add(n);
+      return n;
+    };
+    const lines: string[] = [];
+    for (const o of objects) {
+      const n = exportName(o);
+      const fieldsText = valueOf(o).join(' ');
+      lines.push(
+        `/** The value ${o.isStruct ? 'struct' : 'table'} ${o.name} as encoders take it (lowerCamel keys). */`,
+      );
+      lines.push(`export interface ${take(`${n}Value`)} { ${fieldsText} }`);
+      lines.push(`type ${typeName(o)} = ${n}Value;`);
+      if (o.isStruct) {
+        if (structDone.has(o))
+          lines.push(
+            `/** A reused view of the struct ${o.name}. */\nexport type ${take(`${n}View`)} = V${structDone.get(o)};`,
+          );
+      } else {
+        const i = tables.indexOf(o);
+        lines.push(
+          `/** A reused view of the table ${o.name}. */\nexport type ${take(`${n}View`)} = VT${i};`,
+        );
+        lines.push(
+          `/** The codec of ${o.name}. */\nexport const ${take(n)}: TableCodec<${n}Value, VT${i}> = makeCodec(${q(o.name)}, e${i}, VT${i});`,
+        );
+      }
+    }
+    const id = opts.identity!;
+    lines.push(`/** The schema these codecs were generated from. */
+export const schema = {
+  namespace: ${q(id.namespace)},
+  rootType: ${id.rootType === null ? 'null' : q(id.rootType)},
+  fileIdentifier: ${q(id.fileIdentifier)},
+  /** SHA-256 of the .bfbs. */
+  hash: ${q(id.hash)},
+} as const;`);
+    exports = lines.join('\n');
+  }
+  const header = opts.ts
+    ? `// Generated by \`flatstream gen\` from ${opts.identity!.source}: do not edit.
+// Schema-compiled codecs (flatstream's docs/design.md "Schema-compiled codecs").
+/* eslint-disable */
+import type { TableCodec } from 'flatstream';
+`
+    : '';
+  return { source: header + [preamble, ...out, exports].join('\n') + '\n', tables };
 }

@@ -634,6 +634,7 @@ export function generate(
     else {
       if (!isList(x)) throw bad(${W}, 'an array', 'list', x);
       const n = x.length; let p = E; const pad = (${vmod} - (p - A)) & ${va - 1};
+      if (n > ${Math.floor(0xffffffff / ew)}) throw rangeErr(${W}, 'has ' + n + ' elements: more than a payload can hold');
       if (p + pad + 4 + ${ew} * n > L) return -1;
       for (let i = 0; i < pad; i++) b[p++] = 0;
       const d0 = p + 4; E = d0 + ${ew} * n; dv.setUint32(p, n, true);

@@ -867,11 +867,15 @@ function utf8Len(s${ty(': string')})${I} {
   }
   return m;
 }
+// Short ASCII strings through String.fromCharCode over one reused array per
+// length (no intermediate strings); anything else through TextDecoder.
+const CHARS${ty(': number[][]')} = [];
+for (let n = 0; n <= 64; n++) CHARS.push(new Array(n).fill(0));
 function rdStr(b${U8}, p${I}, n${I})${ty(': string')} {
   if (n > 64) return TD.decode(b.subarray(p, p + n));
-  let s = '';
-  for (let i = 0; i < n; i++) { const c = b[p + i]${ty('!')}; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); s += String.fromCharCode(c); }
-  return s;
+  const a = CHARS[n]${ty('!')};
+  for (let i = 0; i < n; i++) { const c = b[p + i]${ty('!')}; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); a[i] = c; }
+  return String.fromCharCode.apply(null, a);
 }
 // The codec object of a table: the encoder and views, plus sizeOf (encodes
 // into doubling scratch buffers: it is for payloads larger than a slab) and

@@ -684,6 +684,79 @@ describe('bad values: TypeError/RangeError naming table and field; nothing writt
   });
 });
 
+describe('decoders over bytes that are not a valid message', () => {
+  const good = (): Uint8Array =>
+    Rich.encode({
+      label: 'abc',
+      readings: [1, 2],
+      tags: [{ key: 'k' }],
+      flags: [1, 2, 3],
+      detailType: 2,
+      detail: { text: 'n' },
+    });
+
+  test('a corrupt vector length is a RangeError naming the field, not a loop past the bytes', () => {
+    const b = good();
+    const v = Rich.view(b) as TableView & Record<string, () => number>;
+    expect(v.flagsLength!()).toBe(3);
+    // the flags vector's length field: find it through the view's own offsets
+    const at = Buffer.from(b).indexOf(Buffer.from([3, 0, 0, 0, 1, 2, 3]));
+    new DataView(b.buffer).setUint32(at, 0xfffffff0, true);
+    const e = thrown(() => Rich.decode(b));
+    expect([e.constructor.name, e.code, e.message]).toEqual([
+      'RangeError',
+      'ERR_OUT_OF_RANGE',
+      'events.RichEvent.flags has 4294967280 elements, past the end of the buffer',
+    ]);
+  });
+
+  test('a corrupt string length is a RangeError', () => {
+    const b = good();
+    const at = Buffer.from(b).indexOf(Buffer.from([3, 0, 0, 0, 0x61, 0x62, 0x63]));
+    new DataView(b.buffer).setUint32(at, 1000, true);
+    expect(thrown(() => Rich.decode(b)).message).toBe(
+      'string of 1000 bytes at ' + (at + 4) + ' runs past the end of the buffer',
+    );
+  });
+
+  test('random corruptions of valid messages: a value or a RangeError, never a hang (both schemas)', () => {
+    let x = 7;
+    const rnd = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x % n;
+    };
+    const samples = [
+      good(),
+      Cov.encode({
+        req: 'r',
+        reqInner: { a: 1, b: 2 },
+        vStr: ['a', 'bb'],
+        vLeaf: [{ s: 'x' }],
+        next: { req: 'q', reqInner: { a: 0, b: 0 } },
+        anyType: 1,
+        any: { s: 'z' },
+        outer: { x: 1, inner: { a: 1, b: 1 }, c: 2 },
+      }),
+    ];
+    const counts = { ok: 0, range: 0 };
+    for (let i = 0; i < 4000; i++) {
+      const base = samples[i & 1]!;
+      const codec = i & 1 ? Cov : Rich;
+      const b = base.slice();
+      for (let k = 1 + rnd(4); k > 0; k--) b[rnd(b.length)] = rnd(256);
+      try {
+        codec.decode(b);
+        counts.ok++;
+      } catch (err) {
+        expect({ i, cls: (err as Error).constructor.name }).toEqual({ i, cls: 'RangeError' });
+        counts.range++;
+      }
+    }
+    expect(counts.ok + counts.range).toBe(4000);
+    expect(counts.range).toBeGreaterThan(0);
+  });
+});
+
 describe('malformed or unsupported schemas', () => {
   test('every truncation and many byte flips of a .bfbs: a schema error or a schema, never a crash or a hang', () => {
     for (let n = 0; n < coverageBfbs.length; n += 7) {

@@ -71,12 +71,7 @@ const intKind = (
         : `(typeof ${x} === 'number' && (${x} | 0) === ${x})`
       : `(typeof ${x} === 'number' && (${x} | 0) === ${x} && ${x} >= ${lo} && ${x} <= ${hi})`,
   write: (p, x) => (width === 1 ? `b[${p}] = ${x};` : `dv.${set}(${p}, ${x}, true);`),
-  read: (p) =>
-    width === 1
-      ? lo === 0
-        ? `this.$b[${p}]`
-        : `this.$dv.${get}(${p})`
-      : `this.$dv.${get}(${p}, true)`,
+  read: (p) => (width === 1 ? `this.$dv.${get}(${p})` : `this.$dv.${get}(${p}, true)`),
   desc,
   js: 'number',
   is64: false,
@@ -89,7 +84,7 @@ const KINDS: Record<number, ScalarKind> = {
     width: 1,
     ok: (x) => `(typeof ${x} === 'boolean')`,
     write: (p, x) => `b[${p}] = ${x} ? 1 : 0;`,
-    read: (p) => `this.$b[${p}] !== 0`,
+    read: (p) => `this.$dv.getUint8(${p}) !== 0`,
     desc: 'a boolean',
     js: 'boolean',
     is64: false,
@@ -463,7 +458,7 @@ export function generate(
       if (unionTypeFields.has(f)) {
         // written with its union field
         member(key, f);
-        dec.push(`${key}() { ${o_} return o ? this.$b[this.$t + o] : 0; }`);
+        dec.push(`${key}() { ${o_} return o ? this.$dv.getUint8(this.$t + o) : 0; }`);
         vals.push(`${key}?: number | null;`);
         obj.push(`${key}: this.${key}()`);
         continue;
@@ -645,9 +640,7 @@ export function generate(
         member(key, f);
         vals.push(`${key}${opt}: ArrayLike<${elemType}>${orNull};`);
         dec.push(`${key}(i${I}) { const a = this.$vec(${vo(f)}, i, ${W}); ${decElem} }`);
-        dec.push(
-          `${member(`${key}Length`, f)}() { ${o_} if (!o) return 0; const p = this.$t + o; return this.$dv.getUint32(p + this.$dv.getUint32(p, true), true); }`,
-        );
+        dec.push(`${member(`${key}Length`, f)}() { return this.$len(${vo(f)}, ${ew}, ${W}); }`);
         dec.push(...vecMembers);
         obj.push(
           nested
@@ -758,6 +751,8 @@ export function generate(
   $at(b${U8}, dv${DV}, t${I}) { this.$b = b; this.$dv = dv; this.$t = t; const vt = t - dv.getInt32(t, true); this.$vt = vt; this.$vs = dv.getUint16(vt, true); return this; }
   $o(vo${I})${I} { return vo < this.$vs ? this.$dv.getUint16(this.$vt + vo, true) : 0; }
   $vec(vo${I}, i${I}, w${ty(': string')})${I} { const o = this.$o(vo); const p = this.$t + o; const a = o ? p + this.$dv.getUint32(p, true) : 0; const n = o ? this.$dv.getUint32(a, true) : 0; if (!(i >= 0 && i < n)) throw rangeErr(w, 'index must be in [0, ' + n + '), got ' + i); return a + 4; }
+  // A vector's length, checked against the bytes (a corrupt length never drives a loop past them).
+  $len(vo${I}, ew${I}, w${ty(': string')})${I} { const o = this.$o(vo); if (!o) return 0; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); const n = this.$dv.getUint32(a, true); if (a + 4 + n * ew > this.$b.length) throw rangeErr(w, 'has ' + n + ' elements, past the end of the buffer'); return n; }
   ${dec.join('\n  ')}
   toObject()${ty(': Record<string, unknown>')} { return { ${obj.join(', ')} }; }
 }`);
@@ -872,6 +867,7 @@ function utf8Len(s${ty(': string')})${I} {
 const CHARS${ty(': number[][]')} = [];
 for (let n = 0; n <= 64; n++) CHARS.push(new Array(n).fill(0));
 function rdStr(b${U8}, p${I}, n${I})${ty(': string')} {
+  if (p + n > b.length) throw rangeErr('string', 'of ' + n + ' bytes at ' + p + ' runs past the end of the buffer');
   if (n > 64) return TD.decode(b.subarray(p, p + n));
   const a = CHARS[n]${ty('!')};
   for (let i = 0; i < n; i++) { const c = b[p + i]${ty('!')}; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); a[i] = c; }

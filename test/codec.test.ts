@@ -7,7 +7,7 @@
 import * as fc from 'fast-check';
 import { Builder } from 'flatbuffers';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -46,17 +46,14 @@ const Leaf = coverage.tables['covg.Leaf']!;
 /** flatc's .bfbs of a schema text; `builtins`: with the built-in attributes (--bfbs-builtins). */
 function flatcBfbs(fbs: string, builtins = false): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'codec-'));
-  const name = 'x';
-  writeFileSync(join(dir, `${name}.fbs`), fbs);
-  execFileSync('flatc', [
-    '-b',
-    '--schema',
-    ...(builtins ? ['--bfbs-builtins'] : []),
-    '-o',
-    dir,
-    join(dir, `${name}.fbs`),
-  ]);
-  return readFileSync(join(dir, `${name}.bfbs`));
+  try {
+    writeFileSync(join(dir, 'x.fbs'), fbs);
+    const flags = builtins ? ['--bfbs-builtins'] : [];
+    execFileSync('flatc', ['-b', '--schema', ...flags, '-o', dir, join(dir, 'x.fbs')]);
+    return readFileSync(join(dir, 'x.bfbs'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A canonical form for comparing decoded values of two implementations. */

@@ -647,6 +647,27 @@ describe('bad values: TypeError/RangeError naming table and field; nothing writt
     ]);
   });
 
+  test('at and limit must be integers with 0 <= at <= limit <= buf.length', () => {
+    const buf = new Uint8Array(64);
+    const view = new DataView(buf.buffer);
+    for (const [at, limit] of [
+      [1.5, 64],
+      [0, 63.5],
+      [-1, 64],
+      [8, 4],
+      [0, 65],
+      [NaN, 64],
+    ] as const) {
+      const e = thrown(() => Telemetry.encodeInto({}, buf, view, at, limit));
+      expect([e.constructor.name, e.code, e.message]).toEqual([
+        'RangeError',
+        'ERR_OUT_OF_RANGE',
+        `events.Telemetry needs integers 0 <= at <= limit <= buf.length, got at ${at}, limit ${limit}`,
+      ]);
+    }
+    expect(buf.every((x) => x === 0)).toBe(true);
+  });
+
   test('a value that does not fit returns -1 and writes nothing at or past the limit', () => {
     const v = {
       label: 'x'.repeat(50),

@@ -764,7 +764,9 @@ export function generate(
       ? [...ident].map((c, i) => `b[at + ${4 + i}] = ${c.charCodeAt(0) & 0xff};`).join(' ')
       : '';
     out.push(`function e${ti}(${ENC})${I} {
-  if (!(at >= 0 && at <= limit && limit <= buf.length)) throw rangeErr(${q(o.name)}, 'needs 0 <= at <= limit <= buf.length, got at ' + at + ', limit ' + limit);
+  // integers only: a fractional index is dropped by a typed array and truncated by a DataView
+  if (!(Number.isInteger(at) && Number.isInteger(limit) && at >= 0 && at <= limit && limit <= buf.length))
+    throw rangeErr(${q(o.name)}, 'needs integers 0 <= at <= limit <= buf.length, got at ' + at + ', limit ' + limit);
   if (busy) return reenter(r${ti}, v, buf, view, at, limit);
   busy = true;
   try {

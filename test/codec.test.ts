@@ -700,6 +700,23 @@ describe('bad values: TypeError/RangeError naming table and field; nothing writt
     expect(Telemetry.encode(v)).toEqual(Telemetry.encode({ deviceId: 1, timestamp: 2, value: 3 }));
     expect(seen).toEqual(inner);
   });
+
+  test('a getter whose re-entrant encoding throws leaves the outer encoding intact', () => {
+    const v = {
+      deviceId: 1,
+      get timestamp() {
+        expect(() => Telemetry.encode({ deviceId: -1 })).toThrow(RangeError);
+        return 2;
+      },
+      value: 3,
+    };
+    expect(Telemetry.encode(v)).toEqual(Telemetry.encode({ deviceId: 1, timestamp: 2, value: 3 }));
+    // and the encoder is not left busy: the next encoding takes the plain path and is right
+    expect(thrown(() => Telemetry.encode({ value: 'x' })).constructor).toBe(TypeError);
+    expect(Telemetry.encode({ deviceId: 1, timestamp: 2, value: 3 })).toEqual(
+      Telemetry.encode({ deviceId: 1n, timestamp: 2n, value: 3 }),
+    );
+  });
 });
 
 describe('decoders over bytes that are not a valid message', () => {

@@ -148,6 +148,30 @@ test('the generated codecs encode byte-identically to compileSchema, and export 
   expect((cov.Root as TableCodec).encode(v)).toEqual(covMem.root!.encode(v));
 });
 
+test('--root-type chooses the table that writes the file identifier', () => {
+  const dir = join(OUT, 'root');
+  const r = flatstream(['gen', 'test/schema/coverage.fbs', '-o', dir, '--root-type', 'covg.Leaf']);
+  expect(r.status).toBe(0);
+  const mod = load(join(dir, 'coverage.codecs.ts'));
+  expect(mod.schema).toMatchObject({ rootType: 'covg.Leaf', fileIdentifier: 'COVG' });
+  const leaf = (mod.Leaf as TableCodec).encode({ s: 'x' });
+  expect(Buffer.from(leaf.subarray(4, 8)).toString()).toBe('COVG');
+  const root = (mod.Root as TableCodec).encode({ req: '', reqInner: { a: 0, b: 0 } });
+  expect(Buffer.from(root.subarray(4, 8)).toString()).not.toBe('COVG');
+  const bad = flatstream([
+    'gen',
+    'test/schema/coverage.fbs',
+    '-o',
+    dir,
+    '--root-type',
+    'covg.Nope',
+  ]);
+  expect([bad.status, bad.stderr]).toEqual([
+    1,
+    'rootType covg.Nope is not a table of the schema\n',
+  ]);
+});
+
 test('a .fbs without flatc on PATH, a wrong input and bad arguments are clear errors', () => {
   const noFlatc = flatstream(['gen', 'test/schema/events.fbs', '-o', OUT], {
     ...process.env,

@@ -458,6 +458,7 @@ describe('encodings are valid FlatBuffers for independent code', () => {
     };
     const b = Cov.encode(chain(64));
     expect(cppVerify('covg.Root', [b])).toEqual([true]);
+    if (native) expect(TypedValidator.fromSchema(coverageBfbs).validate(b) ?? null).toBeNull();
     const e = thrown(() => Cov.encode(chain(65)));
     expect(e).toBeInstanceOf(RangeError);
     expect(e.code).toBe('ERR_OUT_OF_RANGE');

@@ -47,12 +47,14 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
-test('the generated TS type-checks under tsc --strict (ESM resolution)', () => {
+test('the generated TS type-checks under tsc --strict, noUnused* (ESM resolution)', () => {
   writeFileSync(
     join(OUT, 'tsconfig.json'),
     JSON.stringify({
       compilerOptions: {
         strict: true,
+        noUnusedLocals: true,
+        noUnusedParameters: true,
         noEmit: true,
         target: 'ES2022',
         module: 'NodeNext',

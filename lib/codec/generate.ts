@@ -219,7 +219,17 @@ export function generate(
     if (!l) valueFields.set(o, (l = []));
     return l;
   };
-  const typeName = (o: RObject): string => `V_${objects.indexOf(o)}`;
+  // Export names: the short name, qualified (a_b_X) when two namespaces share one.
+  const shorts = new Map<string, number>();
+  for (const o of objects) {
+    const sh = o.name.slice(o.name.lastIndexOf('.') + 1);
+    shorts.set(sh, (shorts.get(sh) ?? 0) + 1);
+  }
+  const exportName = (o: RObject): string => {
+    const sh = o.name.slice(o.name.lastIndexOf('.') + 1);
+    return shorts.get(sh)! > 1 ? o.name.replace(/\./g, '_') : sh;
+  };
+  const typeName = (o: RObject): string => `${exportName(o)}Value`;
   const scalarType = (base: number): string =>
     base === Base.Bool
       ? 'boolean'
@@ -914,16 +924,6 @@ function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: n
       .map((o, i) => `makeCodec(${q(o.name)}, e${i}, VT${i})`)
       .join(', ')}] };`;
   } else {
-    // Export names: the short name, qualified (a_b_X) when two namespaces share one.
-    const shorts = new Map<string, number>();
-    for (const o of objects) {
-      const sh = o.name.slice(o.name.lastIndexOf('.') + 1);
-      shorts.set(sh, (shorts.get(sh) ?? 0) + 1);
-    }
-    const exportName = (o: RObject): string => {
-      const sh = o.name.slice(o.name.lastIndexOf('.') + 1);
-      return shorts.get(sh)! > 1 ? o.name.replace(/\./g, '_') : sh;
-    };
     const names = new Set<string>(['schema']);
     const take = (n: string): string => {
       if (names.has(n)) throw refuse(`the generated name ${n} collides`);
@@ -938,7 +938,6 @@ function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: n
         `/** The value ${o.isStruct ? 'struct' : 'table'} ${o.name} as encoders take it (lowerCamel keys). */`,
       );
       lines.push(`export interface ${take(`${n}Value`)} { ${fieldsText} }`);
-      lines.push(`type ${typeName(o)} = ${n}Value;`);
       if (o.isStruct) {
         if (structDone.has(o))
           lines.push(
@@ -954,6 +953,9 @@ function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: n
         );
       }
     }
+    // Helpers a schema may not need (no strings, no vectors): used here, so
+    // that a project with noUnusedLocals compiles the module as it is.
+    lines.push('void [isList, str, rdStr, reenter];');
     const id = opts.identity!;
     lines.push(`/** The schema these codecs were generated from. */
 export const schema = {

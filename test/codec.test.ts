@@ -648,6 +648,29 @@ describe('bad values: TypeError/RangeError naming table and field; nothing writt
     ]);
   });
 
+  test('property: at any limit below its size an encoding returns -1 and writes nothing at or past the limit', () => {
+    fc.assert(
+      fc.property(
+        covArb,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 7 }),
+        (v, f, at) => {
+          const size = Cov.sizeOf(v);
+          const limit = at + Math.floor(f * size);
+          const buf = new Uint8Array(at + size + 8).fill(0xee);
+          const view = new DataView(buf.buffer);
+          if (limit < at + size) {
+            expect(Cov.encodeInto(v, buf, view, at, limit)).toBe(-1);
+            expect(buf.subarray(limit).every((x) => x === 0xee)).toBe(true);
+            expect(buf.subarray(0, at).every((x) => x === 0xee)).toBe(true);
+          }
+          expect(Cov.encodeInto(v, buf, view, at, at + size)).toBe(at + size);
+        },
+      ),
+      { numRuns: 200, seed: 56 },
+    );
+  });
+
   test('at and limit must be integers with 0 <= at <= limit <= buf.length', () => {
     const buf = new Uint8Array(64);
     const view = new DataView(buf.buffer);

@@ -445,6 +445,13 @@ describe('encodings are valid FlatBuffers for independent code', () => {
     expect(o.s).toBeNull();
     expect(o.opt).toBe(0);
     expect(o.optU64).toBeNull();
+    expect(JSON.parse(JSON.stringify(Cov.view(b)))).toMatchObject({
+      u64: '18446744073709551615',
+      i64: '-9223372036854775808',
+      f32: null, // NaN has no JSON
+      vStr: ['', 'a\ufffd'],
+      reqInner: { a: -32768, b: 127 },
+    });
     const view = Cov.view(b) as TableView & Record<string, () => unknown>;
     expect(view.u64Number!()).toBe(2 ** 64); // number accessor: exact to 2^53, rounded above
     expect(view.dI64Number!()).toBe(-(2 ** 63));

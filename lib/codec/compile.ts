@@ -24,6 +24,8 @@ import { Base, type RSchema, readSchema } from './reflection';
 export interface TableView extends PayloadView {
   /** A plain object of every field (64-bit integers as bigint; absent non-scalars as null). */
   toObject(): Record<string, unknown>;
+  /** {@link toObject} for `JSON.stringify`: 64-bit integers as decimal strings, bytes as arrays. */
+  toJSON(): unknown;
 }
 
 /**

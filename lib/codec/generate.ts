@@ -194,7 +194,7 @@ export interface GenerateOptions {
   };
 }
 
-const RESERVED = new Set(['toObject', 'constructor', '__proto__', 'prototype']);
+const RESERVED = new Set(['toObject', 'toJSON', 'constructor', '__proto__', 'prototype']);
 
 /**
  * Generates the codecs of every table of `schema`. `rootIndex` is the
@@ -765,6 +765,7 @@ export function generate(
   $len(vo${I}, ew${I}, w${ty(': string')})${I} { const o = this.$o(vo); if (!o) return 0; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); const n = this.$dv.getUint32(a, true); if (a + 4 + n * ew > this.$b.length) throw rangeErr(w, 'has ' + n + ' elements, past the end of the buffer'); return n; }
   ${dec.join('\n  ')}
   toObject()${ty(': Record<string, unknown>')} { return { ${obj.join(', ')} }; }
+  toJSON()${ty(': unknown')} { return jsonable(this.toObject()); }
 }`);
     const ident = isRoot ? schema.fileIdent : '';
     if (ident.length !== 0 && ident.length !== 4)
@@ -832,6 +833,15 @@ function bad(w${ty(': string')}, want${ty(': string')}, js${ty(': string')}, x${
   const msg = 'must be ' + want + ', got ' + describe(x);
   return sameType ? rangeErr(at, msg) : typeErr(at, msg);
 }
+// toJSON: 64-bit integers as decimal strings (JSON has no bigint), bytes as arrays.
+function jsonable(x${ty(': unknown')})${ty(': unknown')} {
+  if (typeof x === 'bigint') return x.toString();
+  if (x === null || typeof x !== 'object') return x;
+  if (Array.isArray(x) || ArrayBuffer.isView(x)) return Array.from(x${ty(' as ArrayLike<unknown>')}, jsonable);
+  const o${ty(': Record<string, unknown>')} = {};
+  for (const k of Object.keys(x)) o[k] = jsonable((x${ty(' as Record<string, unknown>')})[k]);
+  return o;
+}
 function isList(x${ty(': unknown')})${ty(': x is ArrayLike<any>')} { return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView)); }
 // UTF-8 of s at E (4-aligned, [len][bytes][0]); lone surrogates as U+FFFD, as TextEncoder.
 function str(s${ty(': string')})${I} {
@@ -889,7 +899,7 @@ function rdStr(b${U8}, p${I}, n${I})${ty(': string')} {
 // into doubling scratch buffers: it is for payloads larger than a slab) and
 // tool helpers that allocate.
 const MAX_PAYLOAD = 4294967295;
-function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: number): V; toObject(): Record<string, unknown> }>')}(name${ty(': string')}, encodeInto${ty(`: (${ENC}) => number`)}, View${ty(': new () => V')})${ty(': TableCodec<T, V>')} {
+function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: number): V; toObject(): Record<string, unknown>; toJSON(): unknown }>')}(name${ty(': string')}, encodeInto${ty(`: (${ENC}) => number`)}, View${ty(': new () => V')})${ty(': TableCodec<T, V>')} {
   const sizeOf = (value${ty(': T')})${I} => {
     for (let n = 256; ; n *= 2) {
       const buf = new Uint8Array(Math.min(n, MAX_PAYLOAD));

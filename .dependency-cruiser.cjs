@@ -75,6 +75,37 @@ module.exports = {
       to: { path: '^lib/(write|capture)/', pathNot: '^lib/$1/' },
     },
     {
+      name: 'codec-on-format-and-engine',
+      comment:
+        'The schema-compiled codecs (lib/codec/) import only lib/format/ and lib/engine/ (and themselves); they meet the writer and the reader through lib/format/encoder.ts and lib/format/decoder.ts.',
+      severity: 'error',
+      from: { path: '^lib/codec/' },
+      to: { path: '^lib/', pathNot: '^lib/(codec|format|engine)/' },
+    },
+    {
+      name: 'nothing-below-imports-codec',
+      comment:
+        'Only the facade (and the CLI) import lib/codec/: the sides and the layers below know the seams, not the codecs.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/(codec/|cli/|index\\.ts$)' },
+      to: { path: '^lib/codec/' },
+    },
+    {
+      name: 'cli-on-codec',
+      comment:
+        'The command line (lib/cli/) imports lib/codec/, lib/format/ and lib/engine/ only; nothing imports it.',
+      severity: 'error',
+      from: { path: '^lib/cli/' },
+      to: { path: '^lib/', pathNot: '^lib/(cli|codec|format|engine)/' },
+    },
+    {
+      name: 'nothing-imports-cli',
+      comment: 'lib/cli/ is an entry point (package.json bin), never a dependency.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/cli/' },
+      to: { path: '^lib/cli/' },
+    },
+    {
       name: 'only-index-is-the-facade',
       comment: 'Nothing inside lib/ imports the public entry point lib/index.ts.',
       severity: 'error',

@@ -158,6 +158,17 @@ const onEventSrc = (t) => {
 const fresh = (fn) =>
   new Function('typedState', `'use strict'; return (${fn.toString()});`)(typedState);
 const onEventOurs = fresh(onEventSrc);
+// The schema-compiled codec's view (lib/codec/) has the same accessors, and
+// number ones for the u64s (exact to 2^53; the folds below see the same zeros).
+const onEventCodecBig = fresh(onEventSrc);
+const onEventCodecNum = fresh((t) => {
+  typedState.sum += t.value();
+  if (t.deviceIdNumber() === 0 || t.timestampNumber() === 0) typedState.zeros++;
+});
+const onEventCodecAsync = fresh(onEventSrc);
+const codecTelemetry = lib.compileSchema(
+  readFileSync(new URL('../test/generated/events.bfbs', import.meta.url)),
+).tables['events.Telemetry'];
 const onEventPeerNew = fresh(onEventSrc);
 const onEventPeerReuse = fresh(onEventSrc);
 const onEventAsync = fresh(onEventSrc);
@@ -294,7 +305,13 @@ const results = {};
   const oursTyped = (buf) =>
     new StreamReader(buf, xxDeframer).processTyped(Telemetry.getRootAsTelemetry, onEventOurs);
   const want = check(() => oursTyped(stream));
+  const codecBig = (buf) =>
+    new StreamReader(buf, xxDeframer).processWith(codecTelemetry, onEventCodecBig);
+  const codecNum = (buf) =>
+    new StreamReader(buf, xxDeframer).processWith(codecTelemetry, onEventCodecNum);
   for (const [name, run] of [
+    ['processWith, bigint', () => codecBig(stream)],
+    ['processWith, number', () => codecNum(stream)],
     ['peer (a)', () => peerTypedNewBB(stream, EVENTS)],
     ['peer (b)', () => peerTypedReuseBB(stream, EVENTS)],
   ]) {
@@ -318,6 +335,27 @@ const results = {};
           Telemetry.getRootAsTelemetry,
           onEventAsync,
         ),
+      n: EVENTS,
+      units: 1,
+    },
+    {
+      name: 'StreamReader.processWith(codec) + XxHash64, number accessors',
+      run: () => codecNum(stream),
+      n: EVENTS,
+      units: 1,
+      key: 'codecNum',
+    },
+    {
+      name: 'StreamReader.processWith(codec) + XxHash64, bigint accessors',
+      run: () => codecBig(stream),
+      n: EVENTS,
+      units: 1,
+      key: 'codecBig',
+    },
+    {
+      name: 'processWithAsync (same bytes), bigint accessors',
+      run: () =>
+        new StreamReader(stream, xxDeframer).processWithAsync(codecTelemetry, onEventCodecAsync),
       n: EVENTS,
       units: 1,
     },
@@ -355,6 +393,95 @@ const results = {};
   );
   results.typed = rows;
   results.typedStream = stream;
+}
+
+// ---- 1b. typed, rich event, schema-compiled codec ------------------------------
+// Every field of a RichEvent read through processWith's view (numbers for the
+// u64s), against the same fields through flatc's code with processTyped.
+{
+  const codecs = lib.compileSchema(
+    readFileSync(new URL('../test/generated/events.bfbs', import.meta.url)),
+  ).tables;
+  const Rich = codecs['events.RichEvent'];
+  const sink = new MemorySink();
+  const w = new StreamWriter(sink, new ChecksumFramer(XxHash64));
+  const buf = new Uint8Array(4096);
+  const view = new DataView(buf.buffer);
+  const readings = [0, 1, 2, 3, 4, 5, 6, 7];
+  for (let i = 0; i < EVENTS; i++) {
+    readings[i & 7] = i * 0.5;
+    const v = {
+      deviceId: 1000 + (i & 63),
+      timestamp: 1_700_000_000_000_000 + i,
+      label: `sensor-${String(i & 63).padStart(4, '0')}-abcd`,
+      readings,
+      level: i & 3,
+      position: { x: i, y: 1, z: 2 },
+      tags: [{ key: 'site', value: i }, { key: 'rack' }],
+      detailType: 1,
+      detail: { code: i & 255, text: 'over' },
+      flags: [1, 2, 3, 4],
+      active: (i & 1) === 0,
+    };
+    w.writePayload(buf.subarray(0, Rich.encodeInto(v, buf, view, 0, buf.length)));
+  }
+  w.close();
+  const stream = sink.toBuffer();
+  const acc = new Float64Array(1);
+  const viaCodec = (r) => {
+    let s = r.deviceIdNumber() + r.timestampNumber() + r.label().length + r.level();
+    for (let k = 0, n = r.readingsLength(); k < n; k++) s += r.readings(k);
+    const p = r.position();
+    s += p.x() + p.y() + p.z();
+    for (let k = 0, n = r.tagsLength(); k < n; k++) {
+      const t = r.tags(k);
+      s += t.key().length + t.valueNumber();
+    }
+    const d = r.detail();
+    s += d.code() + d.text().length;
+    for (let k = 0, n = r.flagsLength(); k < n; k++) s += r.flags(k);
+    acc[0] += s + (r.active() ? 1 : 0);
+  };
+  const G = gen.arena;
+  const pos = new G.Vec3();
+  const tag = new G.Tag();
+  const alarm = new G.Alarm();
+  const viaFlatc = (r) => {
+    let s = Number(r.deviceId()) + Number(r.timestamp()) + r.label().length + r.level();
+    for (let k = 0, n = r.readingsLength(); k < n; k++) s += r.readings(k);
+    const p = r.position(pos);
+    s += p.x() + p.y() + p.z();
+    for (let k = 0, n = r.tagsLength(); k < n; k++) {
+      const t = r.tags(k, tag);
+      s += t.key().length + Number(t.value());
+    }
+    const d = r.detail(alarm);
+    s += d.code() + d.text().length;
+    for (let k = 0, n = r.flagsLength(); k < n; k++) s += r.flags(k);
+    acc[0] += s + (r.active() ? 1 : 0);
+  };
+  const runCodec = () => new StreamReader(stream, xxDeframer).processWith(Rich, viaCodec);
+  const runFlatc = () =>
+    new StreamReader(stream, xxDeframer).processTyped(G.RichEvent.getRootAsRichEvent, viaFlatc);
+  acc[0] = 0;
+  runCodec();
+  const a1 = acc[0];
+  acc[0] = 0;
+  runFlatc();
+  if (acc[0] !== a1) throw new Error(`rich rows read different events: ${acc[0]} vs ${a1}`);
+  const rows = await compareRows([
+    { name: 'processWith(codec), every field', run: runCodec, n: EVENTS, units: 1, key: 'codec' },
+    { name: "processTyped(flatc's code), every field", run: runFlatc, n: EVENTS, units: 1 },
+  ]);
+  console.log(
+    `\n### Typed reading: RichEvent (${stream.length / EVENTS - 12}-byte payloads), XXH3 verified, every field read`,
+  );
+  table(
+    ['row', 'events/s', 'ns/event', 'spread'],
+    rows.map((r) => [r.name, fmt.rate(1e9 / r.nsPerUnit), fmt.ns(r.nsPerUnit), spread(r)]),
+    'lrrr',
+  );
+  results.rich = rows;
 }
 
 // ---- 2. verify-only scan of 48-byte frames -----------------------------------
@@ -681,6 +808,37 @@ const results = {};
         fmt.ratio(b.nsPerUnit / ours.nsPerUnit),
         verdict(b.nsPerUnit / ours.nsPerUnit >= 9),
       ],
+      ...[
+        ['codecNum', 'processWith(codec), telemetry, XXH3, all fields, numbers', 25e6],
+        ['codecBig', 'processWith(codec), the same with bigints', 12e6],
+      ].flatMap(([k, what, target]) => {
+        const r = results.typed.find((x) => x.key === k);
+        const rate = 1e9 / r.nsPerUnit;
+        return [
+          [
+            what,
+            `>= ${target / 1e6} M events/s`,
+            `${fmt.rate(rate)} events/s`,
+            verdict(rate >= target),
+          ],
+          [
+            '  vs peer (b), one reused ByteBuffer',
+            '>= 9x',
+            fmt.ratio(b.nsPerUnit / r.nsPerUnit),
+            verdict(b.nsPerUnit / r.nsPerUnit >= 9),
+          ],
+        ];
+      }),
+      (() => {
+        const r = results.rich.find((x) => x.key === 'codec');
+        const rate = 1e9 / r.nsPerUnit;
+        return [
+          'processWith(codec), rich event, every field',
+          '>= 5 M events/s',
+          `${fmt.rate(rate)} events/s`,
+          verdict(rate >= 5e6),
+        ];
+      })(),
       [
         'verify-only scan, 48 B, inside the addon',
         '>= 100 M frames/s',

@@ -118,3 +118,12 @@ export {
 } from './read/reader';
 export { type FollowOptions } from './read/follow';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './format/kinds';
+export { type PayloadEncoder } from './format/encoder';
+export { type PayloadDecoder, type PayloadView } from './format/decoder';
+export {
+  compileSchema,
+  type CompiledSchema,
+  type CompileOptions,
+  type TableCodec,
+  type TableView,
+} from './codec/compile';

@@ -51,6 +51,10 @@ const PLANTED: readonly (readonly [string, string, string])[] = [
   ['only-index-is-the-facade', 'lib/read/recover.ts', '../index'],
   ['no-test-or-bench-in-lib', 'lib/format/errors.ts', '../../test/planted'],
   ['no-unresolvable', 'lib/format/args.ts', './no-such-module'],
+  ['codec-on-format-and-engine', 'lib/codec/generate.ts', '../read/sources'],
+  ['nothing-below-imports-codec', 'lib/read/sources.ts', '../codec/reflection'],
+  ['cli-on-codec', 'lib/cli/gen.ts', '../read/sources'],
+  ['nothing-imports-cli', 'lib/codec/compile.ts', '../cli/gen'],
 ];
 
 describe('module rules (.dependency-cruiser.cjs)', () => {

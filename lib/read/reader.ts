@@ -12,6 +12,7 @@ import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from
 import { DONE, FRAME, FrameCursor, type SkippedRange } from './cursor';
 import { ClosedError, IoError, ReaderBusyError } from '../format/errors';
 import { isVerifyingKind } from '../engine/contract';
+import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import { Deframer } from '../format/framing';
 import type { MemoryPolicy } from '../format/policy';
 import { type AsyncChunks, FileSource, IterableChunks, type SyncChunks } from './sources';
@@ -64,6 +65,15 @@ export interface StreamReaderOptions extends FollowOptions {
   onCorrupt?: 'error' | 'skip';
   /** Skip mode: called with each range skipped (`{ offset, length, reason }`). */
   onSkip?: (range: SkippedRange) => void;
+}
+
+function checkDecoder(decoder: unknown): void {
+  if (
+    typeof decoder !== 'object' ||
+    decoder === null ||
+    typeof (decoder as PayloadDecoder<PayloadView>).createView !== 'function'
+  )
+    throw typeError('The "decoder" argument must be a PayloadDecoder (e.g. a compileSchema codec)');
 }
 
 // 4 MiB reads: +11–19 % over 1 MiB on large frames, neutral on small ones (bench/file-read.mjs).
@@ -228,6 +238,56 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   /**
+   * The fastest typed read: calls `cb(view, info)` for every remaining frame
+   * with ONE reused view of `decoder` (a schema-compiled codec, see
+   * `compileSchema`) bound to the payload in place. Allocates nothing per
+   * frame beyond what the accessors called return (a string, a bigint).
+   * The view is valid until the callback returns. Return `false` to stop.
+   *
+   * @example
+   * ```ts
+   * reader.processWith(Telemetry, (t) => { total += t.value(); });
+   * ```
+   */
+  processWith<V extends PayloadView>(decoder: PayloadDecoder<V>, cb: TypedCallback<V>): number {
+    checkDecoder(decoder);
+    checkFunction(cb, 'cb');
+    // #drainSync with the visitor written in (docs/design.md
+    // "Schema-compiled codecs": the per-frame overhead): one loop, no
+    // closure call per frame.
+    return this.#run(() => {
+      const c = this.#cursor;
+      const info = this.#info;
+      const view = decoder.createView();
+      let win: Uint8Array | null = null;
+      let dv: DataView | null = null;
+      let n = 0;
+      while (this.#nextSync() === FRAME) {
+        info.offset = c.frameOffset;
+        info.frameIndex = c.frameIndex;
+        n++;
+        const w = c.window;
+        if (w !== win) {
+          win = w;
+          dv = new DataView(w.buffer, w.byteOffset, w.byteLength);
+        }
+        if (cb(view.$bind(w, dv!, c.payloadStart), info) === false) break;
+      }
+      return n;
+    });
+  }
+
+  /** {@link processWith} for any source. */
+  processWithAsync<V extends PayloadView>(
+    decoder: PayloadDecoder<V>,
+    cb: TypedCallback<V>,
+  ): Promise<number> {
+    checkDecoder(decoder);
+    checkFunction(cb, 'cb');
+    return this.#drainAsync(this.#decoderVisitor(decoder, cb));
+  }
+
+  /**
    * A pull iterator over the payloads (bytes and files). Each view is valid
    * until the next step (for a Uint8Array source: for as long as the source).
    * `break` stops cleanly; the reader continues from there next time.
@@ -371,6 +431,27 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       bb.setPosition(c.payloadStart);
       root = getRoot(bb, root);
       return cb(root, this.#info) !== false;
+    };
+  }
+
+  // One view, rebound per frame; one DataView per window (a chunk or the
+  // carry slab), made when the window changes.
+  #decoderVisitor<V extends PayloadView>(
+    decoder: PayloadDecoder<V>,
+    cb: TypedCallback<V>,
+  ): () => boolean {
+    const c = this.#cursor;
+    const view = decoder.createView();
+    let win: Uint8Array | null = null;
+    let dv: DataView | null = null;
+    return () => {
+      const w = c.window;
+      if (w !== win) {
+        win = w;
+        dv = new DataView(w.buffer, w.byteOffset, w.byteLength);
+      }
+      view.$bind(w, dv!, c.payloadStart);
+      return cb(view, this.#info) !== false;
     };
   }
 

@@ -65,13 +65,9 @@ export {
   type RecoveryRefusal,
   ReentrantCallError,
 } from './format/errors';
-export {
-  type Sink,
-  type Staging,
-  type StagingSink,
-  type StagingUnit,
-  MemorySink,
-} from './sinks/sink';
+export { type Sink, MemorySink } from './sinks/sink';
+export { type SlabSource, type SlabUnit, type SlabFormat } from './sinks/slab-source';
+export { type PayloadEncoder } from './format/encoder';
 export {
   CaptureSink,
   type CaptureLatency,

@@ -4,36 +4,17 @@
  * writer stages into, so a finished message moves into the slab with one
  * `copyWithin`; in the arena (or plain memory) once a message outgrows it;
  * back to the larger of the scratch and the memory policy's `baseline` when
- * the policy says so. Also the writer's re-entrancy guard, shared with it.
+ * the policy says so.
  *
- * Owns: Guard, guarded, BuilderPlace. Imports: format (args, policy),
- * write (Arena, ArenaBuilder, payload-copy's isBytes).
+ * Owns: BuilderPlace. Imports: format (args, policy), write (Arena,
+ * ArenaBuilder, callbacks' guard, payload-copy's isBytes).
  */
 import { checkInteger, typeError } from '../format/args';
 import { type MemoryPolicy, NoShrinkPolicy } from '../format/policy';
 import { Arena } from './arena';
+import { type Guard, guarded } from './callbacks';
 import { isBytes } from './payload-copy';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
-
-/**
- * The writer's re-entrancy flag: up while user code runs (docs/design.md,
- * "Re-entrancy and writer input"). One object shared by the writer and its
- * helpers, so that all of them raise the same flag.
- */
-export interface Guard {
-  active: boolean;
-}
-
-/** Runs `fn` with the guard up; nested calls (an arena block inside serialize) keep it up. */
-export function guarded<T>(guard: Guard, fn: () => T): T {
-  if (guard.active) return fn();
-  guard.active = true;
-  try {
-    return fn();
-  } finally {
-    guard.active = false;
-  }
-}
 
 const heapBlocks: BlockSource = { block: (n) => new Uint8Array(n) };
 

@@ -1,113 +1,55 @@
 /**
  * StreamWriter: the hybrid simple/expert writer. It only stages frames
- * (docs/design.md, "Data paths", "Slab protocol"): it gets a unit from its
- * slab source, copies (or lets an encoder write) each payload into the
- * slab, writes the header and moves its position; the source seals and
- * sends the slab on when the writer submits it (full, flush(), close(), the
- * flush timer). Nothing crosses into C++ per message.
+ * (docs/design.md, "Data paths", "Slab protocol"): it takes a unit from its
+ * slab source, copies (or lets an encoder write) each payload into the slab,
+ * writes the header and moves its position; the source seals the slab and
+ * sends it on when the writer submits it (full, flush(), close(), the flush
+ * timer). Nothing crosses into C++ per message.
  *
- * Owns: StreamWriter, its options, stats and item types. Imports: format
- * (args, errors, framing, policy, validation, encoder), sinks (exit hook,
- * slab protocol), write (sink targets, builder placement, payload copy,
- * Arena).
+ * Owns: StreamWriter. Imports: format (args, errors, framing, policy,
+ * encoder), sinks (exit hook, slab protocol), write (options, sink targets,
+ * builder placement, payload copy, guarded callbacks, Arena).
  */
 import type { Builder } from 'flatbuffers';
-import { checkBytes, checkInteger, checkOptions, rangeError, typeError } from '../format/args';
+import { checkBytes, rangeError, typeError } from '../format/args';
 import type { PayloadEncoder } from '../format/encoder';
 import {
   ClosedError,
-  FlatStreamError,
+  type FlatStreamError,
   IoError,
   ReentrantCallError,
   StagingFullError,
   UnfinishedBuilderError,
-  ValidationFailedError,
 } from '../format/errors';
-import { CUSTOM_KIND, type Deframer, Framer } from '../format/framing';
+import { CUSTOM_KIND, Framer } from '../format/framing';
 import type { MemoryPolicy } from '../format/policy';
-import type { CompiledValidator } from '../format/validation';
 import * as exitHook from '../sinks/exit-hook';
 import type { Sink } from '../sinks/sink';
 import { sinkFailure, type SlabSource, type SlabUnit } from '../sinks/slab-source';
 import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
-import { BuilderPlace, type Guard } from './builder-place';
-import { finishedRegion, isBytes, MIN_FLATBUFFER, PayloadCopier } from './payload-copy';
+import { BuilderPlace } from './builder-place';
+import * as cb from './callbacks';
+import { isBytes, MIN_FLATBUFFER, PayloadCopier } from './payload-copy';
 import { resolveTarget, type SinkTarget } from './sink-target';
+import {
+  checkWriterOptions,
+  type StreamWriterOptions,
+  type WriteItem,
+  type WriterStats,
+} from './writer-options';
 
 export type { SinkTarget } from './sink-target';
+export type {
+  StreamSerialize,
+  StreamWriterOptions,
+  WriteItem,
+  WriterStats,
+} from './writer-options';
 
-/** Something that serializes itself into a builder and calls `builder.finish(root)`. */
-export interface StreamSerialize {
-  serialize(builder: Builder): void;
-}
-
-/**
- * What simple mode writes: a `StreamSerialize`, a string (a FlatBuffers
- * string root) or bytes (the payload itself, e.g. a FlatBuffer finished
- * elsewhere; {@link StreamWriter.writeByteVector} wraps bytes in a `[ubyte]` root).
- */
-export type WriteItem = StreamSerialize | string | Uint8Array;
-
-/** Options of a {@link StreamWriter}. */
-export interface StreamWriterOptions {
-  /**
-   * Staging slab size in bytes (default 64 KiB). A frame larger than a slab
-   * gets a buffer of its own. A slab source that lends its own slabs (a
-   * CaptureSink) sets it, and `builderSize`, itself.
-   */
-  slabSize?: number;
-  /**
-   * Seal and flush staged frames at least this often, in ms (default: only
-   * when full, on flush() and close(); a CaptureSink's own `flushIntervalMs`).
-   */
-  flushIntervalMs?: number;
-  /** Initial capacity of the internal builder, in bytes (default 1024). */
-  builderSize?: number;
-  /** Where the internal builder grows beyond its baseline (default: plain memory). See {@link StreamWriter.withArena}. */
-  arena?: BlockSource;
-  /** For a path target: append (default) or truncate (an fd is written where it stands). */
-  append?: boolean;
-  /**
-   * Write what is staged, synchronously, when the process (or worker thread)
-   * exits without `close()`: a normal exit, `process.exit()`, an uncaught
-   * exception. Default `true` for a file (a path, URL, fd or `FileSink`),
-   * `false` otherwise; `true` is allowed for a custom {@link Sink} whose
-   * `write()` consumes the chunk synchronously (a promise it returns is not
-   * awaited at exit), and refused for a `Writable` and a `CaptureSink`
-   * (which has its own). A worker that is `terminate()`d runs no JavaScript:
-   * frames it had not flushed are lost.
-   */
-  flushOnExit?: boolean;
-  /** For a path target: repair a torn tail left by a writer that died, then append (see FileSinkOptions.recover). */
-  recover?: Deframer;
-  /** For a path target with `recover`: the longest torn tail that may be cut (see FileSinkOptions.maxTornBytes). */
-  maxTornBytes?: number;
-}
-
-/** Counters of a {@link StreamWriter}. */
-export interface WriterStats {
-  /** Frames accepted. */
-  frames: number;
-  /** Bytes accepted, headers included. */
-  bytes: number;
-  /** Chunks handed to the sink. */
-  flushes: number;
-  /** Staging slabs allocated so far (constant in steady state). */
-  slabsAllocated: number;
-  /** Slabs the sink still holds (asynchronous sinks). */
-  slabsInFlight: number;
-  /** Times the internal builder gave memory back under its memory policy. */
-  builderShrinks: number;
-  /** Frames dropped because the slab source had no free slab (a CaptureSink with `policy: 'drop'`). */
-  drops: number;
-}
-
-const DEFAULT_SLAB = 64 * 1024;
 // Writers with a flush timer and staged frames: held so that the timer, which
 // holds its writer weakly, still finds them.
 const timed = new Set<StreamWriter>();
-const DEFAULT_BUILDER = 1024;
 
 /**
  * Writes framed FlatBuffers messages to a sink.
@@ -129,23 +71,21 @@ export class StreamWriter {
   #headerSize: number;
   #custom: boolean;
   #slabSize: number;
-  // Whether the source takes frames larger than a slab (submitLarge).
-  #large: boolean;
+  #large: boolean; // the source takes frames larger than a slab (submitLarge)
   #commits: Int32Array;
   #unit: SlabUnit;
   #pos = 0;
-  // Capacity of the current unit: #slabSize, or 0 once it was submitted
-  // (the next frame then takes the slow path, which acquires another).
+  // #slabSize, or 0 once the unit was submitted: the next frame then takes
+  // the slow path, which acquires another.
   #limit: number;
   #unitFrames = 0;
   // Up while the writer runs user code: every entry point then refuses with
   // ReentrantCallError (docs/design.md, "Re-entrancy and writer input").
-  #guard: Guard = { active: false };
+  #guard: cb.Guard = { active: false };
   #place: BuilderPlace;
   #copier = new PayloadCopier();
   #closed = false;
-  // This writer's slot in lib/sinks/exit-hook.ts, or -1 (no flush at exit).
-  #exitSlot = -1;
+  #exitSlot = -1; // this writer's slot in lib/sinks/exit-hook.ts, or -1
   #failure: FlatStreamError | null = null;
   #finished: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -155,30 +95,11 @@ export class StreamWriter {
 
   constructor(sink: SinkTarget, framer: Framer, options?: StreamWriterOptions) {
     if (!(framer instanceof Framer)) throw typeError('The "framer" argument must be a Framer');
-    checkOptions(options, 'options');
-    const slabSize = options?.slabSize ?? DEFAULT_SLAB;
-    checkInteger(slabSize, 'slabSize', framer.headerSize + 1, 2 ** 30);
-    const builderSize = options?.builderSize ?? DEFAULT_BUILDER;
-    checkInteger(builderSize, 'builderSize', 8, 2 ** 30);
-    if (options?.flushIntervalMs !== undefined)
-      checkInteger(options.flushIntervalMs, 'flushIntervalMs', 1, 2 ** 31 - 1);
-    const flushOnExit = options?.flushOnExit;
-    if (flushOnExit !== undefined && typeof flushOnExit !== 'boolean') {
-      throw typeError(
-        `The "flushOnExit" option must be of type boolean. Received type ${typeof flushOnExit}`,
-      );
-    }
-    const arena = options?.arena;
-    if (
-      arena !== undefined &&
-      (typeof arena !== 'object' || arena === null || typeof arena.block !== 'function')
-    ) {
-      throw typeError('The "arena" option must be an Arena');
-    }
+    const o = checkWriterOptions(framer, options);
     this.framer = framer;
     this.#headerSize = framer.headerSize;
     this.#custom = framer.kind === CUSTOM_KIND;
-    const target = resolveTarget(sink, options, slabSize, builderSize);
+    const target = resolveTarget(sink, options, o.slabSize, o.builderSize);
     const source = (this.#source = target.source);
     this.sink = target.sink;
     source.bind({ kind: framer.kind, headerSize: framer.headerSize });
@@ -192,20 +113,14 @@ export class StreamWriter {
     if (!unit) throw new IoError('the slab source lent a new writer no slab');
     this.#unit = unit;
     this.#limit = this.#slabSize;
-    this.#place = new BuilderPlace(this.#guard, arena, unit.scratch);
+    this.#place = new BuilderPlace(this.#guard, o.arena, unit.scratch);
     if (target.flushOnExit) this.#exitSlot = exitHook.register(this, StreamWriter.#flushAtExit);
-    const flushIntervalMs = options?.flushIntervalMs ?? source.flushIntervalMs;
-    if (flushIntervalMs !== undefined) {
-      // The timer holds the writer weakly: an unclosed writer that nobody
-      // references is collected (its timer then stops), except while it has
-      // staged frames for the timer to flush (held in `timed`). A source
-      // given as such (a CaptureSink) keeps its writer held by the timer.
-      this.#timer = startTimer(
-        source === this.sink ? this : new WeakRef<StreamWriter>(this),
-        flushIntervalMs,
-        StreamWriter.#tick,
-      );
-    }
+    const ms = o.flushIntervalMs ?? source.flushIntervalMs;
+    // The timer holds a writer weakly (an unclosed writer nobody references
+    // is collected) except while it has staged frames (held in `timed`); a
+    // source given as such (a CaptureSink) keeps its writer held.
+    if (ms !== undefined)
+      this.#timer = startTimer(source === sink ? this : new WeakRef(this), ms, StreamWriter.#tick);
   }
 
   /**
@@ -249,8 +164,7 @@ export class StreamWriter {
       b.finish(b.createString(item));
       return this.#stageBuilt(b);
     }
-    // Read once, before the builder is cleared: a getter is user code too,
-    // and whatever it does to the writer is over before this message starts.
+    // Read once, before the builder is cleared: a getter is user code too.
     const serialize = typeof item === 'object' && item !== null ? item.serialize : undefined;
     if (typeof serialize !== 'function') {
       throw typeError('The "item" argument must be a StreamSerialize, a string or a Uint8Array');
@@ -266,11 +180,7 @@ export class StreamWriter {
     return this.#stageBuilt(b);
   }
 
-  /**
-   * Simple mode: writes `bytes` wrapped in a FlatBuffer whose root is a
-   * `[ubyte]` vector. Read it back with `new ByteBuffer(payload)`: the
-   * vector starts at the root offset.
-   */
+  /** Simple mode: writes `bytes` in a FlatBuffer whose root is a `[ubyte]` vector. */
   writeByteVector(bytes: Uint8Array): boolean {
     this.#check('writeByteVector()');
     checkBytes(bytes, 'bytes');
@@ -281,18 +191,12 @@ export class StreamWriter {
 
   /**
    * Expert mode: stages the finished buffer of any `flatbuffers.Builder`
-   * (an {@link ArenaBuilder} included). The builder stays yours: clear and
-   * reuse it as you like once this returns.
+   * (an {@link ArenaBuilder} included). The builder stays yours.
    */
   writeFinished(builder: Builder): boolean {
     this.#check('writeFinished()');
-    if (
-      typeof builder !== 'object' ||
-      builder === null ||
-      typeof builder.dataBuffer !== 'function'
-    ) {
+    if (typeof builder !== 'object' || builder === null || typeof builder.dataBuffer !== 'function')
       throw typeError('The "builder" argument must be a flatbuffers.Builder');
-    }
     if (builder instanceof ArenaBuilder) {
       if (!builder.finished) throw new UnfinishedBuilderError('writeFinished()');
       const bytes = builder.backing();
@@ -302,10 +206,9 @@ export class StreamWriter {
         throw new UnfinishedBuilderError('writeFinished()');
       this.#stage(bytes, start, bytes.length - start);
     } else {
-      // Read through its public API, which is user code for a duck-typed
-      // builder: validated completely before the slab is touched.
-      const region = this.#readRegion(builder);
-      this.#stage(region.bytes, region.start, region.bytes.length - region.start);
+      // Any other builder is user code: read and checked completely first.
+      const { bytes, start } = cb.readRegion(this.#guard, builder);
+      this.#stage(bytes, start, bytes.length - start);
     }
     return this.#ready();
   }
@@ -319,24 +222,23 @@ export class StreamWriter {
 
   /**
    * Reserve/commit: `encoder` writes the payload of `value` straight into
-   * the free space of the current slab, and the frame is committed as any
+   * the free space of the current slab; the frame is then committed as any
    * other (header, checksum, validators, observers). When it does not fit,
    * the slab is submitted and the encoder tries once more in an empty one;
-   * a payload larger than an empty slab is encoded on its own (its
-   * `sizeOf`) and staged as a too-large `writePayload` would be. An encoder
-   * that throws stages nothing. Returns false when the sink asks the
-   * producer to wait.
+   * a payload larger than an empty slab is encoded on its own (`sizeOf`)
+   * and staged as a too-large `writePayload` is. An encoder that throws
+   * stages nothing. Returns false when the sink asks the producer to wait.
    */
   writeWith<T>(encoder: PayloadEncoder<T>, value: T): boolean {
     this.#check('writeWith()');
+    const e = encoder as Partial<PayloadEncoder<T>> | null;
     if (
-      typeof encoder !== 'object' ||
-      encoder === null ||
-      typeof encoder.encodeInto !== 'function' ||
-      typeof encoder.sizeOf !== 'function'
-    ) {
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e.encodeInto !== 'function' ||
+      typeof e.sizeOf !== 'function'
+    )
       throw typeError('The "encoder" argument must be a PayloadEncoder');
-    }
     this.#encode(encoder, value);
     return this.#ready();
   }
@@ -351,7 +253,7 @@ export class StreamWriter {
   sync(): void {
     this.#check('sync()');
     this.#flush();
-    if (this.#source.sync) this.#call(StreamWriter.#sourceSync);
+    if (this.#source.sync) this.#call(sourceSync);
   }
 
   /**
@@ -363,7 +265,7 @@ export class StreamWriter {
     if (this.#guard.active) return Promise.reject(new ReentrantCallError('StreamWriter.drain()'));
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#ready()) return Promise.resolve();
-    return this.#call(StreamWriter.#sourceDrain);
+    return this.#call(sourceDrain);
   }
 
   /**
@@ -380,17 +282,14 @@ export class StreamWriter {
     try {
       if (!this.#failure) this.#submit();
     } catch (err) {
-      // Recorded, not thrown yet: the sink must still be closed below.
-      this.#failure ??= sinkFailure(err);
+      this.#failure ??= sinkFailure(err); // thrown below: the source must still be closed
     } finally {
       this.#closed = true;
     }
-    const source = this.#source;
-    const inFlight = source.settled?.();
-    // The source is closed even when it failed or flushing it fails: it
-    // still holds a descriptor, a thread, or staged data to hand on.
-    if (!this.#failure && source.flush) this.#quietly(StreamWriter.#sourceFlush);
-    const closing = this.#quietly(StreamWriter.#sourceClose);
+    const inFlight = this.#source.settled?.();
+    // Closed even when it failed: it still holds a descriptor, a thread or staged data.
+    if (!this.#failure && this.#source.flush) this.#quietly(sourceFlush);
+    const closing = this.#quietly(sourceClose);
     if (this.#exitSlot >= 0) exitHook.unregister(this.#exitSlot, this);
     const done = Promise.all([inFlight, closing]).then(() => undefined);
     done.catch(() => undefined); // reported through finished()
@@ -421,15 +320,15 @@ export class StreamWriter {
 
   /** Counters since the writer was made. */
   stats(): WriterStats {
-    const source = this.#source;
+    const s = this.#source;
     return {
       frames: this.#frames,
       bytes: this.#bytes,
       flushes: this.#flushes,
-      slabsAllocated: source.slabsAllocated ?? 0,
-      slabsInFlight: source.slabsInFlight ?? 0,
+      slabsAllocated: s.slabsAllocated ?? 0,
+      slabsInFlight: s.slabsInFlight ?? 0,
       builderShrinks: this.#place.shrinks,
-      drops: source.drops,
+      drops: s.drops,
     };
   }
 
@@ -439,17 +338,15 @@ export class StreamWriter {
     if (this.#closed) throw new ClosedError('StreamWriter');
   }
 
-  // Whether the source lets the producer go on. Its needsDrain may run user
-  // code (a sink's getter); a callback may read this writer's needsDrain,
-  // so the guard is restored, not cleared.
+  // The source's needsDrain may be user code (a sink's getter), and a
+  // callback may read ours: the guard is restored, not cleared.
   #ready(): boolean {
-    const guard = this.#guard;
-    const was = guard.active;
-    guard.active = true;
+    const was = this.#guard.active;
+    this.#guard.active = true;
     try {
       return !this.#source.needsDrain;
     } finally {
-      guard.active = was;
+      this.#guard.active = was;
     }
   }
 
@@ -458,13 +355,11 @@ export class StreamWriter {
     return this.#ready();
   }
 
-  // Stages the internal builder's finished message.
   #stageBuilt(b: ArenaBuilder): boolean {
     const bytes = b.backing();
     const start = b.finishedStart();
-    const len = bytes.length - start;
-    const shrinkTo = this.#place.shrinkTarget(b, len);
-    this.#stage(bytes, start, len);
+    const shrinkTo = this.#place.shrinkTarget(b, bytes.length - start);
+    this.#stage(bytes, start, bytes.length - start);
     if (shrinkTo !== null) this.#place.shrink(b, shrinkTo);
     return this.#ready();
   }
@@ -473,8 +368,7 @@ export class StreamWriter {
   #stage(src: Uint8Array, start: number, len: number): void {
     const framer = this.framer;
     if (len > framer.maxPayloadLen) framer.checkLength(len);
-    const compiled = framer.compiled;
-    if (compiled) this.#validate(compiled, src, start, len);
+    if (framer.compiled) cb.validate(this.#guard, framer.compiled, src, start, len);
     const size = this.#headerSize + len;
     if (this.#pos + size > this.#limit) {
       if (size > this.#slabSize && !this.#large) {
@@ -483,8 +377,8 @@ export class StreamWriter {
         );
       }
       this.#submit();
-      // A sink that detached (transferred) the slab it was handed took the
-      // message being staged beside it (simple mode) with it.
+      // A sink that detached (transferred) the slab took the message being
+      // staged beside it (simple mode) with it.
       if (start + len > src.length) {
         throw (this.#failure ??= new IoError(
           'sink failed: it detached (transferred) the chunk it was lent, and the message being staged with it',
@@ -498,72 +392,37 @@ export class StreamWriter {
     this.#commit(at, len);
   }
 
-  // writeWith: the encoder writes in place; see writeWith for the retry.
+  // writeWith's reserve: the encoder writes in the slab's free space.
   #encode<T>(encoder: PayloadEncoder<T>, value: T): void {
+    const g = this.#guard;
     let end = this.#limit === 0 ? -1 : this.#encodeIn(encoder, value);
     if (end < 0 && (this.#pos > 0 || this.#limit === 0)) {
       this.#submit();
-      if (!this.#nextUnit()) {
-        return this.#source.dropped(this.#headerSize + this.#sizeOf(encoder, value));
-      }
+      if (!this.#nextUnit())
+        return this.#source.dropped(this.#headerSize + cb.encodedSize(g, encoder, value));
       end = this.#encodeIn(encoder, value);
     }
     if (end < 0) {
       // Larger than an empty slab: encoded on its own, staged as bytes.
-      const size = this.#sizeOf(encoder, value);
+      const size = cb.encodedSize(g, encoder, value);
       const buf = new Uint8Array(size);
-      end = this.#callEncoder(encoder, value, buf, new DataView(buf.buffer), 0, size);
-      if (end !== size) throw badReturn(encoder, 'encodeInto()', end, `${size} (its sizeOf())`);
+      end = cb.encodeInto(g, encoder, value, buf, new DataView(buf.buffer), 0, size);
+      if (end !== size) throw cb.badReturn(encoder, 'encodeInto()', end, `${size} (its sizeOf())`);
       return this.#stage(buf, 0, size);
     }
     const at = this.#pos + this.#headerSize;
-    const len = end - at;
     const framer = this.framer;
-    if (len > framer.maxPayloadLen) framer.checkLength(len);
-    if (framer.compiled) this.#validate(framer.compiled, this.#unit.slab, at, len);
-    this.#commit(at, len);
+    if (end - at > framer.maxPayloadLen) framer.checkLength(end - at);
+    if (framer.compiled) cb.validate(g, framer.compiled, this.#unit.slab, at, end - at);
+    this.#commit(at, end - at);
   }
 
   // The payload's end in the current slab, or -1 when it does not fit.
   #encodeIn<T>(encoder: PayloadEncoder<T>, value: T): number {
     const at = this.#pos + this.#headerSize;
     if (at > this.#limit) return -1;
-    const unit = this.#unit;
-    return this.#callEncoder(encoder, value, unit.slab, unit.view, at, this.#limit);
-  }
-
-  #callEncoder<T>(
-    encoder: PayloadEncoder<T>,
-    value: T,
-    buf: Uint8Array,
-    view: DataView,
-    at: number,
-    limit: number,
-  ): number {
-    let end: unknown;
-    this.#guard.active = true;
-    try {
-      end = encoder.encodeInto(value, buf, view, at, limit);
-    } finally {
-      this.#guard.active = false;
-    }
-    if (end === -1) return -1;
-    if (typeof end !== 'number' || !Number.isInteger(end) || end < at || end > limit)
-      throw badReturn(encoder, 'encodeInto()', end, `an integer from ${at} to ${limit}, or -1`);
-    return end;
-  }
-
-  #sizeOf<T>(encoder: PayloadEncoder<T>, value: T): number {
-    let size: unknown;
-    this.#guard.active = true;
-    try {
-      size = encoder.sizeOf(value);
-    } finally {
-      this.#guard.active = false;
-    }
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 2 ** 32 - 1)
-      throw badReturn(encoder, 'sizeOf()', size, 'an integer from 0 to 4294967295');
-    return size;
+    const { slab, view } = this.#unit;
+    return cb.encodeInto(this.#guard, encoder, value, slab, view, at, this.#limit);
   }
 
   // Commits the payload at slab[at, at + len): observers, header, position.
@@ -572,17 +431,11 @@ export class StreamWriter {
     const pos = this.#pos;
     const unit = this.#unit;
     const slab = unit.slab;
-    // Observers see the staged payload before it counts as accepted: one
-    // that throws leaves nothing of this frame staged. A custom checksum is
-    // computed after them, over the staged copy.
-    if (framer.observers.length) this.#observe(slab.subarray(at, at + len));
+    // Observers see the staged payload before it counts (one that throws
+    // leaves nothing staged); a custom checksum is computed after them.
+    if (framer.observers.length) cb.observe(this.#guard, framer, slab.subarray(at, at + len));
     if (this.#custom) {
-      this.#guard.active = true; // may throw: nothing is staged until #pos moves
-      try {
-        framer.writeHeader(slab, pos, slab.subarray(at, at + len), false);
-      } finally {
-        this.#guard.active = false;
-      }
+      cb.customHeader(this.#guard, framer, slab, pos, slab.subarray(at, at + len));
     } else {
       // Built-in checksum fields are filled for the whole slab by its source.
       slab[pos] = len;
@@ -609,25 +462,13 @@ export class StreamWriter {
     const buf = new Uint8Array(h + len);
     buf.set(src.subarray(start, start + len), h);
     const payload = buf.subarray(h);
-    // As in #commit: observers first, then the checksum over what they saw.
-    if (this.framer.observers.length) this.#observe(payload);
-    this.#guard.active = this.#custom;
-    try {
-      this.framer.writeHeader(buf, 0, payload, this.#custom);
-    } finally {
-      this.#guard.active = false;
-    }
+    if (this.framer.observers.length) cb.observe(this.#guard, this.framer, payload);
+    if (this.#custom) cb.customHeader(this.#guard, this.framer, buf, 0, payload);
+    else this.framer.writeHeader(buf, 0, payload, false);
     this.#frames++;
     this.#bytes += buf.length;
     this.#flushes++;
-    this.#guard.active = true;
-    try {
-      this.#source.submitLarge!(buf);
-    } catch (err) {
-      throw (this.#failure ??= sinkFailure(err));
-    } finally {
-      this.#guard.active = false;
-    }
+    this.#call(sourceSubmitLarge, buf);
   }
 
   // Hands the current unit to the source (nothing when it is empty).
@@ -635,7 +476,7 @@ export class StreamWriter {
     const end = this.#pos;
     if (end === 0) return;
     const frames = this.#unitFrames;
-    // Reset before handing over: a source that throws must not make us re-send it.
+    // Reset first: a source that throws must not make us re-send it.
     this.#pos = 0;
     this.#limit = 0;
     this.#unitFrames = 0;
@@ -673,67 +514,14 @@ export class StreamWriter {
 
   #flush(): void {
     this.#submit();
-    if (this.#source.flush) this.#call(StreamWriter.#sourceFlush);
+    if (this.#source.flush) this.#call(sourceFlush);
   }
 
-  // No closures in the staging paths: a function that creates one (even one
-  // it never runs) allocates a context per call for what it captures
-  // (docs/design.md, "Re-entrancy and writer input"). Hence these methods.
-  #validate(compiled: CompiledValidator, src: Uint8Array, start: number, len: number): void {
-    // Built-in validators run no user code; a JS one is a callback.
-    let bad: { validator: string; reason: string } | null;
-    if (compiled.batch) {
-      bad = compiled.check(src, start, len);
-    } else {
-      this.#guard.active = true;
-      try {
-        bad = compiled.check(src, start, len);
-      } finally {
-        this.#guard.active = false;
-      }
-    }
-    if (bad) throw new ValidationFailedError(bad.validator, bad.reason);
-  }
-
-  #observe(view: Uint8Array): void {
+  // Calls the source under the guard: its failure is the writer's from then on.
+  #call<A, R>(fn: (s: SlabSource, arg?: A) => R, arg?: A): R {
     this.#guard.active = true;
     try {
-      for (const fn of this.framer.observers) fn(view);
-    } finally {
-      this.#guard.active = false;
-    }
-  }
-
-  #readRegion(builder: Builder): { bytes: Uint8Array; start: number } {
-    this.#guard.active = true;
-    try {
-      return finishedRegion(builder);
-    } finally {
-      this.#guard.active = false;
-    }
-  }
-
-  static #sourceFlush(s: SlabSource): void {
-    s.flush!();
-  }
-
-  static #sourceSync(s: SlabSource): void {
-    s.sync!();
-  }
-
-  static #sourceDrain(s: SlabSource): Promise<void> {
-    return s.drain();
-  }
-
-  static #sourceClose(s: SlabSource): void | Promise<void> {
-    return s.close();
-  }
-
-  // Calls the source under the guard: a failure is the writer's from then on.
-  #call<T>(fn: (s: SlabSource) => T): T {
-    this.#guard.active = true;
-    try {
-      return fn(this.#source);
+      return fn(this.#source, arg);
     } catch (err) {
       throw (this.#failure ??= sinkFailure(err));
     } finally {
@@ -742,7 +530,7 @@ export class StreamWriter {
   }
 
   // As #call, for close(): the failure is recorded, not thrown.
-  #quietly<T>(fn: (s: SlabSource) => T): T | undefined {
+  #quietly<R>(fn: (s: SlabSource) => R): R | undefined {
     try {
       return this.#call(fn);
     } catch {
@@ -767,19 +555,12 @@ export class StreamWriter {
   }
 }
 
-function badReturn(
-  encoder: { name: unknown },
-  what: string,
-  got: unknown,
-  want: string,
-): TypeError {
-  return Object.assign(
-    new TypeError(
-      `Expected ${what} of the encoder ${String(encoder.name)} to return ${want}. Received ${typeof got === 'number' ? got : typeof got}`,
-    ),
-    { code: 'ERR_INVALID_RETURN_VALUE' },
-  );
-}
+// The source calls #call makes, as functions: no closure per call.
+const sourceFlush = (s: SlabSource): void => s.flush!();
+const sourceSync = (s: SlabSource): void => s.sync!();
+const sourceDrain = (s: SlabSource): Promise<void> => s.drain();
+const sourceClose = (s: SlabSource): void | Promise<void> => s.close();
+const sourceSubmitLarge = (s: SlabSource, frame?: Uint8Array): void => s.submitLarge!(frame!);
 
 /**
  * A flush timer for `target`, held strongly (a writer) or weakly (a WeakRef).

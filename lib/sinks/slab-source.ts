@@ -5,7 +5,8 @@
  * and a `CaptureSink` (slabs lent from its staging file) implement it; the
  * writer only stages, the source seals and decides where the bytes go.
  *
- * Owns: SlabUnit, SlabSource, isSlabSource, sinkFailure. Imports: errors.
+ * Owns: SlabUnit, SlabSource, isSlabSource, checkUnit, sinkFailure.
+ * Imports: errors.
  */
 import { FlatStreamError, IoError } from '../format/errors';
 
@@ -105,4 +106,48 @@ export function isSlabSource(x: object): x is SlabSource {
 export function sinkFailure(err: unknown): FlatStreamError {
   if (err instanceof FlatStreamError) return err;
   return new IoError(`sink failed: ${(err as Error)?.message ?? String(err)}`, err);
+}
+
+function isU8(x: unknown): x is Uint8Array {
+  return ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === '[object Uint8Array]';
+}
+
+/**
+ * Checks a unit from {@link SlabSource.acquire} once, before anything is
+ * staged into it: the writer copies the builder's message from the scratch
+ * with one `copyWithin` over `all` and stores the commit at `cell`, so a
+ * unit whose parts are not where the protocol says would be written wrong,
+ * silently (docs/design.md, "Slab protocol"). TypeError
+ * ERR_INVALID_RETURN_VALUE otherwise.
+ */
+export function checkUnit(unit: SlabUnit, slabSize: number, commits: Int32Array): SlabUnit {
+  const u = unit as Partial<SlabUnit> | null;
+  const ok =
+    typeof u === 'object' &&
+    u !== null &&
+    isU8(u.all) &&
+    isU8(u.slab) &&
+    isU8(u.scratch) &&
+    u.view instanceof DataView &&
+    u.slab.length === slabSize &&
+    u.slab.buffer === u.all.buffer &&
+    u.slab.byteOffset === u.all.byteOffset &&
+    u.scratch.buffer === u.all.buffer &&
+    u.scratch.byteOffset === u.all.byteOffset + slabSize &&
+    u.all.length === slabSize + u.scratch.length &&
+    u.view.buffer === u.all.buffer &&
+    u.view.byteOffset === u.all.byteOffset &&
+    u.view.byteLength === slabSize &&
+    Number.isInteger(u.cell) &&
+    (u.cell as number) >= 0 &&
+    (u.cell as number) < commits.length;
+  if (!ok) {
+    throw Object.assign(
+      new TypeError(
+        `The slab source's acquire() must return null or a unit of a ${slabSize}-byte slab followed by its scratch in one buffer, a DataView over the slab and a commit cell inside commits`,
+      ),
+      { code: 'ERR_INVALID_RETURN_VALUE' },
+    );
+  }
+  return unit;
 }

@@ -25,7 +25,7 @@ import { CUSTOM_KIND, Framer } from '../format/framing';
 import type { MemoryPolicy } from '../format/policy';
 import * as exitHook from '../sinks/exit-hook';
 import type { Sink } from '../sinks/sink';
-import { sinkFailure, type SlabSource, type SlabUnit } from '../sinks/slab-source';
+import { checkUnit, sinkFailure, type SlabSource, type SlabUnit } from '../sinks/slab-source';
 import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import { BuilderPlace } from './builder-place';
@@ -111,7 +111,7 @@ export class StreamWriter {
     this.#commits = source.commits;
     const unit = source.acquire();
     if (!unit) throw new IoError('the slab source lent a new writer no slab');
-    this.#unit = unit;
+    this.#unit = checkUnit(unit, this.#slabSize, this.#commits);
     this.#limit = this.#slabSize;
     this.#place = new BuilderPlace(this.#guard, o.arena, unit.scratch);
     if (target.flushOnExit) this.#exitSlot = exitHook.register(this, StreamWriter.#flushAtExit);
@@ -499,6 +499,7 @@ export class StreamWriter {
     this.#guard.active = true;
     try {
       unit = this.#source.acquire();
+      if (unit !== null) checkUnit(unit, this.#slabSize, this.#commits);
     } catch (err) {
       if (err instanceof StagingFullError) throw err; // transient: the next write tries again
       throw (this.#failure ??= sinkFailure(err));

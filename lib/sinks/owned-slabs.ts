@@ -34,6 +34,9 @@ export class OwnedSlabs implements SlabSource {
   #scratchSize: number;
   #kind = 0;
   #custom = false;
+  // The unit a synchronous sink just consumed: taken back first, without
+  // the free list (a push and pop per slab would reallocate its backing store).
+  #spare: SlabUnit | null = null;
   #free: SlabUnit[] = [];
   #allocated = 0;
   #inFlight = 0;
@@ -60,6 +63,11 @@ export class OwnedSlabs implements SlabSource {
 
   /** A free unit, or a new one: never null (owned slabs never drop). */
   acquire(): SlabUnit {
+    const spare = this.#spare;
+    if (spare !== null) {
+      this.#spare = null;
+      return spare;
+    }
     return this.#free.pop() ?? this.#newUnit();
   }
 
@@ -75,7 +83,8 @@ export class OwnedSlabs implements SlabSource {
         ),
       );
     }
-    this.#free.push(unit);
+    if (this.#spare === null) this.#spare = unit;
+    else this.#free.push(unit);
   }
 
   submitLarge(frame: Uint8Array): void {

@@ -108,8 +108,12 @@ export function sinkFailure(err: unknown): FlatStreamError {
   return new IoError(`sink failed: ${(err as Error)?.message ?? String(err)}`, err);
 }
 
+// instanceof first: the tag check builds a string (another realm's arrays only).
 function isU8(x: unknown): x is Uint8Array {
-  return ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === '[object Uint8Array]';
+  return (
+    x instanceof Uint8Array ||
+    (ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === '[object Uint8Array]')
+  );
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   type PayloadEncoder,
   type Sink,
 } from '../lib/index';
-import { bytes, readAll, thrown } from './helpers';
+import { bytes, prng, readAll, thrown } from './helpers';
 
 interface Sample {
   id: number;
@@ -133,6 +133,39 @@ describe('the bytes', () => {
     expect(readAll(sink.toBuffer(), new ChecksumDeframer(XxHash64)).payloads).toEqual(expected);
   });
 });
+
+test.each([
+  ['no checksum', new DefaultFramer()],
+  ['XXH3-64', new ChecksumFramer(XxHash64)],
+  ['a custom checksum', new ChecksumFramer(sum16)],
+])(
+  'differential, %s: 2000 random payloads (0-300 bytes, slabs of 24-512 bytes, random flushes) write the same bytes as writePayload',
+  (_n, framer) => {
+    const rnd = prng(0x5eed);
+    for (let round = 0; round < 10; round++) {
+      const slabSize = framer.headerSize + 8 + rnd(500);
+      const a = new MemorySink();
+      const b = new MemorySink();
+      const wa = new StreamWriter(a, framer, { slabSize });
+      const wb = new StreamWriter(b, framer, { slabSize });
+      const enc = blobEncoder();
+      for (let i = 0; i < 200; i++) {
+        const p = bytes(rnd(301), round * 1000 + i);
+        wa.writeWith(enc, p);
+        wb.writePayload(p);
+        if (rnd(16) === 0) {
+          wa.flush();
+          wb.flush();
+        }
+      }
+      wa.close();
+      wb.close();
+      expect(a.toBuffer()).toEqual(b.toBuffer());
+      expect(a.chunks.map((c) => c.length)).toEqual(b.chunks.map((c) => c.length));
+      expect(wa.stats()).toEqual(wb.stats());
+    }
+  },
+);
 
 describe('reserve, retry, oversize', () => {
   test('the encoder gets the free space of the slab; -1 submits the slab and retries once in an empty one', () => {

@@ -124,7 +124,9 @@ export class Stager {
       if (this.#limit === 0 && !this.#nextUnit()) return this.#source.dropped(size);
     }
     const at = this.#pos + this.#headerSize;
-    this.#copier.copy(this.#unit, at, src, start, len);
+    const unit = this.#unit;
+    if (unit.slab.length === 0) throw this.#lost(); // a serialize() that detached it
+    this.#copier.copy(unit, at, src, start, len);
     this.#commit(at, len);
   }
 
@@ -142,6 +144,7 @@ export class Stager {
         return this.#source.dropped(this.#headerSize + cb.encodedSize(g, encoder, value));
       end = this.#encodeIn(encoder, value);
     }
+    if (this.#unit.slab.length === 0) throw this.#lost(); // the encoder detached it
     if (end < 0) {
       const size = cb.encodedSize(g, encoder, value);
       const buf = new Uint8Array(size);
@@ -209,7 +212,11 @@ export class Stager {
     if (framer.observers.length) cb.observe(this.#guard, framer, slab.subarray(at, at + len));
     if (this.#custom) {
       cb.customHeader(this.#guard, framer, slab, pos, slab.subarray(at, at + len));
-    } else {
+    }
+    // User code that saw the slab (an observer, a custom checksum) may have
+    // detached it: nothing would be written, silently.
+    if (slab.length === 0) throw this.#lost();
+    if (!this.#custom) {
       // Built-in checksum fields are filled for the whole slab by its source.
       slab[pos] = len;
       slab[pos + 1] = len >>> 8;
@@ -243,6 +250,14 @@ export class Stager {
     this.bytes += buf.length;
     this.flushes++;
     this.call(submitLarge, buf);
+  }
+
+  // User code transferred the ArrayBuffer of the slab being staged into:
+  // the frames staged in it are gone, so the writer fails for good.
+  #lost(): FlatStreamError {
+    return (this.failure ??= new IoError(
+      'the slab being staged into was detached (transferred) by user code (serialize, an observer, a custom checksum or an encoder): the frames staged in it are lost',
+    ));
   }
 
   // The next unit from the source; false when its policy drops the frame.

@@ -67,13 +67,8 @@ export {
   FollowedFileChangedError,
   type FileChange,
 } from './format/errors';
-export {
-  type Sink,
-  type Staging,
-  type StagingSink,
-  type StagingUnit,
-  MemorySink,
-} from './sinks/sink';
+export { type Sink, MemorySink } from './sinks/sink';
+export { type SlabSource, type SlabUnit, type SlabFormat } from './sinks/slab-source';
 export {
   CaptureSink,
   type CaptureLatency,

@@ -85,6 +85,17 @@ function writeN(writer, gen, from, to, cap) {
   for (let i = from; i < to; i++) writer.writePayload(payload(gen, i));
 }
 
+// A payload encoder that copies bytes in place (StreamWriter.writeWith).
+const copyEncoder = {
+  name: 'kill.Bytes',
+  encodeInto(v, buf, _view, at, limit) {
+    if (at + v.length > limit) return -1;
+    buf.set(v, at);
+    return at + v.length;
+  },
+  sizeOf: (v) => v.length,
+};
+
 // Kill test: writes frames of generation c.gen until killed, storing the
 // count of frames whose write() returned at position 0 of c.progress, and
 // at position 4 how far it got: 1 opening the sink (draining the previous
@@ -111,7 +122,10 @@ async function kill(lib, c) {
     const burst = r < 0.1 ? 500 + Math.floor(random() * 2500) : 1 + Math.floor(random() * 40);
     for (let b = 0; b < burst && i < c.max; b++) {
       try {
-        writer.writePayload(payload(c.gen, i));
+        // Every other frame through writeWith (reserve/commit in the lent
+        // slab): both paths commit the same way, and both must survive.
+        if (i & 1) writer.writeWith(copyEncoder, payload(c.gen, i));
+        else writer.writePayload(payload(c.gen, i));
       } catch (e) {
         if (e && e.code === 'ERR_FLATSTREAM_STAGING_FULL') continue; // not staged: retry frame i
         throw e;

@@ -58,6 +58,20 @@ function telemetry(b, i) {
 }
 
 const payload = new Uint8Array(48);
+// writeWith: a tiny hand-written encoder of a fixed-layout struct, written
+// in place into the slab (values made up front, as above).
+const sample = { id: 0, value: 0.5, ts: 1.7e12 };
+const sampleEncoder = {
+  name: 'gc.Sample',
+  encodeInto(s, buf, view, at, limit) {
+    if (at + 16 > limit) return -1;
+    view.setUint32(at, s.id, true);
+    view.setFloat32(at + 4, s.value, true);
+    view.setFloat64(at + 8, s.ts, true);
+    return at + 16;
+  },
+  sizeOf: () => 16,
+};
 const item = { i: 0, serialize: (b) => telemetry(b, item.i) };
 const builder = new fs.ArenaBuilder();
 const w = new fs.StreamWriter(sink, framer, { slabSize: 1 << 16 });
@@ -67,6 +81,10 @@ const run = {
   serialize: (i) => {
     item.i = i;
     w.write(item);
+  },
+  writeWith: (i) => {
+    sample.id = i;
+    w.writeWith(sampleEncoder, sample);
   },
   writeFinished: (i) => {
     builder.clear();

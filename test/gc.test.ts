@@ -86,3 +86,17 @@ describe.each(['serialize', 'writeFinished'])('%s', (scenario) => {
     expect(r.heapBytesPerMessage).toBeLessThan(1);
   });
 });
+
+// writeWith: an encoder writes each payload in place (reserve/commit), to
+// owned slabs, a FileSink and a CaptureSink's lent slabs: nothing allocates.
+describe.each(['writeWith', 'file-writeWith', ...(native ? ['capture-writeWith'] : [])])(
+  '%s',
+  (scenario) => {
+    test(`${N} messages written in place by an encoder cause no GC`, () => {
+      const r = run(scenario);
+      expect(r.frames).toBe(N + 200_000);
+      expect(r.gcs).toBe(0);
+      expect(r.heapBytesPerMessage).toBeLessThan(1);
+    });
+  },
+);

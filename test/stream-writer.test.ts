@@ -19,6 +19,7 @@ import {
   UnfinishedBuilderError,
   XxHash64,
   type Sink,
+  type MemoryPolicy,
   type StreamSerialize,
 } from '../lib/index';
 import { RICH_INPUTS, RichEvent, Telemetry, buildRich, buildTelemetry } from './events';
@@ -230,6 +231,84 @@ describe('memory policy', () => {
     expect(w.stats().builderShrinks).toBe(1); // back at baseline: nothing more to give
     w.close();
     expect(readAll(sink.toBuffer(), deframer).payloads.length).toBe(26);
+  });
+
+  // A policy that records the capacity it is shown and shrinks when told.
+  function recording(baseline: number) {
+    const state = { seen: [] as number[], shrinkNext: false };
+    const policy: MemoryPolicy = {
+      baseline,
+      shouldShrink: (_len, capacity) => {
+        state.seen.push(capacity);
+        const s = state.shrinkNext;
+        state.shrinkNext = false;
+        return s;
+      },
+    };
+    return { policy, state };
+  }
+
+  test.each([
+    [8192, 1024, 8192],
+    [512, 1024, 1024],
+    [0, 2048, 2048],
+  ])(
+    'policy.baseline %i with builderSize %i: a shrink goes back to a capacity of %i (the larger of the two)',
+    (baseline, builderSize, want) => {
+      const { policy, state } = recording(baseline);
+      const sink = new MemorySink();
+      const w = new StreamWriter(sink, framer, { builderSize }).withMemoryPolicy(policy);
+      w.write(telemetry(0));
+      expect(state.seen).toEqual([builderSize]);
+      w.write({ serialize: (b) => buildRich(b, 0, RICH_INPUTS[2]!) }); // ~7 KiB: grows
+      const grown = state.seen[1]!;
+      expect(grown).toBeGreaterThan(Math.max(8192, builderSize) - 1);
+      state.shrinkNext = true;
+      w.write(telemetry(1));
+      expect(w.stats().builderShrinks).toBe(1);
+      w.write(telemetry(2));
+      expect(state.seen.slice(2)).toEqual([grown, want]);
+      w.close();
+      expect(readAll(sink.toBuffer(), deframer).payloads.length).toBe(4);
+    },
+  );
+
+  test('a baseline block the arena cannot supply: TypeError ERR_INVALID_RETURN_VALUE, nothing of the message staged', () => {
+    const { policy, state } = recording(8192);
+    let short = false; // growth asks for 8192 bytes too: short only for the shrink
+    const arena = { block: (n: number) => new Uint8Array(n === 8192 && short ? 16 : n) };
+    const sink = new MemorySink();
+    const w = new StreamWriter(sink, framer, { arena }).withMemoryPolicy(policy);
+    w.write({ serialize: (b) => buildRich(b, 0, RICH_INPUTS[2]!) });
+    state.shrinkNext = true;
+    short = true;
+    const e = thrown(() => w.write(telemetry(1)));
+    expect([e.constructor, e.code]).toEqual([TypeError, 'ERR_INVALID_RETURN_VALUE']);
+    expect(w.stats()).toMatchObject({ frames: 1, builderShrinks: 0 });
+    short = false;
+    state.shrinkNext = true;
+    w.write(telemetry(2));
+    expect(w.stats()).toMatchObject({ frames: 2, builderShrinks: 1 });
+    w.close();
+    expect(readAll(sink.toBuffer(), deframer).payloads.length).toBe(2);
+  });
+
+  test('a policy whose baseline is not a size is refused by withMemoryPolicy', () => {
+    const w = new StreamWriter(new MemorySink(), framer);
+    const shouldShrink = () => false;
+    for (const [baseline, cls, code] of [
+      [undefined, TypeError, 'ERR_INVALID_ARG_TYPE'],
+      ['1024', TypeError, 'ERR_INVALID_ARG_TYPE'],
+      [-1, RangeError, 'ERR_OUT_OF_RANGE'],
+      [1.5, RangeError, 'ERR_OUT_OF_RANGE'],
+      [2 ** 31 + 1, RangeError, 'ERR_OUT_OF_RANGE'],
+    ] as const) {
+      const e = thrown(() =>
+        w.withMemoryPolicy({ baseline, shouldShrink } as unknown as MemoryPolicy),
+      );
+      expect([e.constructor, e.code]).toEqual([cls, code]);
+    }
+    w.close();
   });
 });
 

@@ -7,9 +7,12 @@ import {
   ArenaBuilder,
   ChecksumDeframer,
   ChecksumFramer,
+  DefaultFramer,
   IoError,
   StreamWriter,
   XxHash64,
+  type Checksum,
+  type Framer,
   type Sink,
 } from '../lib/index';
 import { bytes, readAll, thrown } from './helpers';
@@ -177,6 +180,74 @@ describe('a sink that detaches (transfers) the slab it was lent', () => {
     w.close();
     await w.finished();
     expect(readAll(Buffer.concat(got), new ChecksumDeframer(XxHash64)).payloads).toEqual(payloads);
+  });
+});
+
+describe('user code that detaches (transfers) the slab it sees: IoError at that call, for good; nothing written from detached memory', () => {
+  const framer = new DefaultFramer();
+  const transfer = (view: Uint8Array) =>
+    structuredClone(view.buffer, { transfer: [view.buffer as ArrayBuffer] });
+  const sum8: Checksum = {
+    name: 'sum8',
+    width: 1,
+    compute: (p) => {
+      if (p[0] === 0x64) transfer(p);
+      return p.length & 0xff;
+    },
+  };
+  const cases: [string, Framer, (w: StreamWriter, v: string) => unknown][] = [
+    [
+      'serialize (the builder builds beside the slab)',
+      framer,
+      (w, v) =>
+        w.write({
+          serialize: (b) => {
+            b.finish(b.createString(v));
+            if (v === 'd') transfer(b.asUint8Array());
+          },
+        }),
+    ],
+    [
+      'an observer',
+      framer.observe((p) => {
+        if (p[0] === 0x64) transfer(p);
+      }),
+      (w, v) => w.writePayload(Buffer.from(v)),
+    ],
+    ['a custom checksum', new ChecksumFramer(sum8), (w, v) => w.writePayload(Buffer.from(v))],
+    [
+      'an encoder',
+      framer,
+      (w, v) =>
+        w.writeWith(
+          {
+            name: 'test.Detacher',
+            encodeInto: (_v: string, buf: Uint8Array, _d: DataView, at: number, limit: number) => {
+              if (v === 'd') transfer(buf);
+              return at + 1 <= limit ? at + 1 : -1;
+            },
+            sizeOf: () => 1,
+          },
+          v,
+        ),
+    ],
+  ];
+  test.each(cases)('%s', (_n, f, write) => {
+    const got: Buffer[] = [];
+    const sink: Sink = { write: (c) => void got.push(Buffer.from(c)) };
+    const w = new StreamWriter(sink, f, {
+      slabSize: 256,
+    });
+    expect(write(w, 'a')).toBe(true);
+    const e = thrown(() => write(w, 'd'));
+    expect(e).toBeInstanceOf(IoError);
+    expect(e.message).toBe(
+      'the slab being staged into was detached (transferred) by user code (serialize, an observer, a custom checksum or an encoder): the frames staged in it are lost',
+    );
+    expect(thrown(() => write(w, 'b'))).toBe(e);
+    expect(thrown(() => w.close())).toBe(e);
+    expect(w.stats().frames).toBe(1);
+    expect(got).toEqual([]);
   });
 });
 

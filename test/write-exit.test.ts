@@ -130,7 +130,7 @@ describe('an unclosed FileSink writer flushes at exit', () => {
     expect(out()).toEqual(Buffer.concat([FRAMES, framer.frame(P[0]!)]));
   });
 
-  test('flushOnExit: true is refused for a Writable and a staging sink, before either is touched; a non-boolean is a TypeError', () => {
+  test('flushOnExit: true is refused for a Writable and a slab source, before either is touched; a non-boolean is a TypeError', () => {
     const r = run(`
       const res = [];
       const { PassThrough } = require('node:stream');
@@ -138,7 +138,7 @@ describe('an unclosed FileSink writer flushes at exit', () => {
       try { new fs.StreamWriter(file, framer, { flushOnExit: 'yes' }); } catch (e) { res.push(e.code); }
       const stream = new PassThrough();
       try { new fs.StreamWriter(new fs.WritableSink(stream), framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }
-      const staging = { write() {}, bindStaging() { throw new Error('bound'); } };
+      const staging = { bind() { throw new Error('bound'); }, acquire() {}, submit() {} };
       try { new fs.StreamWriter(staging, framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }
       const bare = new PassThrough();
       try { new fs.StreamWriter(bare, framer, { flushOnExit: true }); } catch (e) { res.push(e.code); }

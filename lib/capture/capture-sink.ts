@@ -24,7 +24,7 @@ import {
 } from '../format/errors';
 import * as exitHook from '../sinks/exit-hook';
 import { Acquire, Refusal, StagingLayout } from '../engine/contract';
-import type { Staging, StagingSink, StagingUnit } from '../sinks/sink';
+import type { SlabFormat, SlabSource, SlabUnit } from '../sinks/slab-source';
 
 /**
  * What a capture does when the staging is full: `'drop'` (the default) grows
@@ -254,9 +254,12 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
 }
 
 /**
- * A crash-safe {@link StagingSink} for a {@link StreamWriter}: frames that
- * `write()` accepted survive the death of the process; a native thread
- * writes them to `path`. See docs/capture.md for the guarantees.
+ * A crash-safe {@link SlabSource} for a {@link StreamWriter}: the writer
+ * stages frames straight into slabs this sink lends from its staging file,
+ * so frames that the writer's `write()` accepted survive the death of the
+ * process; a native thread seals them and writes them to `path`. It takes
+ * no loose chunks (it is not a `Sink`): give it to one writer. See
+ * docs/capture.md for the guarantees.
  *
  * Emits `'error'` (an {@link IoError}) when the writer thread fails, if a
  * listener is attached; the writer's next call throws it either way.
@@ -268,7 +271,7 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
  * writer.write(event);
  * ```
  */
-export class CaptureSink extends EventEmitter implements StagingSink, Staging {
+export class CaptureSink extends EventEmitter implements SlabSource {
   /** The stream file, absolute. */
   readonly path: string;
   /** The staging file. */
@@ -279,7 +282,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
   readonly flushIntervalMs: number | undefined;
   readonly commits: Int32Array;
   #handle: Handle;
-  #units: StagingUnit[] = [];
+  #units: SlabUnit[] = [];
   #blockTimeoutMs: number;
   #exitTimeoutMs: number;
   #signals: NodeJS.Signals[];
@@ -390,8 +393,8 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     return this.#recovery;
   }
 
-  /** @internal Called once by the StreamWriter that owns this sink. */
-  bindStaging(format: { kind: number; headerSize: number }): Staging {
+  /** Slab protocol: called once by the StreamWriter this sink belongs to. */
+  bind(format: SlabFormat): void {
     this.#check();
     if (this.#bound) throw typeError('This CaptureSink already belongs to a StreamWriter');
     try {
@@ -402,11 +405,10 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
       this.#recovery = this.#handle.recovery(); // the tail walk's, if there was one
     }
     this.#bound = true;
-    return this;
   }
 
-  /** @internal Staging: the next slab (see StagingSink). */
-  acquire(): StagingUnit | null {
+  /** Slab protocol: lends the next slab; null when the `'drop'` policy drops the frame. */
+  acquire(): SlabUnit | null {
     this.#check();
     const grow = this.policy !== 'block';
     const wait = this.policy === 'drop' ? 0 : this.#blockTimeoutMs;
@@ -431,8 +433,8 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     throw this.#threadFailure();
   }
 
-  /** @internal Staging: hands a slab to the writer thread. */
-  submit(unit: StagingUnit, end: number, frames: number): void {
+  /** Slab protocol: hands a slab to the writer thread, which seals and writes it. */
+  submit(unit: SlabUnit, end: number, frames: number): void {
     this.#check();
     this.#handle.submit(
       (unit.cell * 4 - StagingLayout.commitFieldOffset - StagingLayout.headerSize) /
@@ -447,7 +449,7 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     return this.#drops;
   }
 
-  /** @internal Staging: counts a dropped frame. */
+  /** Slab protocol: counts a frame the writer dropped because no slab was free. */
   dropped(bytes: number): void {
     this.#drops++;
     this.#droppedBytes += bytes;
@@ -467,16 +469,9 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     return counts;
   }
 
-  /** @internal Staging: the writer's hook for failures of the thread. */
+  /** Slab protocol: the writer's hook for failures of the thread. */
   onFailure(fn: (err: Error) => void): void {
     this.#onFailure = fn;
-  }
-
-  /** A CaptureSink takes frames only from the StreamWriter it belongs to. */
-  write(_chunk: Uint8Array): void {
-    throw typeError(
-      'A CaptureSink stages frames for a StreamWriter (new StreamWriter(sink, framer)); it does not take chunks',
-    );
   }
 
   /** The writer already handed its slab to the thread: nothing to do. */
@@ -605,11 +600,11 @@ export class CaptureSink extends EventEmitter implements StagingSink, Staging {
     this.#handle.inject(errno, fault.afterWrites ?? 0, fault.delayMs ?? 0);
   }
 
-  #mapUnit(slot: number): StagingUnit {
+  #mapUnit(slot: number): SlabUnit {
     const buffer = this.#handle.slot(slot);
     if (!buffer) throw new NativeRequiredError('CaptureSink (external ArrayBuffers)');
     const all = new Uint8Array(buffer, 0, this.slabSize + SCRATCH);
-    const unit: StagingUnit = {
+    const unit: SlabUnit = {
       all,
       slab: all.subarray(0, this.slabSize),
       view: new DataView(buffer, 0, this.slabSize),

@@ -1,5 +1,8 @@
 /**
- * Sinks receive sealed slabs of whole frames from a writer.
+ * The Sink protocol (the simple one, for users' sinks): sealed slabs of
+ * whole frames from a writer, through OwnedSlabs (lib/sinks/owned-slabs.ts).
+ *
+ * Owns: Sink, MemorySink. Imports: format/errors.
  */
 import { ClosedError } from '../format/errors';
 
@@ -26,62 +29,6 @@ export interface Sink {
   readonly needsDrain?: boolean;
   /** Resolves when `needsDrain` is false again (optional). */
   drain?(): Promise<void>;
-}
-
-/**
- * Staging memory a {@link StagingSink} lends a writer: a slab to stage frames
- * in, and right after it (same ArrayBuffer) scratch space for the writer's
- * builder.
- */
-export interface StagingUnit {
-  all: Uint8Array;
-  slab: Uint8Array;
-  view: DataView; // over `slab`
-  scratch: Uint8Array;
-  /** Index into {@link Staging.commits} of this unit's commit cell. */
-  cell: number;
-}
-
-/** The writer's side of a {@link StagingSink}, from `bindStaging()`. */
-export interface Staging {
-  /** Bytes per slab: also the largest frame, header included. */
-  readonly slabSize: number;
-  /** The sink's wish for the writer's flush timer, in ms. */
-  readonly flushIntervalMs: number | undefined;
-  /**
-   * The writer stores how many bytes of whole frames it staged in the current
-   * unit at `commits[unit.cell]` after every frame: that is what survives.
-   */
-  readonly commits: Int32Array;
-  /** The next unit to stage into; null when the policy drops (none free). Throws on failure. */
-  acquire(): StagingUnit | null;
-  /** Hands a unit over with `end` bytes of `frames` frames (built-in checksums still blank). */
-  submit(unit: StagingUnit, end: number, frames: number): void;
-  /** Counts a frame of `bytes` bytes the writer dropped because no unit was free. */
-  dropped(bytes: number): void;
-  /** Frames dropped so far: counted here only (the writer's `stats().drops` reads it). */
-  readonly drops: number;
-  /** Registers what to call when the sink fails on its own (its thread), so the writer's next call throws. */
-  onFailure(fn: (err: Error) => void): void;
-}
-
-/**
- * A sink that provides the writer's staging memory itself (a
- * {@link CaptureSink}): frames are staged straight into it and sealed by the
- * sink, so what `write()` accepted is already where the sink keeps it.
- */
-export interface StagingSink extends Sink {
-  /**
-   * Called once by the writer that owns this sink, before anything is
-   * staged. `kind` is the framer's checksum kind (CUSTOM_KIND: the writer
-   * writes whole headers itself).
-   */
-  bindStaging(format: { kind: number; headerSize: number }): Staging;
-}
-
-/** Whether `sink` provides staging memory. */
-export function isStagingSink(sink: Sink): sink is StagingSink {
-  return typeof (sink as Partial<StagingSink>).bindStaging === 'function';
 }
 
 /**

@@ -83,11 +83,13 @@ abstract class BuiltinValidator implements Validator {
   check(buf: Uint8Array, offset: number, length: number): string | null {
     if (this.#chain === undefined) this.#chain = nativeChain([this.spec]);
     if (this.#chain) return this.#chain.check(buf, offset, length)?.reason ?? null;
-    return this.checkJs(buf, offset, length);
+    // Without the addon: the TypeScript engine's twin of the same spec
+    // (lib/engine/js/validator-chain.ts). A schema spec has none; a
+    // SchemaValidator cannot be made without the addon.
+    const spec = this.spec;
+    if (spec.kind === 'schema') throw new NativeRequiredError('TypedValidator.fromSchema');
+    return checkSpec(spec, buf, offset, length);
   }
-
-  /** @internal The fallback when the addon is not loaded. */
-  protected abstract checkJs(buf: Uint8Array, offset: number, length: number): string | null;
 }
 
 /** Accepts everything. */
@@ -107,10 +109,6 @@ export class SizeValidator extends BuiltinValidator {
     checkInteger(max, 'max', min, 2 ** 32 - 1);
     this.spec = { kind: 'size', min, max };
   }
-
-  protected checkJs(buf: Uint8Array, offset: number, length: number): string | null {
-    return checkSpec(this.spec as JsValidatorSpec, buf, offset, length);
-  }
 }
 
 /**
@@ -125,11 +123,6 @@ export class TableRootValidator extends BuiltinValidator {
   constructor(limits?: VerifierLimits) {
     super();
     this.spec = { kind: 'tableRoot', ...limitsOf(limits) };
-  }
-
-  // The fallback engine's twin of the native check (lib/engine/js/table-root.ts).
-  protected checkJs(buf: Uint8Array, offset: number, length: number): string | null {
-    return checkSpec(this.spec as JsValidatorSpec, buf, offset, length);
   }
 }
 
@@ -192,10 +185,6 @@ class SchemaValidator extends BuiltinValidator {
     // Built now, so a bad schema or root type fails here and not per frame.
     const chain = nativeChainOrThrow([this.spec]);
     this.check = (buf, offset, length) => chain.check(buf, offset, length)?.reason ?? null;
-  }
-
-  protected checkJs(): string | null {
-    return null; // never reached: the constructor requires the addon
   }
 }
 

@@ -86,6 +86,35 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flatstream-smoke-'));
   const file = path.join(dir, 'events.fst');
   const sink = new f.CaptureSink(file, { stagingPath: path.join(dir, 'events.staging') });
+  // The claims (flock; LockFileEx on Windows): one live sink per stream, one
+  // stream per staging file.
+  const refusal = (fn) => {
+    try {
+      fn().closeSync();
+      return 'opened';
+    } catch (err) {
+      return `${err.name} ${err.systemCode}`;
+    }
+  };
+  const otherStaging = refusal(
+    () => new f.CaptureSink(file, { stagingPath: path.join(dir, 'other.staging') }),
+  );
+  check(
+    'CaptureSink: a second sink on the stream is refused',
+    otherStaging === 'IoError EBUSY',
+    otherStaging,
+  );
+  const sameStaging = refusal(
+    () =>
+      new f.CaptureSink(path.join(dir, 'other.fst'), {
+        stagingPath: path.join(dir, 'events.staging'),
+      }),
+  );
+  check(
+    'CaptureSink: a second stream on the staging is refused',
+    sameStaging === 'IoError EBUSY',
+    sameStaging,
+  );
   const w = new f.StreamWriter(sink, new f.ChecksumFramer(f.Crc32c));
   for (let i = 0; i < 1000; i++) w.writePayload(Buffer.from(`event ${i}`));
   w.close();

@@ -131,6 +131,29 @@ check(
   imports.join(', '),
 );
 
+// The OS seam's own tests (native/test/test_file_io.cc), for Windows.
+const testExe = join(out, 'test_file_io.exe');
+const coreObjects = objects.filter((o) =>
+  sources.core.some((c) => o.endsWith(c.replace(/[/\\]/g, '_').replace(/\.cc$/, '.o'))),
+);
+const testBuild = spawnSync(
+  cxx,
+  [
+    ...flags,
+    join(root, 'native', 'test', 'test_file_io.cc'),
+    ...coreObjects,
+    '-o',
+    testExe,
+    '-static',
+  ],
+  { encoding: 'utf8' },
+);
+check(
+  'native/test/test_file_io.cc builds for win32-x64',
+  testBuild.status === 0,
+  testBuild.stderr.trim(),
+);
+
 if (wantWine) {
   const node = join(
     root,
@@ -175,6 +198,25 @@ if (wantWine) {
   const text = readFileSync(log, 'utf8');
   process.stdout.write(text);
   const m = /smoke: (\d+) passed, (\d+) failed/.exec(text);
+  if (testBuild.status === 0) {
+    // The seam's tests in Windows (wine), counted one by one.
+    const tlog = join(out, 'test_file_io.log');
+    const tfd = openSync(tlog, 'w');
+    const t = spawnSync(wine, [testExe], {
+      stdio: ['ignore', tfd, tfd],
+      env: { ...process.env, WINEPREFIX: join(root, '.cache', 'wineprefix'), WINEDEBUG: '-all' },
+      timeout: 120_000,
+    });
+    closeSync(tfd);
+    const ttext = readFileSync(tlog, 'utf8');
+    process.stdout.write(ttext);
+    const tm = /^(\d+) passed, (\d+) failed$/m.exec(ttext);
+    if (!tm) check('test_file_io under wine ran', false, `status ${t.status}`);
+    else {
+      passed += Number(tm[1]);
+      failed += Number(tm[2]);
+    }
+  }
   if (!m) check('smoke test under wine ran', false, `status ${r.status} ${r.signal ?? ''}`);
   else {
     passed += Number(m[1]);

@@ -176,7 +176,26 @@ bool same_file(Handle h, const std::string& path) noexcept {
          mine.nFileIndexHigh == there.nFileIndexHigh && mine.nFileIndexLow == there.nFileIndexLow;
 }
 
-bool remove_file(const std::string& path) noexcept { return DeleteFileW(wide(path).c_str()) != 0; }
+// POSIX semantics first (Windows 10 1709 and later, NTFS): the name goes
+// now, even while the file is open, so a new file can take it and nobody
+// can open the old one. Else DeleteFileW, whose name stays until the last
+// handle closes (and cannot be opened meanwhile).
+bool remove_file(const std::string& path) noexcept {
+  const std::wstring w = wide(path);
+  HANDLE h = CreateFileW(w.c_str(), DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                         nullptr, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+  if (h != INVALID_HANDLE_VALUE) {
+    FILE_DISPOSITION_INFO_EX d{};
+    d.Flags = FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS;
+    // FileDispositionInfoEx (21 in the SDK; mingw-w64 hides the name
+    // behind an NTDDI-style version test).
+    const auto kDispositionEx = static_cast<FILE_INFO_BY_HANDLE_CLASS>(21);
+    const bool gone = SetFileInformationByHandle(h, kDispositionEx, &d, sizeof d) != 0;
+    CloseHandle(h);
+    if (gone) return true;
+  }
+  return DeleteFileW(w.c_str()) != 0;
+}
 
 SysError try_lock(Handle h, const std::string& path) {
   OVERLAPPED o = at(kClaimOffset);

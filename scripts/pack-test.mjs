@@ -8,7 +8,9 @@
 //      install exits 0 with one line saying the TypeScript engine is in use
 //      and how to get a native build, and the package loads without it;
 //   3. that tarball with a compiler: the install builds from source;
-//   4. `npm rebuild flatstream` in project 1, with a compiler: builds.
+//   4. `npm rebuild flatstream` in project 1, with a compiler: builds;
+//   5. no prebuild and a compiler that fails: exit 0, one line naming the
+//      build's log, the TypeScript engine.
 // npm 11 runs a dependency's install script only when the project allows
 // it: project 1 installs unapproved (the prebuild needs no script), then
 // approves with `npm install-scripts approve flatstream` before its rebuild;
@@ -224,6 +226,33 @@ const cjsCheck = `
   );
   const built = inApp(app, noCompiler, ['-e', cjsCheck]);
   check('3. the built addon loads', built.ok && JSON.parse(built.out).native === true, built.out);
+}
+
+// 5. No prebuild, a compiler that fails: the install still exits 0.
+{
+  const broken = { ...withCompiler, CC: '/bin/false', CXX: '/bin/false' };
+  const { app, r } = install('app-broken', bareTgz, broken, true);
+  const lines = said(r);
+  check(
+    '5. no prebuild, a failing compiler: the install exits 0',
+    r.status === 0,
+    r.stderr.slice(-1500),
+  );
+  const m = /the build failed \(its output: (\S+)\); the TypeScript engine is in use/.exec(
+    lines[0] ?? '',
+  );
+  check(
+    '5. one line: the build failed, where its output is, the TypeScript engine is in use',
+    lines.length === 1 && m !== null && existsSync(m[1]),
+    lines.join(' | '),
+  );
+  if (m) rmSync(m[1], { force: true });
+  const js = inApp(app, { ...noCompiler, NODE_NO_WARNINGS: '1' }, ['-e', cjsCheck]);
+  check(
+    '5. the package loads on the TypeScript engine',
+    js.ok && JSON.parse(js.out).native === false,
+    js.out,
+  );
 }
 
 rmSync(dir, { recursive: true, force: true });

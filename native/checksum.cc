@@ -59,6 +59,14 @@ Implementations list() noexcept {
   }
   if (cpu.avx2) add(ChecksumKind::kXxHash64, "avx2", xxh3_64_avx2_long);
 #endif
+#ifdef FLATSTREAM_ARM_CRC
+  // XXH3 above is xxhash's NEON path (baseline on AArch64); CRC-16 and
+  // CRC-64 have no instruction and stay on the tables.
+  if (cpu_features().arm_crc32) {
+    add(ChecksumKind::kCrc32, "armv8-crc", uniform<uint32_t, crc32_armv8>);
+    add(ChecksumKind::kCrc32c, "armv8-crc", uniform<uint32_t, crc32c_armv8>);
+  }
+#endif
   return l;
 }
 

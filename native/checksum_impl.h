@@ -12,6 +12,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FLATSTREAM_X86_SIMD 1  // the pclmul / sse4.2 / avx2 paths are compiled
 #endif
+#if defined(__aarch64__) && defined(__GNUC__) && defined(__AARCH64EL__)
+#define FLATSTREAM_ARM_CRC 1  // the ARMv8 CRC32 instruction paths are compiled
+#endif
 
 namespace flatstream {
 namespace detail {
@@ -68,6 +71,13 @@ uint32_t crc32c_vpclmul512(uint32_t crc, const uint8_t* data, size_t len) noexce
 
 // XXH3 with AVX2 (checksum_xxh3_avx2.cc); needs avx2.
 uint64_t xxh3_64_avx2(const uint8_t* data, size_t len) noexcept;
+#endif
+
+#ifdef FLATSTREAM_ARM_CRC
+// checksum_arm.cc: the ARMv8 CRC32 / CRC32C instructions, 8 bytes each;
+// need cpu_features().arm_crc32.
+uint32_t crc32_armv8(uint32_t crc, const uint8_t* data, size_t len) noexcept;
+uint32_t crc32c_armv8(uint32_t crc, const uint8_t* data, size_t len) noexcept;
 #endif
 
 // XXH3 as built for the baseline target (checksum_xxh3.cc): SSE2 on x86-64,

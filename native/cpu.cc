@@ -4,6 +4,12 @@
 #include <cpuid.h>
 #define FLATSTREAM_HAVE_CPUID 1
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7)  // the arm64 kernel ABI's value
+#endif
+#endif
 
 namespace flatstream {
 namespace {
@@ -34,6 +40,16 @@ CpuFeatures detect() noexcept {
   f.avx2 = avx && ymm_os && (ebx & bit_AVX2) != 0;
   f.avx512 = f.avx2 && zmm_os && (ebx & bit_AVX512F) != 0;
   f.vpclmulqdq = f.avx2 && f.pclmul && (ecx & bit_VPCLMULQDQ) != 0;
+  return f;
+}
+#elif defined(__aarch64__)
+CpuFeatures detect() noexcept {
+  CpuFeatures f;
+#if defined(__linux__)
+  f.arm_crc32 = (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
+#elif defined(__APPLE__)
+  f.arm_crc32 = true;
+#endif
   return f;
 }
 #else

@@ -10,10 +10,13 @@ struct CpuFeatures {
   bool avx2 = false;        // AVX2 with the OS saving the YMM state.
   bool avx512 = false;      // AVX-512 F with the OS saving the ZMM state.
   bool vpclmulqdq = false;  // VPCLMULQDQ (carry-less multiply on YMM/ZMM), with AVX2.
+  bool arm_crc32 = false;   // ARMv8 CRC32/CRC32C instructions (AArch64).
 };
 
-// Detected once, on first use; all false on non-x86 targets and compilers
-// without GCC-style cpuid support.
+// Detected once, on first use (docs/design.md, "Platforms"): x86 from cpuid
+// (GCC-style compilers); AArch64 from the kernel's HWCAP_CRC32 on Linux,
+// always on macOS (every Apple core has CRC32); otherwise all false, and
+// the portable table paths serve.
 const CpuFeatures& cpu_features() noexcept;
 
 }  // namespace flatstream

@@ -1,7 +1,10 @@
 // The whole test suite: native unit tests (ctest, plain and under ASan+UBSan),
 // a bounded fuzz run, jest with the native addon, jest again with the
-// TypeScript fallback (FLATSTREAM_NATIVE=0), and the packed-tarball install
-// test. Ends with one "N passed, N failed" line over everything.
+// TypeScript fallback (FLATSTREAM_NATIVE=0), the other platforms
+// (docs/design.md, "Platforms": the linux-arm64 prebuild built and tested
+// under qemu, the win32-x64 build linked with mingw-w64 and smoke-tested
+// under wine), and the packed-tarball install test. Ends with one
+// "N passed, N failed" line over everything.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +46,11 @@ const jestCount = (file) => () => {
     return [0, 1];
   }
 };
+// The cross steps and the pack test print "<name>: N passed, N failed".
+const selfCount = (name) => (out) => {
+  const m = new RegExp(`${name}: (\\d+) passed, (\\d+) failed`).exec(out);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 1];
+};
 const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
 
 // The GC tests run the built package in child processes.
@@ -71,7 +79,27 @@ for (const [mode, env] of [
     count: jestCount(file),
   });
 }
-step('packed tarball installs and loads without a compiler', 'node', ['scripts/pack-test.mjs']);
+step('cross toolchains and Node binaries (scripts/setup-cross.sh)', 'bash', [
+  'scripts/setup-cross.sh',
+]);
+step(
+  'linux-arm64: prebuild cross-built, ctest + smoke + jest subset under qemu-aarch64',
+  'node',
+  ['scripts/cross-arm64.mjs'],
+  { count: selfCount('cross-arm64') },
+);
+step(
+  'win32-x64: addon cross-built with mingw-w64, linked, smoke test under wine',
+  'node',
+  ['scripts/cross-win64.mjs', '--wine'],
+  { count: selfCount('cross-win64') },
+);
+step(
+  'packed tarball: prebuilds, no-compiler fallback, source build, npm rebuild',
+  'node',
+  ['scripts/pack-test.mjs'],
+  { count: selfCount('pack-test') },
+);
 
 console.log(failures.length ? `\nfailed steps: ${failures.join(', ')}` : '\nall steps passed');
 console.log(`${passed} passed, ${failed} failed`);

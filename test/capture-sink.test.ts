@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   CaptureSink,
@@ -380,9 +381,35 @@ if (!native) {
     expect(sink.stagingPath).toBe(
       fs.existsSync('/dev/shm')
         ? `/dev/shm/flatstream-${process.getuid!()}-${hash}.staging`
-        : `${file()}.staging`,
+        : path.join(os.tmpdir(), `flatstream-${process.getuid!()}-${hash}.staging`),
     );
     sink.closeSync();
     fs.rmSync(sink.stagingPath, { force: true });
+  });
+
+  test('without a writable /dev/shm the default staging file lives in the OS temp directory', () => {
+    // A private mount namespace whose /dev/shm is a read-only tmpfs
+    // (docs/design.md, "Platforms"); the built package, in a child.
+    const index = path.join(__dirname, '..', 'dist', 'cjs', 'index.js');
+    const code = `const { CaptureSink } = require(${JSON.stringify(index)});
+      const s = new CaptureSink(${JSON.stringify(file())});
+      console.log(s.stagingPath); s.closeSync();`;
+    const r = spawnSync(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o ro,size=64k tmpfs /dev/shm && exec "$0" -e "$1"',
+        process.execPath,
+        code,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);
+    const expected = path.join(os.tmpdir(), `flatstream-${process.getuid!()}-${hash}.staging`);
+    expect(r.stdout.trim()).toBe(expected);
+    expect(fs.existsSync(expected)).toBe(false); // a clean close removed it
   });
 }

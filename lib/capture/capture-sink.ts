@@ -57,7 +57,10 @@ export interface CaptureSinkOptions {
   flushIntervalMs?: number;
   /** fdatasync the stream file at least this often, in ms (default: only on `sync()`). */
   syncIntervalMs?: number;
-  /** Where the staging file lives (default: in /dev/shm, named after the stream's path). */
+  /**
+   * Where the staging file lives (default: in /dev/shm, or the OS temp directory where there
+   * is no writable /dev/shm, named after the stream's path).
+   */
   stagingPath?: string;
   /** Drain when one of these signals arrives (`true`: SIGINT and SIGTERM; default false). */
   flushOnSignal?: boolean | NodeJS.Signals[];
@@ -208,13 +211,16 @@ function onSignal(signal: NodeJS.Signals): void {
   }
 }
 
+// In RAM (/dev/shm) where there is one, else in the OS temp directory
+// (docs/design.md, "Platforms").
 function defaultStagingPath(stream: string): string {
   const hash = createHash('sha256').update(stream).digest('hex').slice(0, 16);
+  const name = `flatstream-${process.getuid?.() ?? 0}-${hash}.staging`;
   try {
     fs.accessSync('/dev/shm', fs.constants.W_OK);
-    return `/dev/shm/flatstream-${process.getuid?.() ?? 0}-${hash}.staging`;
+    return `/dev/shm/${name}`;
   } catch {
-    return `${stream}.staging`;
+    return path.join(os.tmpdir(), name);
   }
 }
 

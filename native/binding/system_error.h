@@ -23,7 +23,9 @@ inline const char* errno_name(int code) {
       {EAGAIN, "EAGAIN"},
       {EBADF, "EBADF"},
       {EBUSY, "EBUSY"},
+#ifdef EDQUOT  // not in the Windows C runtime
       {EDQUOT, "EDQUOT"},
+#endif
       {EEXIST, "EEXIST"},
       {EFBIG, "EFBIG"},
       {EINTR, "EINTR"},

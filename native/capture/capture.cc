@@ -3,19 +3,16 @@
 // capture and binding").
 #include "capture/capture.h"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 
-#include "capture/posix_io.h"
+#include "capture/file_io.h"
 #include "frame.h"
 
 namespace flatstream {
 
-using posix_io::sys;
+using file_io::sys;
 
 namespace {
 
@@ -207,13 +204,9 @@ SysError Capture::write_slot(uint32_t slot, uint32_t len, uint64_t offset, const
 }
 
 void Capture::run() {
-#ifdef SCHED_BATCH
-  // The thread must not preempt the producer it serves: as a batch thread
-  // its wake-ups (a slab handed over) do not take the CPU from the running
-  // event loop; it still gets its fair share of CPU time.
-  sched_param batch{};
-  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
-#endif
+  // The thread must not preempt the producer it serves (SCHED_BATCH on
+  // Linux, below-normal priority on Windows).
+  file_io::lower_thread_priority();
   std::unique_lock<std::mutex> lk(mu_);
   auto last_sync = Clock::now();
   const auto interval = std::chrono::milliseconds(sync_interval_ms_);

@@ -3,29 +3,22 @@
 // claims and identity", "Recovery").
 #include "capture/staging_file.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/xattr.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
-#include "capture/posix_io.h"
+#include "capture/file_io.h"
 
 namespace flatstream {
 
-using posix_io::file_size;
-using posix_io::page_size;
-using posix_io::pread_all;
-using posix_io::pwrite_all;
-using posix_io::reserve;
-using posix_io::round_up;
-using posix_io::sys;
+using file_io::file_size;
+using file_io::kNoHandle;
+using file_io::pread_all;
+using file_io::pwrite_all;
+using file_io::reserve;
+using file_io::round_up;
+using file_io::sys;
 
 namespace {
 
@@ -74,9 +67,7 @@ FrameFormat staged_format(int32_t kind, uint32_t header_size) noexcept {
   return make_format(ChecksumKind::kNone, width, kWireMaxFrameLen);
 }
 
-StagingRegion::~StagingRegion() {
-  if (data != nullptr) munmap(data, size);
-}
+StagingRegion::~StagingRegion() { file_io::unmap(data, size); }
 
 std::unique_ptr<StagingFile> StagingFile::open(const std::string& stream_path,
                                                const std::string& staging_path,
@@ -86,39 +77,22 @@ std::unique_ptr<StagingFile> StagingFile::open(const std::string& stream_path,
   c->staging_path_ = staging_path;
   c->config_slab_ = config.slab_size;
   c->mode_ = config.mode;
-  // O_NONBLOCK: opening a FIFO must not wait for a reader; a stream is a
-  // regular file, checked before anything is read or written.
-  c->stream_fd_ = ::open(stream_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-                         config.mode);
-  if (c->stream_fd_ < 0) {
-    error = sys("open", stream_path);
+  if ((error =
+           file_io::open_file(stream_path, file_io::OpenHow::kStream, config.mode, c->stream_fd_)))
     return nullptr;
-  }
-  struct stat st;
-  if (fstat(c->stream_fd_, &st) != 0) {
-    error = sys("fstat", stream_path);
-    return nullptr;
-  }
-  if (!S_ISREG(st.st_mode)) {
+  file_io::FileInfo st;
+  if ((error = file_io::file_info(c->stream_fd_, stream_path, st))) return nullptr;
+  if (!st.regular) {
     error = refuse(stream_path, kNotRegular, 0, 0, 0);
     return nullptr;
   }
-  const int fl = fcntl(c->stream_fd_, F_GETFL);
-  if (fl < 0 || fcntl(c->stream_fd_, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-    error = sys("fcntl", stream_path);
-    return nullptr;
-  }
-  const posix_io::Identity id = posix_io::identity_of(c->stream_fd_, st);
-  c->stream_dev_ = id.dev;
-  c->stream_ino_ = id.ino;
-  c->stream_btime_ns_ = id.btime_ns;
+  c->stream_dev_ = st.id.dev;
+  c->stream_ino_ = st.id.ino;
+  c->stream_btime_ns_ = st.id.btime_ns;
   // One live writer per stream: the stream file is locked. Its descriptor
-  // is never mapped, so closing it releases the lock; the kernel drops it
+  // is never mapped, so closing it releases the lock; the system drops it
   // when the process dies, however it dies.
-  if (flock(c->stream_fd_, LOCK_EX | LOCK_NB) != 0) {
-    error = sys("flock", stream_path, errno == EWOULDBLOCK ? EBUSY : errno);
-    return nullptr;
-  }
+  if ((error = file_io::try_lock(c->stream_fd_, stream_path))) return nullptr;
   if ((error = c->claim_staging())) return nullptr;
   if ((error = c->read_clean_mark())) return nullptr;
   if ((error = c->recover_staging())) return nullptr;
@@ -127,8 +101,8 @@ std::unique_ptr<StagingFile> StagingFile::open(const std::string& stream_path,
     // left behind (in /dev/shm, its name would stay in RAM).
     uint64_t size = 1;
     if (!file_size(c->staging_fd_, staging_path, size) && size == 0 &&
-        posix_io::same_file(c->staging_fd_, staging_path))
-      unlink(staging_path.c_str());
+        file_io::same_file(c->staging_fd_, staging_path))
+      file_io::remove_file(staging_path);
     return nullptr;
   }
   return c;
@@ -139,7 +113,7 @@ StagingFile::~StagingFile() {
     if (header_) finish_clean();
     release();
   }
-  if (orphan_fd_ >= 0) ::close(orphan_fd_);
+  file_io::close_file(orphan_fd_);
 }
 
 // Opens and claims the staging file: private to this user (the default
@@ -148,16 +122,16 @@ StagingFile::~StagingFile() {
 // told apart (docs/design.md, "Capture staging: space, claims and identity").
 SysError StagingFile::claim_staging() {
   for (int attempt = 0; attempt < 8; ++attempt) {
-    const int fd = ::open(staging_path_.c_str(),
-                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
-    if (fd < 0) return sys("open", staging_path_);
+    file_io::Handle fd = kNoHandle;
+    if (SysError e = file_io::open_file(staging_path_, file_io::OpenHow::kStaging, 0600, fd))
+      return e;
     staging_fd_ = fd;
-    struct stat st;
-    if (fstat(fd, &st) != 0) return sys("fstat", staging_path_);
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+    file_io::FileInfo st;
+    if (SysError e = file_io::file_info(fd, staging_path_, st)) return e;
+    if (!st.regular || !st.private_to_user)
       return sys("open", staging_path_ + ": not a private file of this user (mode 0600)", EACCES);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK) return sys("flock", staging_path_);
+    if (SysError e = file_io::try_lock(fd, staging_path_)) {
+      if (e.code != EBUSY) return e;
       return sys("flock",
                  staging_path_ +
                      ": this staging file is claimed by another live capture; the "
@@ -167,12 +141,9 @@ SysError StagingFile::claim_staging() {
     }
     // A capture that closed between our open and our lock removed the file:
     // claim the one that is at the path now.
-    struct stat now;
-    if (stat(staging_path_.c_str(), &now) == 0 && now.st_dev == st.st_dev &&
-        now.st_ino == st.st_ino)
-      return {};
-    ::close(fd);
-    staging_fd_ = -1;
+    if (file_io::same_file(fd, staging_path_)) return {};
+    file_io::close_file(fd);
+    staging_fd_ = kNoHandle;
   }
   return sys("open", staging_path_ + ": replaced while being claimed", EBUSY);
 }
@@ -182,12 +153,12 @@ SysError StagingFile::claim_staging() {
 // never outlives the writes it vouches for.
 SysError StagingFile::read_clean_mark() {
   CleanMark m{};
-  const ssize_t n = fgetxattr(stream_fd_, kCleanAttr, &m, sizeof m);
+  const long n = file_io::read_attr(stream_fd_, kCleanAttr, &m, sizeof m);
   if (n < 0) return {};  // none, or the filesystem has no user attributes
-  (void)fremovexattr(stream_fd_, kCleanAttr);
+  file_io::remove_attr(stream_fd_, kCleanAttr);
   uint64_t size = 0;
   if (SysError e = file_size(stream_fd_, stream_path_, size)) return e;
-  if (n != ssize_t(sizeof m) || m.header_size < kLengthFieldSize ||
+  if (n != long(sizeof m) || m.header_size < kLengthFieldSize ||
       m.header_size > kLengthFieldSize + 8 || m.slab_size > kMaxSlabSize)
     return {};  // not ours: walk
   prev_kind_ = m.kind;
@@ -224,7 +195,7 @@ SysError StagingFile::recover_staging() {
     return e;
   static const char kZeros[sizeof kMagic] = {};
   if (std::memcmp(h.magic, kZeros, sizeof kZeros) == 0) return {};
-  const size_t page = page_size();
+  const size_t page = file_io::map_granularity();
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.version != kVersion ||
       h.header_size < kLengthFieldSize || h.header_size > kLengthFieldSize + 8 ||
       h.slab_size == 0 || h.slab_size > kMaxSlabSize || h.scratch_size > kMaxScratchSize ||
@@ -320,10 +291,10 @@ SysError StagingFile::recover_staging() {
     recovery_.bytes += r.whole;
   }
   if (stream_size > pos) {
-    if (ftruncate(stream_fd_, off_t(pos)) != 0) return sys("ftruncate", stream_path_);
+    if (SysError e = file_io::truncate(stream_fd_, pos, stream_path_)) return e;
     recovery_.torn_bytes = stream_size - pos;
   }
-  if (fdatasync(stream_fd_) != 0) return sys("fdatasync", stream_path_);
+  if (SysError e = file_io::sync_data(stream_fd_, stream_path_)) return e;
   end_known_ = true;
   return {};
 }
@@ -335,24 +306,23 @@ SysError StagingFile::write_orphans(const uint8_t* data, size_t len, uint64_t fr
                                     const FrameFormat& format, bool last) {
   // No whole frame to keep (a slot whose commit ends inside a frame): no
   // file is created for nothing.
-  if (len == 0 && orphan_fd_ < 0) return {};
-  if (orphan_fd_ < 0) {
+  if (len == 0 && orphan_fd_ == kNoHandle) return {};
+  if (orphan_fd_ == kNoHandle) {
     StagingHeader h;
     if (SysError e =
             pread_all(staging_fd_, reinterpret_cast<uint8_t*>(&h), sizeof h, 0, staging_path_))
       return e;
     const std::string base = stream_path_ + ".orphaned-" + std::to_string(h.stream_dev) + "-" +
                              std::to_string(h.stream_ino);
-    for (int n = 0; n < 1000 && orphan_fd_ < 0; ++n) {
+    for (int n = 0; n < 1000 && orphan_fd_ == kNoHandle; ++n) {
       const std::string p = n == 0 ? base + ".fst" : base + "-" + std::to_string(n) + ".fst";
-      orphan_fd_ =
-          ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_ & 0666);
-      if (orphan_fd_ >= 0)
+      SysError e = file_io::open_file(p, file_io::OpenHow::kCreateNew, mode_, orphan_fd_);
+      if (!e)
         recovery_.orphan_path = p;
-      else if (errno != EEXIST)
-        return sys("open", p);
+      else if (e.code != EEXIST)
+        return e;
     }
-    if (orphan_fd_ < 0) return sys("open", base + ".fst", EEXIST);
+    if (orphan_fd_ == kNoHandle) return sys("open", base + ".fst", EEXIST);
   }
   std::vector<uint8_t> copy(data, data + len);
   // `len` is whole frames (walked by the caller): sealing them is always ok.
@@ -364,15 +334,15 @@ SysError StagingFile::write_orphans(const uint8_t* data, size_t len, uint64_t fr
   recovery_.orphaned_frames += frames;
   recovery_.orphaned_bytes += len;
   if (last) {
-    if (fdatasync(orphan_fd_) != 0) return sys("fdatasync", recovery_.orphan_path);
-    ::close(orphan_fd_);
-    orphan_fd_ = -1;
+    if (SysError e = file_io::sync_data(orphan_fd_, recovery_.orphan_path)) return e;
+    file_io::close_file(orphan_fd_);
+    orphan_fd_ = kNoHandle;
   }
   return {};
 }
 
 SysError StagingFile::layout(const CaptureConfig& config) {
-  const size_t page = page_size();
+  const size_t page = file_io::map_granularity();
   max_slots_ = std::max(config.max_slots, config.initial_slots);
   slab_size_ = config.slab_size;
   header_bytes_ = round_up(sizeof(StagingHeader) + size_t{max_slots_} * sizeof(SlotRecord), page);
@@ -382,14 +352,20 @@ SysError StagingFile::layout(const CaptureConfig& config) {
   // before any of it is mapped: a mapping of a hole that the filesystem
   // cannot fill would kill the process with SIGBUS when touched.
   const uint64_t total = header_bytes_ + uint64_t{config.initial_slots} * slot_bytes_;
-  if (ftruncate(staging_fd_, 0) != 0) return sys("ftruncate", staging_path_);
+  if (SysError e = file_io::truncate(staging_fd_, 0, staging_path_)) {
+    // Windows refuses to cut a file that is still mapped (a previous sink's
+    // slabs that JS has not collected): the fresh layout is then written
+    // over the old bytes, every record freed (docs/design.md, "Platforms").
+    if (e.code != EBUSY) return e;
+  }
   if (SysError e = reserve(staging_fd_, 0, total, staging_path_)) {
-    (void)ftruncate(staging_fd_, 0);
+    (void)file_io::truncate(staging_fd_, 0, staging_path_);
     return e;
   }
-  void* p = mmap(nullptr, header_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, staging_fd_, 0);
-  if (p == MAP_FAILED) return sys("mmap", staging_path_);
-  header_ = std::make_shared<Region>(static_cast<uint8_t*>(p), header_bytes_);
+  SysError map_error;
+  uint8_t* p = file_io::map_shared(staging_fd_, 0, header_bytes_, false, staging_path_, map_error);
+  if (p == nullptr) return map_error;
+  header_ = std::make_shared<Region>(p, header_bytes_);
   StagingHeader* h = header();
   std::memcpy(h->magic, kMagic, sizeof kMagic);
   h->version = kVersion;
@@ -420,17 +396,11 @@ SysError StagingFile::layout(const CaptureConfig& config) {
 
 // Maps slot i of the staging (already reserved); touches no shared state.
 std::shared_ptr<StagingRegion> StagingFile::map_slot(uint32_t slot, SysError& error) const {
-  int flags = MAP_SHARED;
-#ifdef MAP_POPULATE
-  flags |= MAP_POPULATE;  // fault the pages in now, not in the producer's hot path
-#endif
-  void* p = mmap(nullptr, slot_bytes_, PROT_READ | PROT_WRITE, flags, staging_fd_,
-                 off_t(header_bytes_ + size_t{slot} * slot_bytes_));
-  if (p == MAP_FAILED) {
-    error = sys("mmap", staging_path_);
-    return nullptr;
-  }
-  return std::make_shared<Region>(static_cast<uint8_t*>(p), slot_bytes_);
+  // Populated: the pages are faulted in now, not in the producer's hot path.
+  uint8_t* p = file_io::map_shared(staging_fd_, header_bytes_ + uint64_t{slot} * slot_bytes_,
+                                   slot_bytes_, true, staging_path_, error);
+  if (p == nullptr) return nullptr;
+  return std::make_shared<Region>(p, slot_bytes_);
 }
 
 // Makes a mapped slot usable (under the Capture's lock once its thread runs).
@@ -494,8 +464,8 @@ SysError StagingFile::walk_tail(const FrameFormat& format) {
     if (pos == 0 && size >= header_size) return refuse(stream_path_, kNoIntactFrame, torn, 0, 0);
     if (torn > std::max(prev_slab_, slab_size_))
       return refuse(stream_path_, kTailTooLong, torn, pos, frames);
-    if (ftruncate(stream_fd_, off_t(pos)) != 0) return sys("ftruncate", stream_path_);
-    if (fdatasync(stream_fd_) != 0) return sys("fdatasync", stream_path_);
+    if (SysError e = file_io::truncate(stream_fd_, pos, stream_path_)) return e;
+    if (SysError e = file_io::sync_data(stream_fd_, stream_path_)) return e;
     recovery_.torn_bytes += torn;
   }
   end_known_ = true;
@@ -531,20 +501,23 @@ SysError StagingFile::bind(int32_t kind, uint32_t header_size, uint64_t& end) {
 // (an extended attribute: best effort, a reopen without it walks the
 // stream), and the staging file is removed, if it is still ours at its path,
 // so a clean close leaves nothing behind in /dev/shm. Mappings JS may still
-// hold stay valid: they keep the unlinked file alive until it lets go. If
-// the file cannot be removed, its header says it is clean.
+// hold stay valid: they keep the unlinked file alive until it lets go.
 void StagingFile::finish_clean() {
   uint64_t size = 0;
   // Unbound, the header keeps the format the stream was written with.
   if (!file_size(stream_fd_, stream_path_, size) && header()->kind != kUnboundKind) {
     const CleanMark m{size, header()->kind, header()->header_size, slab_size_, 0};
-    (void)fsetxattr(stream_fd_, kCleanAttr, &m, sizeof m, 0);
+    file_io::write_attr(stream_fd_, kCleanAttr, &m, sizeof m);
   }
-  if (posix_io::same_file(staging_fd_, staging_path_) && unlink(staging_path_.c_str()) == 0) return;
+  // Marked clean first: where the file cannot go (Windows refuses to
+  // remove a file that is still mapped, and JS may hold its slabs until it
+  // collects them) or only goes once the last mapping does, what stays at
+  // the path says it holds nothing (docs/design.md, "Platforms").
   StagingHeader* h = header();
   h->slot_count = 0;
   h->stream_end = size;
   h->clean = 1;
+  if (file_io::same_file(staging_fd_, staging_path_)) (void)file_io::remove_file(staging_path_);
 }
 
 // Lets go of both claims now, whatever holds the files open: the staging's
@@ -552,12 +525,12 @@ void StagingFile::finish_clean() {
 // description, and with it a lock, alive; an explicit unlock does not wait.
 void StagingFile::release() {
   released_ = true;
-  if (staging_fd_ >= 0) {
-    (void)flock(staging_fd_, LOCK_UN);
-    ::close(staging_fd_);
+  if (staging_fd_ != kNoHandle) {
+    file_io::unlock(staging_fd_);
+    file_io::close_file(staging_fd_);
   }
-  if (stream_fd_ >= 0) ::close(stream_fd_);
-  stream_fd_ = staging_fd_ = -1;
+  file_io::close_file(stream_fd_);
+  stream_fd_ = staging_fd_ = kNoHandle;
 }
 
 bool StagingFile::reserve_slot(uint32_t n) {
@@ -568,7 +541,7 @@ bool StagingFile::reserve_slot(uint32_t n) {
 }
 
 void StagingFile::cut_slot(uint32_t n) {
-  (void)ftruncate(staging_fd_, off_t(header_bytes_ + uint64_t{n} * slot_bytes_));
+  (void)file_io::truncate(staging_fd_, header_bytes_ + uint64_t{n} * slot_bytes_, staging_path_);
 }
 
 void StagingFile::add_slot(uint32_t n, std::shared_ptr<Region> region) {
@@ -580,9 +553,6 @@ SysError StagingFile::write_stream(const uint8_t* data, size_t len, uint64_t off
   return pwrite_all(stream_fd_, data, len, offset, stream_path_);
 }
 
-SysError StagingFile::sync_stream() const {
-  if (fdatasync(stream_fd_) != 0) return sys("fdatasync", stream_path_);
-  return {};
-}
+SysError StagingFile::sync_stream() const { return file_io::sync_data(stream_fd_, stream_path_); }
 
 }  // namespace flatstream

@@ -5,10 +5,12 @@
 // previous writer left (draining its slots, orphans, the torn-tail walk),
 // the slot mappings, and the clean close. It has no thread: Capture
 // (native/capture/capture.h) composes it with the writer thread and queue.
-// Pure C++ (no N-API); POSIX only.
+// Pure C++ (no N-API); every system call goes through the OS seam
+// native/capture/file_io.h (docs/design.md, "Platforms").
 //
-// The writer stages frames into *slots* of the staging file mapped
-// MAP_SHARED: memory the kernel keeps when the process dies. A slot is FREE,
+// The writer stages frames into *slots* of the staging file mapped shared
+// (MAP_SHARED, or a Windows file mapping): memory the kernel keeps when the
+// process dies. A slot is FREE,
 // FILLING (the one slot the producer appends to; it stores how many bytes it
 // committed after every frame) or SEALED (handed to the writer thread, which
 // fills the built-in checksums, pwrite()s the slot at the stream offset it
@@ -38,6 +40,7 @@
 #include <memory>
 #include <string>
 
+#include "capture/file_io.h"
 #include "frame.h"
 #include "sys_error.h"
 
@@ -204,8 +207,8 @@ class StagingFile {
   SysError layout(const CaptureConfig& config);
   void publish_slot(uint32_t slot, std::shared_ptr<Region> region);
 
-  int stream_fd_ = -1;
-  int staging_fd_ = -1;
+  file_io::Handle stream_fd_ = file_io::kNoHandle;
+  file_io::Handle staging_fd_ = file_io::kNoHandle;
   bool released_ = false;
   std::string stream_path_, staging_path_;
   std::shared_ptr<Region> header_;
@@ -216,7 +219,7 @@ class StagingFile {
   uint32_t prev_slab_ = 0;    // the previous writer's (0: unknown)
   uint32_t mode_ = 0644;
   uint64_t stream_dev_ = 0, stream_ino_ = 0, stream_btime_ns_ = 0;
-  int orphan_fd_ = -1;
+  file_io::Handle orphan_fd_ = file_io::kNoHandle;
   // max_slots_ entries, never reallocated (the writer thread reads them
   // unlocked); the first slot_count_ are mapped.
   std::unique_ptr<std::shared_ptr<Region>[]> slots_;

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 #include "check.h"
 #include "checksum.h"
 #include "checksum_impl.h"
@@ -195,6 +199,29 @@ TEST_CASE(cpu_features_consistent) {
               f.avx512, f.vpclmulqdq);
   CHECK(!f.avx512 || f.avx2);
   CHECK(!f.vpclmulqdq || (f.avx2 && f.pclmul));
+}
+
+// The AArch64 dispatch (docs/design.md, "Platforms"): the CRC32 instructions
+// exactly when the kernel says the CPU has them, XXH3 on xxhash's NEON path;
+// no ARM path anywhere else.
+TEST_CASE(arm_dispatch) {
+  const CpuFeatures& f = cpu_features();
+  std::printf("  arm_crc32 %d\n", f.arm_crc32);
+  const bool armv8 = std::strcmp(checksum_impl(ChecksumKind::kCrc32c), "armv8-crc") == 0;
+  CHECK_EQ(std::strcmp(checksum_impl(ChecksumKind::kCrc32), "armv8-crc") == 0, armv8);
+#if defined(__aarch64__)
+#if defined(__linux__)
+  CHECK_EQ(f.arm_crc32, (getauxval(AT_HWCAP) & (1ul << 7)) != 0);  // HWCAP_CRC32
+#endif
+  CHECK_EQ(armv8, f.arm_crc32);
+  if (!f.arm_crc32) CHECK(std::strcmp(checksum_impl(ChecksumKind::kCrc32c), "slice8") == 0);
+  CHECK(std::strcmp(checksum_impl(ChecksumKind::kXxHash64), "neon") == 0);
+#else
+  CHECK(!f.arm_crc32);
+  CHECK(!armv8);
+  const detail::Implementations& l = detail::implementations();
+  for (size_t i = 0; i < l.size; ++i) CHECK(std::strcmp(l.item[i].name, "armv8-crc") != 0);
+#endif
 }
 
 // Every length across all the block and threshold boundaries, at random

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// The package's install script (package.json "install"; docs/design.md,
+// "Platforms"). It never fails the install: every path ends with exit 0
+// and ONE line starting "flatstream:" that says what it did.
+//   - A prebuilt addon for this platform that loads: nothing to build.
+//   - None (or `npm rebuild flatstream`, or --build-from-source): builds from
+//     source with node-gyp when a C++ compiler, make and Python are there;
+//     the build's output goes to a log file, named if it fails.
+//   - No toolchain, or the build failed: says which packages give a native
+//     build on this OS and that the TypeScript engine is in use.
+// In a development checkout (lib/*.ts present) it does nothing: `npm run
+// build` builds there.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const target = `${process.platform}-${process.arch}`;
+const say = (line) => console.log(`flatstream: ${line}`);
+
+const HOW = {
+  linux:
+    'Debian/Ubuntu: apt-get install g++ make python3 libxxhash-dev libflatbuffers-dev; ' +
+    'Alpine: apk add g++ make python3 xxhash-dev flatbuffers-dev; ' +
+    'Fedora/RHEL: dnf install gcc-c++ make python3 xxhash-devel flatbuffers-devel',
+  darwin: 'macOS: xcode-select --install, then brew install xxhash flatbuffers',
+  win32:
+    'Windows: Visual Studio Build Tools ("Desktop development with C++"), Python 3, ' +
+    'and the xxhash and flatbuffers headers on INCLUDE',
+};
+const howTo = () =>
+  `for a native build install ${HOW[process.platform] ?? HOW.linux}, then run npm rebuild flatstream`;
+
+/** The addon node-gyp-build would load, and whether it loads here. */
+function loadable(prebuildsOnly) {
+  const saved = process.env.PREBUILDS_ONLY;
+  if (prebuildsOnly) process.env.PREBUILDS_ONLY = '1';
+  else delete process.env.PREBUILDS_ONLY;
+  // node-gyp-build reads PREBUILDS_ONLY when it is loaded: a fresh copy.
+  for (const key of Object.keys(require.cache))
+    if (key.includes(`${path.sep}node-gyp-build${path.sep}`)) delete require.cache[key];
+  try {
+    const file = require('node-gyp-build').resolve(root);
+    require(file);
+    return { file, error: null };
+  } catch (err) {
+    return { file: null, error: err };
+  } finally {
+    if (saved === undefined) delete process.env.PREBUILDS_ONLY;
+    else process.env.PREBUILDS_ONLY = saved;
+  }
+}
+
+/** First of `names` found on PATH (or given as an absolute path). */
+function which(names) {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
+  for (const name of names) {
+    if (!name) continue;
+    const bare = name.split(' ')[0];
+    if (path.isAbsolute(bare)) {
+      if (fs.existsSync(bare)) return bare;
+      continue;
+    }
+    for (const dir of dirs)
+      for (const ext of exts)
+        if (fs.existsSync(path.join(dir, bare + ext))) return path.join(dir, bare + ext);
+  }
+  return null;
+}
+
+/** What a source build lacks here (empty: it can be tried). */
+function missingTools() {
+  if (process.platform === 'win32') return which(['python', 'python3', 'py']) ? [] : ['python3'];
+  const missing = [];
+  if (!which([process.env.CXX, 'c++', 'g++', 'clang++'])) missing.push('a C++ compiler');
+  if (!which(['make', 'gmake'])) missing.push('make');
+  if (!which([process.env.PYTHON, 'python3', 'python'])) missing.push('python3');
+  // The two header-only libraries the native core includes (binding.gyp
+  // takes them from the compiler's default include path).
+  const dirs = [
+    ...`${process.env.CPATH ?? ''}:${process.env.CPLUS_INCLUDE_PATH ?? ''}`.split(':'),
+    '/usr/include',
+    '/usr/local/include',
+    '/opt/homebrew/include',
+  ].filter(Boolean);
+  const header = (f) => dirs.some((d) => fs.existsSync(path.join(d, f)));
+  if (!header('xxhash.h')) missing.push('the xxhash headers');
+  if (!header(path.join('flatbuffers', 'flatbuffers.h'))) missing.push('the flatbuffers headers');
+  return missing;
+}
+
+/** node-gyp: npm's own (npm sets npm_config_node_gyp), else one installed. */
+function nodeGyp() {
+  const own = process.env.npm_config_node_gyp;
+  if (own && fs.existsSync(own)) return [process.execPath, own];
+  try {
+    return [process.execPath, require.resolve('node-gyp/bin/node-gyp.js')];
+  } catch {
+    const bin = which(['node-gyp']);
+    return bin ? [bin] : null;
+  }
+}
+
+function build() {
+  const missing = missingTools();
+  const gyp = nodeGyp();
+  if (!gyp) missing.push('node-gyp');
+  if (missing.length > 0) return { ok: false, why: `this machine lacks ${missing.join(', ')}` };
+  const log = path.join(os.tmpdir(), `flatstream-build-${process.pid}.log`);
+  const fd = fs.openSync(log, 'w');
+  const r = spawnSync(gyp[0], [...gyp.slice(1), 'rebuild'], {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+    env: { JOBS: '2', ...process.env },
+    windowsHide: true,
+  });
+  fs.closeSync(fd);
+  if (r.status !== 0) return { ok: false, why: `the build failed (its output: ${log})` };
+  const built = loadable(false);
+  if (!built.file)
+    return { ok: false, why: `the built addon does not load (${built.error.message})` };
+  fs.rmSync(log, { force: true });
+  return { ok: true, file: built.file };
+}
+
+function main() {
+  if (fs.existsSync(path.join(root, 'lib', 'index.ts'))) {
+    say('development checkout: npm run build builds the addon');
+    return;
+  }
+  const rebuild =
+    process.env.npm_command === 'rebuild' ||
+    process.env.npm_config_build_from_source === 'true' ||
+    process.argv.includes('--build-from-source');
+  const pre = loadable(true);
+  if (pre.file && !rebuild) {
+    say(`using the prebuilt native addon ${path.relative(root, pre.file)}`);
+    return;
+  }
+  const reason = rebuild
+    ? 'building the native addon from source (rebuild)'
+    : `no prebuilt native addon loads on ${target}`;
+  const r = build();
+  if (r.ok) {
+    say(`${reason}: built it from source with node-gyp (${path.relative(root, r.file)})`);
+  } else if (pre.file) {
+    say(`${reason}: ${r.why}; keeping the prebuilt addon ${path.relative(root, pre.file)}`);
+  } else {
+    say(
+      `${reason} and ${r.why}; the TypeScript engine is in use (CaptureSink needs the addon); ${howTo()}`,
+    );
+  }
+}
+
+try {
+  main();
+} catch (err) {
+  say(`install step failed (${err && err.message}); the TypeScript engine is in use; ${howTo()}`);
+}
+process.exitCode = 0;

@@ -622,6 +622,65 @@ describe('bad values: TypeError/RangeError naming table and field; nothing writt
   });
 });
 
+describe("string reads through the decoders' string cache", () => {
+  // Strings of up to 32 bytes are looked up by their bytes in a direct-mapped
+  // cache of 1024 entries (docs/design.md "Schema-compiled codecs"): 5000
+  // distinct strings must collide, and every read must still be exact.
+  const Note = events.tables['events.Note']!;
+  const read = (p: Uint8Array): string => (Note.view(p) as unknown as { text(): string }).text();
+
+  test('5000 distinct strings (0-40 bytes, ASCII and not), read in interleaved rounds, each exactly', () => {
+    const rnd = fc.sample(fc.string({ unit: 'binary', maxLength: 14 }), { numRuns: 5000, seed: 7 });
+    const texts = [...new Set(rnd.map(wellFormed))];
+    for (let n = 0; n <= 40; n++) texts.push('x'.repeat(n), 'x'.repeat(Math.max(0, n - 1)) + 'y');
+    const payloads = texts.map((t) => Note.encode({ text: t }));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < texts.length; i++) {
+        const k = (i * 7919 + round * 104729) % texts.length;
+        expect(read(payloads[k]!)).toBe(texts[k]);
+      }
+    }
+    expect(texts.length).toBeGreaterThan(2000);
+  });
+
+  test('strings that differ only in their length or trailing bytes (zero bytes included) are told apart', () => {
+    const texts = [
+      'ab',
+      'ab\0',
+      'ab\0\0',
+      'abcd',
+      'abcd\0',
+      'abce',
+      'abc',
+      '',
+      '\0',
+      'a'.repeat(32),
+      'a'.repeat(31) + 'b',
+      'é',
+      'é\0',
+    ];
+    const payloads = texts.map((t) => Note.encode({ text: t }));
+    for (let round = 0; round < 4; round++)
+      texts.forEach((t, i) =>
+        expect(read(payloads[(i + round) % texts.length]!)).toBe(texts[(i + round) % texts.length]),
+      );
+    // 3025 strings with the same leading word and different trailing bytes:
+    // they share cache entries, and the trailing bytes must tell them apart.
+    const abc = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012';
+    const tails = [...abc].flatMap((x) => [...abc].map((y) => `wxyz${x}${y}`));
+    const tp = tails.map((t) => Note.encode({ text: t }));
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < tails.length; i++) {
+        const k = (i * 7919 + round * 13) % tails.length;
+        expect(read(tp[k]!)).toBe(tails[k]);
+      }
+    // The same bytes at another offset of another buffer: the same string.
+    const big = new Uint8Array(64 + payloads[3]!.length);
+    big.set(payloads[3]!, 64);
+    expect((Note.view(big, 64) as unknown as { text(): string }).text()).toBe('abcd');
+  });
+});
+
 describe('decoders over bytes that are not a valid message', () => {
   const good = (): Uint8Array =>
     Rich.encode({

@@ -524,7 +524,7 @@ export function generate(
         );
         member(key, f);
         dec.push(
-          `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return rdStr(this.$b, a + 4, this.$dv.getUint32(a, true)); }`,
+          `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return rdStr(this.$b, this.$dv, a + 4, this.$dv.getUint32(a, true)); }`,
         );
         obj.push(`${key}: this.${key}()`);
         vals.push(`${key}${opt}: string${orNull};`);
@@ -574,7 +574,7 @@ export function generate(
           ew = ealign = 4;
           encElems = `for (let i = 0; i < n; i++) dv.setUint32(d0 + 4 * i, 0, true);
       for (let i = 0; i < n; i++) { const e = x[i]; if (typeof e !== 'string') throw bad(${W}, 'a string', 'string', e, i); const p = str(e); if (p < 0) return -1; dv.setUint32(d0 + 4 * i, p - d0 - 4 * i, true); }`;
-          decElem = `{ const e = a + 4 * i; const s = e + this.$dv.getUint32(e, true); return rdStr(this.$b, s + 4, this.$dv.getUint32(s, true)); }`;
+          decElem = `{ const e = a + 4 * i; const s = e + this.$dv.getUint32(e, true); return rdStr(this.$b, this.$dv, s + 4, this.$dv.getUint32(s, true)); }`;
           objElem = `this.${key}(i)`;
           elemType = 'string';
         } else if (t.element === Base.Obj) {
@@ -884,12 +884,44 @@ function utf8Len(s${ty(': string')})${I} {
   }
   return m;
 }
-// Short ASCII strings through String.fromCharCode over one reused array per
-// length (no intermediate strings); anything else through TextDecoder.
+// Strings of up to 32 bytes are looked up first in a direct-mapped cache of
+// 1024 entries keyed by their bytes (docs/design.md "Schema-compiled codecs":
+// a telemetry stream repeats its labels and keys, and making the string was
+// most of a rich event's read): a hit compares the bytes and returns the
+// string made before, with no allocation. Misses, and longer strings: short
+// ASCII through String.fromCharCode over one reused array per length (no
+// intermediate strings), anything else through TextDecoder.
 const CHARS${ty(': number[][]')} = [];
 for (let n = 0; n <= 64; n++) CHARS.push(new Array(n).fill(0));
-function rdStr(b${U8}, p${I}, n${I})${ty(': string')} {
+// An entry: its length, its bytes as 32-bit words (the last one holds the
+// 1-3 trailing bytes, zero-padded), its string.
+const SC_WORDS = new Int32Array(1024 * 8);
+const SC_LEN = new Int32Array(1024).fill(-1);
+const SC_STR${ty(': string[]')} = new Array(1024).fill('');
+function rdStr(b${U8}, dv${DV}, p${I}, n${I})${ty(': string')} {
   if (p + n > b.length) throw rangeErr('string', 'of ' + n + ' bytes at ' + p + ' runs past the end of the buffer');
+  if (n > 32) return decStr(b, p, n);
+  const w = n >>> 2;
+  let tail = 0;
+  for (let j = n - 1; j >= w << 2; j--) tail = (tail << 8) | b[p + j]${ty('!')};
+  let h = Math.imul(n ^ tail, 0x01000193);
+  for (let i = 0; i < w; i++) h = Math.imul(h ^ dv.getInt32(p + 4 * i, true), 0x01000193);
+  h ^= h >>> 16;
+  const k = Math.imul(h, 0x85ebca6b) >>> 22; // the top 10 bits, mixed
+  const o = k << 3;
+  if (SC_LEN[k] === n && (w === 8 || SC_WORDS[o + w] === tail)) {
+    let i = 0;
+    while (i < w && SC_WORDS[o + i] === dv.getInt32(p + 4 * i, true)) i++;
+    if (i === w) return SC_STR[k]${ty('!')};
+  }
+  const s = decStr(b, p, n);
+  for (let i = 0; i < w; i++) SC_WORDS[o + i] = dv.getInt32(p + 4 * i, true);
+  if (w < 8) SC_WORDS[o + w] = tail;
+  SC_LEN[k] = n;
+  SC_STR[k] = s;
+  return s;
+}
+function decStr(b${U8}, p${I}, n${I})${ty(': string')} {
   if (n > 64) return TD.decode(b.subarray(p, p + n));
   const a = CHARS[n]${ty('!')};
   for (let i = 0; i < n; i++) { const c = b[p + i]${ty('!')}; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); a[i] = c; }

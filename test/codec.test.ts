@@ -924,4 +924,19 @@ describe('no per-message allocation (a fresh node --expose-gc process per scenar
       expect(r.heapBytesPerMessage).toBeLessThan(4);
     },
   );
+
+  // Every field of 1 M rich events, four strings each (labels and keys that
+  // repeat): the decoders' string cache returns the strings made before, so
+  // reading allocates no string (a fresh string per read: ~29 GCs here).
+  test('read-rich: 1M rich events, every field and string read: at most 10 GCs', () => {
+    const out = execFileSync(process.execPath, [
+      '--expose-gc',
+      join(__dirname, 'codec-gc-child.js'),
+      'read-rich',
+      String(N),
+    ]);
+    const r = JSON.parse(out.toString()) as { gcs: number; sum: boolean };
+    expect(r.sum).toBe(true);
+    expect(r.gcs).toBeLessThanOrEqual(10);
+  });
 });

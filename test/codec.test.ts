@@ -679,6 +679,21 @@ describe("string reads through the decoders' string cache", () => {
     big.set(payloads[3]!, 64);
     expect((Note.view(big, 64) as unknown as { text(): string }).text()).toBe('abcd');
   });
+
+  test('bytes that change while a string is read cannot poison the cache for later reads', () => {
+    // Bytes that change while a string is read (simulated: the view's bytes
+    // and its DataView see two payloads of the same layout, 'aaaa' and
+    // 'bbbb') must not leave an entry that pairs one's bytes with the
+    // other's string: a later read of 'aaaa' is 'aaaa'.
+    const pa = Note.encode({ text: 'aaaa' });
+    const pb = Note.encode({ text: 'bbbb' });
+    const torn = Note.createView() as unknown as {
+      $bind(b: Uint8Array, dv: DataView, at: number): { text(): string };
+    };
+    torn.$bind(pb, new DataView(pa.buffer, pa.byteOffset, pa.byteLength), 0).text();
+    expect(read(pa)).toBe('aaaa');
+    expect(read(pb)).toBe('bbbb');
+  });
 });
 
 describe('decoders over bytes that are not a valid message', () => {

@@ -907,6 +907,8 @@ for (let n = 0; n <= 64; n++) CHARS.push(new Array(n).fill(0));
 // An entry: its length, its bytes as 32-bit words (the last one holds the
 // 1-3 trailing bytes, zero-padded), its string.
 const SC_WORDS = new Int32Array(1024 * 8);
+const SC_BYTES = new Uint8Array(1024 * 32); // the bytes an entry was made from
+const SC_DV = new DataView(SC_BYTES.buffer);
 const SC_LEN = new Int32Array(1024).fill(-1);
 const SC_STR${ty(': string[]')} = new Array(1024).fill('');
 function rdStr(b${U8}, dv${DV}, p${I}, n${I})${ty(': string')} {
@@ -925,8 +927,16 @@ function rdStr(b${U8}, dv${DV}, p${I}, n${I})${ty(': string')} {
     while (i < w && SC_WORDS[o + i] === dv.getInt32(p + 4 * i, true)) i++;
     if (i === w) return SC_STR[k]${ty('!')};
   }
-  const s = decStr(b, p, n);
-  for (let i = 0; i < w; i++) SC_WORDS[o + i] = dv.getInt32(p + 4 * i, true);
+  // A miss: the entry's words and its string both come from one copy of the
+  // bytes, never from two reads of them: bytes that change meanwhile (a
+  // SharedArrayBuffer written by another thread) cannot pair the words of
+  // one string with another string for every later read.
+  const c = k << 5;
+  for (let i = 0; i < n; i++) SC_BYTES[c + i] = b[p + i]${ty('!')};
+  const s = decStr(SC_BYTES, c, n);
+  tail = 0;
+  for (let j = n - 1; j >= w << 2; j--) tail = (tail << 8) | SC_BYTES[c + j]${ty('!')};
+  for (let i = 0; i < w; i++) SC_WORDS[o + i] = SC_DV.getInt32(c + 4 * i, true);
   if (w < 8) SC_WORDS[o + w] = tail;
   SC_LEN[k] = n;
   SC_STR[k] = s;

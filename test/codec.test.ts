@@ -27,6 +27,7 @@ import {
 import { camel } from '../lib/codec/generate';
 import { Base, readSchema, type RSchema } from '../lib/codec/reflection';
 import { cppVerify, flatcCoverage, flatcEvents } from './codec-flatc';
+import { covArb, richArb } from './codec-arbs';
 import { thrown } from './helpers';
 
 const ROOT = join(__dirname, '..');
@@ -139,135 +140,6 @@ function flatcUnpack(mod: Record<string, unknown>, name: string, bytes: Uint8Arr
   const { ByteBuffer } = require('flatbuffers') as typeof import('flatbuffers');
   return cls[`getRootAs${short}`]!(new ByteBuffer(bytes)).unpack();
 }
-
-// ---- arbitraries --------------------------------------------------------
-
-const u64 = fc.oneof(
-  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  fc.constantFrom(0n, 2n ** 64n - 1n, 2n ** 63n, 0, 2 ** 53 - 1, 2 ** 32),
-  fc.maxSafeNat(),
-);
-const i64 = fc.oneof(
-  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-  fc.constantFrom(-(2n ** 63n), 2n ** 63n - 1n, -1, -(2 ** 53) + 1, -(2 ** 32)),
-  fc.maxSafeInteger(),
-);
-const str = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 24 }),
-  fc.string({ unit: 'grapheme', maxLength: 12 }),
-  fc.constantFrom('', '\ud800', 'a\udc00b', '\udbff\udfff', 'é'.repeat(40), 'x'.repeat(100)),
-);
-const int = (min: number, max: number): fc.Arbitrary<number> => fc.integer({ min, max });
-const bytesArb = fc.oneof(
-  fc.uint8Array({ maxLength: 16 }),
-  fc.array(int(0, 255), { maxLength: 8 }),
-);
-
-const richArb = fc
-  .record(
-    {
-      deviceId: u64,
-      timestamp: u64,
-      label: str,
-      readings: fc.array(fc.double(), { maxLength: 6 }),
-      level: fc.constantFrom(0, 1, 2, 3),
-      position: fc.record({ x: fc.float(), y: fc.float(), z: fc.float() }),
-      tags: fc.array(fc.record({ key: str, value: i64 }, { requiredKeys: [] }), { maxLength: 4 }),
-      flags: bytesArb,
-      active: fc.boolean(),
-    },
-    { requiredKeys: [] },
-  )
-  .chain((r) =>
-    fc
-      .oneof(
-        fc.constant({}),
-        fc.record({
-          detailType: fc.constant(1),
-          detail: fc.record(
-            { code: int(-(2 ** 31), 2 ** 31 - 1), text: str },
-            { requiredKeys: [] },
-          ),
-        }),
-        fc.record({
-          detailType: fc.constant(2),
-          detail: fc.record({ text: str }, { requiredKeys: [] }),
-        }),
-      )
-      .map((d) => ({ ...r, ...d })),
-  );
-
-const innerArb = fc.record({ a: int(-32768, 32767), b: int(-128, 127) });
-const leafArb = fc.record({ s: str, n: int(-(2 ** 31), 2 ** 31 - 1) }, { requiredKeys: [] });
-const covNode = fc
-  .record(
-    {
-      b: fc.boolean(),
-      i8: int(-128, 127),
-      u8: int(0, 255),
-      i16: int(-32768, 32767),
-      u16: int(0, 65535),
-      i32: int(-(2 ** 31), 2 ** 31 - 1),
-      u32: int(0, 2 ** 32 - 1),
-      i64,
-      u64,
-      f32: fc.float(),
-      f64: fc.double(),
-      dI32: int(-(2 ** 31), 2 ** 31 - 1),
-      dF64: fc.double(),
-      dB: fc.boolean(),
-      dU64: u64,
-      dI64: i64,
-      dF32: fc.float(),
-      color: fc.constantFrom(0, 2, 7),
-      flags: int(0, 7),
-      s: str,
-      req: str,
-      outer: fc.record({ x: fc.double(), inner: innerArb, c: fc.constantFrom(0, 2, 7) }),
-      leaf: leafArb,
-      vBool: fc.array(fc.boolean(), { maxLength: 5 }),
-      vI8: fc.oneof(fc.array(int(-128, 127), { maxLength: 5 }), fc.int8Array({ maxLength: 5 })),
-      vU8: bytesArb,
-      vI16: fc.array(int(-32768, 32767), { maxLength: 5 }),
-      vU16: fc.array(int(0, 65535), { maxLength: 5 }),
-      vI32: fc.array(int(-(2 ** 31), 2 ** 31 - 1), { maxLength: 5 }),
-      vU32: fc.array(int(0, 2 ** 32 - 1), { maxLength: 5 }),
-      vI64: fc.array(i64, { maxLength: 4 }),
-      vU64: fc.oneof(fc.array(u64, { maxLength: 4 }), fc.bigUint64Array({ maxLength: 3 })),
-      vF32: fc.oneof(fc.array(fc.float(), { maxLength: 4 }), fc.float32Array({ maxLength: 3 })),
-      vF64: fc.oneof(fc.array(fc.double(), { maxLength: 4 }), fc.float64Array({ maxLength: 3 })),
-      vColor: fc.array(fc.constantFrom(0, 2, 7), { maxLength: 4 }),
-      vStr: fc.array(str, { maxLength: 4 }),
-      vOuter: fc.array(
-        fc.record({ x: fc.double(), inner: innerArb, c: fc.constantFrom(0, 2, 7) }),
-        { maxLength: 3 },
-      ),
-      vInner: fc.array(innerArb, { maxLength: 3 }),
-      vLeaf: fc.array(leafArb, { maxLength: 3 }),
-      nested: leafArb.map((l) => Leaf.encode(l)),
-      opt: int(-(2 ** 31), 2 ** 31 - 1),
-      reqInner: innerArb,
-      ids: fc.record({ a: str, b: fc.double(), c: int(-5, 5) }, { requiredKeys: [] }),
-      optU64: u64,
-    },
-    { requiredKeys: ['req', 'reqInner'] },
-  )
-  .chain((r) =>
-    fc
-      .oneof(
-        fc.constant({}),
-        fc.record({ anyType: fc.constant(1), any: leafArb }),
-        fc.record({
-          anyType: fc.constant(2),
-          any: fc.record({ x: i64, y: fc.array(str, { maxLength: 3 }) }, { requiredKeys: [] }),
-        }),
-      )
-      .map((d) => ({ ...r, ...d }) as Record<string, unknown>),
-  );
-const covArb = fc.array(covNode, { minLength: 1, maxLength: 3 }).map((chain) => {
-  for (let i = 0; i + 1 < chain.length; i++) chain[i]!.next = chain[i + 1];
-  return chain[0]!;
-});
 
 /** Encodes at `at` inside a larger buffer filled with garbage; returns the payload (a copy). */
 function encodeAt<T>(codec: TableCodec<T>, value: T, at: number): Uint8Array {
@@ -750,6 +622,80 @@ describe('bad values: TypeError/RangeError naming table and field; nothing writt
   });
 });
 
+describe("string reads through the decoders' string cache", () => {
+  // Strings of up to 32 bytes are looked up by their bytes in a direct-mapped
+  // cache of 1024 entries (docs/design.md "Schema-compiled codecs"): 5000
+  // distinct strings must collide, and every read must still be exact.
+  const Note = events.tables['events.Note']!;
+  const read = (p: Uint8Array): string => (Note.view(p) as unknown as { text(): string }).text();
+
+  test('5000 distinct strings (0-40 bytes, ASCII and not), read in interleaved rounds, each exactly', () => {
+    const rnd = fc.sample(fc.string({ unit: 'binary', maxLength: 14 }), { numRuns: 5000, seed: 7 });
+    const texts = [...new Set(rnd.map(wellFormed))];
+    for (let n = 0; n <= 40; n++) texts.push('x'.repeat(n), 'x'.repeat(Math.max(0, n - 1)) + 'y');
+    const payloads = texts.map((t) => Note.encode({ text: t }));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < texts.length; i++) {
+        const k = (i * 7919 + round * 104729) % texts.length;
+        expect(read(payloads[k]!)).toBe(texts[k]);
+      }
+    }
+    expect(texts.length).toBeGreaterThan(2000);
+  });
+
+  test('strings that differ only in their length or trailing bytes (zero bytes included) are told apart', () => {
+    const texts = [
+      'ab',
+      'ab\0',
+      'ab\0\0',
+      'abcd',
+      'abcd\0',
+      'abce',
+      'abc',
+      '',
+      '\0',
+      'a'.repeat(32),
+      'a'.repeat(31) + 'b',
+      'é',
+      'é\0',
+    ];
+    const payloads = texts.map((t) => Note.encode({ text: t }));
+    for (let round = 0; round < 4; round++)
+      texts.forEach((t, i) =>
+        expect(read(payloads[(i + round) % texts.length]!)).toBe(texts[(i + round) % texts.length]),
+      );
+    // 3025 strings with the same leading word and different trailing bytes:
+    // they share cache entries, and the trailing bytes must tell them apart.
+    const abc = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012';
+    const tails = [...abc].flatMap((x) => [...abc].map((y) => `wxyz${x}${y}`));
+    const tp = tails.map((t) => Note.encode({ text: t }));
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < tails.length; i++) {
+        const k = (i * 7919 + round * 13) % tails.length;
+        expect(read(tp[k]!)).toBe(tails[k]);
+      }
+    // The same bytes at another offset of another buffer: the same string.
+    const big = new Uint8Array(64 + payloads[3]!.length);
+    big.set(payloads[3]!, 64);
+    expect((Note.view(big, 64) as unknown as { text(): string }).text()).toBe('abcd');
+  });
+
+  test('bytes that change while a string is read cannot poison the cache for later reads', () => {
+    // Bytes that change while a string is read (simulated: the view's bytes
+    // and its DataView see two payloads of the same layout, 'aaaa' and
+    // 'bbbb') must not leave an entry that pairs one's bytes with the
+    // other's string: a later read of 'aaaa' is 'aaaa'.
+    const pa = Note.encode({ text: 'aaaa' });
+    const pb = Note.encode({ text: 'bbbb' });
+    const torn = Note.createView() as unknown as {
+      $bind(b: Uint8Array, dv: DataView, at: number): { text(): string };
+    };
+    torn.$bind(pb, new DataView(pa.buffer, pa.byteOffset, pa.byteLength), 0).text();
+    expect(read(pa)).toBe('aaaa');
+    expect(read(pb)).toBe('bbbb');
+  });
+});
+
 describe('decoders over bytes that are not a valid message', () => {
   const good = (): Uint8Array =>
     Rich.encode({
@@ -993,4 +939,19 @@ describe('no per-message allocation (a fresh node --expose-gc process per scenar
       expect(r.heapBytesPerMessage).toBeLessThan(4);
     },
   );
+
+  // Every field of 1 M rich events, four strings each (labels and keys that
+  // repeat): the decoders' string cache returns the strings made before, so
+  // reading allocates no string (a fresh string per read: ~29 GCs here).
+  test('read-rich: 1M rich events, every field and string read: at most 10 GCs', () => {
+    const out = execFileSync(process.execPath, [
+      '--expose-gc',
+      join(__dirname, 'codec-gc-child.js'),
+      'read-rich',
+      String(N),
+    ]);
+    const r = JSON.parse(out.toString()) as { gcs: number; sum: boolean };
+    expect(r.sum).toBe(true);
+    expect(r.gcs).toBeLessThanOrEqual(10);
+  });
 });

@@ -72,6 +72,12 @@ const sampleEncoder = {
   },
   sizeOf: () => 16,
 };
+// codec-writeWith: the schema-compiled Telemetry codec (test/schema/events.fbs)
+// through writeWith, number-valued u64s (µs timestamps fit 2^53): no BigInt.
+const Telemetry = fs.compileSchema(
+  require('node:fs').readFileSync(require('node:path').join(__dirname, 'generated/events.bfbs')),
+).tables['events.Telemetry'];
+const tel = { deviceId: 0, timestamp: 0, value: 0 };
 const item = { i: 0, serialize: (b) => telemetry(b, item.i) };
 const builder = new fs.ArenaBuilder();
 const w = new fs.StreamWriter(sink, framer, { slabSize: 1 << 16 });
@@ -85,6 +91,12 @@ const run = {
   writeWith: (i) => {
     sample.id = i;
     w.writeWith(sampleEncoder, sample);
+  },
+  'codec-writeWith': (i) => {
+    tel.deviceId = 1000 + (i & 63);
+    tel.timestamp = 1_700_000_000_000_000 + i;
+    tel.value = i * 0.25;
+    w.writeWith(Telemetry, tel);
   },
   writeFinished: (i) => {
     builder.clear();

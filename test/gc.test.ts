@@ -100,3 +100,17 @@ describe.each(['writeWith', 'file-writeWith', ...(native ? ['capture-writeWith']
     });
   },
 );
+
+// The schema-compiled Telemetry codec through writeWith (the README's fastest
+// path), number-valued u64s: into a no-op sink and into a CaptureSink.
+describe.each(['codec-writeWith', ...(native ? ['capture-codec-writeWith'] : [])])(
+  '%s',
+  (scenario) => {
+    test(`${N} telemetry events encoded in place by the codec cause no GC`, () => {
+      const r = run(scenario);
+      expect(r.frames).toBe(N + 200_000);
+      expect(r.gcs).toBe(0);
+      expect(r.heapBytesPerMessage).toBeLessThan(1);
+    });
+  },
+);

@@ -108,9 +108,9 @@ const KINDS: Record<number, ScalarKind> = {
   [Base.Long]: {
     width: 8,
     ok: (x) =>
-      `(typeof ${x} === 'bigint' ? ${x} >= -0x8000000000000000n && ${x} <= 0x7fffffffffffffffn : Number.isSafeInteger(${x}))`,
+      `(typeof ${x} === 'bigint' ? BigInt.asIntN(64, ${x}) === ${x} : Number.isSafeInteger(${x}))`,
     write: (p, x) =>
-      `if (typeof ${x} === 'bigint') dv.setBigInt64(${p}, ${x}, true); else { dv.setUint32(${p}, ${x} >>> 0, true); dv.setInt32(${p} + 4, Math.floor(${x} / 4294967296), true); }`,
+      `if (typeof ${x} === 'bigint') w64(${p}, ${x}); else { dv.setUint32(${p}, ${x} >>> 0, true); dv.setInt32(${p} + 4, Math.floor(${x} / 4294967296), true); }`,
     read: (p) => `this.$dv.getBigInt64(${p}, true)`,
     readNumber: (p) =>
       `this.$dv.getUint32(${p}, true) + this.$dv.getInt32(${p} + 4, true) * 4294967296`,
@@ -123,9 +123,9 @@ const KINDS: Record<number, ScalarKind> = {
   [Base.ULong]: {
     width: 8,
     ok: (x) =>
-      `(typeof ${x} === 'bigint' ? ${x} >= 0n && ${x} <= 0xffffffffffffffffn : Number.isSafeInteger(${x}) && ${x} >= 0)`,
+      `(typeof ${x} === 'bigint' ? BigInt.asUintN(64, ${x}) === ${x} : Number.isSafeInteger(${x}) && ${x} >= 0)`,
     write: (p, x) =>
-      `if (typeof ${x} === 'bigint') dv.setBigUint64(${p}, ${x}, true); else { dv.setUint32(${p}, ${x} >>> 0, true); dv.setUint32(${p} + 4, (${x} - (${x} >>> 0)) / 4294967296, true); }`,
+      `if (typeof ${x} === 'bigint') w64(${p}, ${x}); else { dv.setUint32(${p}, ${x} >>> 0, true); dv.setUint32(${p} + 4, (${x} - (${x} >>> 0)) / 4294967296, true); }`,
     read: (p) => `this.$dv.getBigUint64(${p}, true)`,
     readNumber: (p) =>
       `this.$dv.getUint32(${p}, true) + this.$dv.getUint32(${p} + 4, true) * 4294967296`,
@@ -524,7 +524,7 @@ export function generate(
         );
         member(key, f);
         dec.push(
-          `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return rdStr(this.$b, a + 4, this.$dv.getUint32(a, true)); }`,
+          `${key}() { ${o_} if (!o) return null; const p = this.$t + o; const a = p + this.$dv.getUint32(p, true); return rdStr(this.$b, this.$dv, a + 4, this.$dv.getUint32(a, true)); }`,
         );
         obj.push(`${key}: this.${key}()`);
         vals.push(`${key}${opt}: string${orNull};`);
@@ -574,7 +574,7 @@ export function generate(
           ew = ealign = 4;
           encElems = `for (let i = 0; i < n; i++) dv.setUint32(d0 + 4 * i, 0, true);
       for (let i = 0; i < n; i++) { const e = x[i]; if (typeof e !== 'string') throw bad(${W}, 'a string', 'string', e, i); const p = str(e); if (p < 0) return -1; dv.setUint32(d0 + 4 * i, p - d0 - 4 * i, true); }`;
-          decElem = `{ const e = a + 4 * i; const s = e + this.$dv.getUint32(e, true); return rdStr(this.$b, s + 4, this.$dv.getUint32(s, true)); }`;
+          decElem = `{ const e = a + 4 * i; const s = e + this.$dv.getUint32(e, true); return rdStr(this.$b, this.$dv, s + 4, this.$dv.getUint32(s, true)); }`;
           objElem = `this.${key}(i)`;
           elemType = 'string';
         } else if (t.element === Base.Obj) {
@@ -701,9 +701,9 @@ export function generate(
       if (${numDefault}) { ${absent(s)} }
       else { dv.setUint32(${p}, x >>> 0, true); dv.${signed ? 'setInt32' : 'setUint32'}(${p} + 4, ${signed ? 'Math.floor(x / 4294967296)' : '(x - (x >>> 0)) / 4294967296'}, true); ${present(s)} }
     } else if (typeof x === 'bigint') {
-      if (!(${signed ? 'x >= -0x8000000000000000n && x <= 0x7fffffffffffffffn' : 'x >= 0n && x <= 0xffffffffffffffffn'})) throw bad(${W}, ${q(k.desc)}, 'int64', x);
+      if (!(${signed ? 'BigInt.asIntN(64, x) === x' : 'BigInt.asUintN(64, x) === x'})) throw bad(${W}, ${q(k.desc)}, 'int64', x);
       if (${bigDefault}) { ${absent(s)} }
-      else { dv.${signed ? 'setBigInt64' : 'setBigUint64'}(${p}, x, true); ${present(s)} }
+      else { w64(${p}, x); ${present(s)} }
     } else if (x === undefined || x === null) { ${absent(s)} }
     else throw bad(${W}, ${q(k.desc)}, 'int64', x); }`,
         );
@@ -804,6 +804,17 @@ function r${ti}(${ENC})${I} {
 const EMPTY${U8} = new Uint8Array(0);
 const EMPTY_DV${DV} = new DataView(EMPTY.buffer);
 const TD = new TextDecoder();
+// A bigint's 64 bits through a BigUint64Array and two int32 stores: ~3x
+// cheaper than DataView.setBigUint64 (docs/design.md "Schema-compiled
+// codecs"); the caller has checked the range, so the wrap is never taken.
+const B64 = new BigUint64Array(1);
+const B64W = new Int32Array(B64.buffer);
+const B64LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1; // the host's low word
+function w64(p${I}, x${ty(': bigint')})${ty(': void')} {
+  B64[0] = x;
+  dv.setInt32(p, B64W[B64LO]${ty('!')}, true);
+  dv.setInt32(p + 4, B64W[1 - B64LO]${ty('!')}, true);
+}
 // The encoder's state: one encoding at a time. A value's getter that calls
 // an encoder again (re-entry) runs it with this state saved and restored.
 let b = EMPTY, dv = EMPTY_DV, A = 0, E = 0, L = 0, busy = false;
@@ -884,12 +895,54 @@ function utf8Len(s${ty(': string')})${I} {
   }
   return m;
 }
-// Short ASCII strings through String.fromCharCode over one reused array per
-// length (no intermediate strings); anything else through TextDecoder.
+// Strings of up to 32 bytes are looked up first in a direct-mapped cache of
+// 1024 entries keyed by their bytes (docs/design.md "Schema-compiled codecs":
+// a telemetry stream repeats its labels and keys, and making the string was
+// most of a rich event's read): a hit compares the bytes and returns the
+// string made before, with no allocation. Misses, and longer strings: short
+// ASCII through String.fromCharCode over one reused array per length (no
+// intermediate strings), anything else through TextDecoder.
 const CHARS${ty(': number[][]')} = [];
 for (let n = 0; n <= 64; n++) CHARS.push(new Array(n).fill(0));
-function rdStr(b${U8}, p${I}, n${I})${ty(': string')} {
+// An entry: its length, its bytes as 32-bit words (the last one holds the
+// 1-3 trailing bytes, zero-padded), its string.
+const SC_WORDS = new Int32Array(1024 * 8);
+const SC_BYTES = new Uint8Array(1024 * 32); // the bytes an entry was made from
+const SC_DV = new DataView(SC_BYTES.buffer);
+const SC_LEN = new Int32Array(1024).fill(-1);
+const SC_STR${ty(': string[]')} = new Array(1024).fill('');
+function rdStr(b${U8}, dv${DV}, p${I}, n${I})${ty(': string')} {
   if (p + n > b.length) throw rangeErr('string', 'of ' + n + ' bytes at ' + p + ' runs past the end of the buffer');
+  if (n > 32) return decStr(b, p, n);
+  const w = n >>> 2;
+  let tail = 0;
+  for (let j = n - 1; j >= w << 2; j--) tail = (tail << 8) | b[p + j]${ty('!')};
+  let h = Math.imul(n ^ tail, 0x01000193);
+  for (let i = 0; i < w; i++) h = Math.imul(h ^ dv.getInt32(p + 4 * i, true), 0x01000193);
+  h ^= h >>> 16;
+  const k = Math.imul(h, 0x85ebca6b) >>> 22; // the top 10 bits, mixed
+  const o = k << 3;
+  if (SC_LEN[k] === n && (w === 8 || SC_WORDS[o + w] === tail)) {
+    let i = 0;
+    while (i < w && SC_WORDS[o + i] === dv.getInt32(p + 4 * i, true)) i++;
+    if (i === w) return SC_STR[k]${ty('!')};
+  }
+  // A miss: the entry's words and its string both come from one copy of the
+  // bytes, never from two reads of them: bytes that change meanwhile (a
+  // SharedArrayBuffer written by another thread) cannot pair the words of
+  // one string with another string for every later read.
+  const c = k << 5;
+  for (let i = 0; i < n; i++) SC_BYTES[c + i] = b[p + i]${ty('!')};
+  const s = decStr(SC_BYTES, c, n);
+  tail = 0;
+  for (let j = n - 1; j >= w << 2; j--) tail = (tail << 8) | SC_BYTES[c + j]${ty('!')};
+  for (let i = 0; i < w; i++) SC_WORDS[o + i] = SC_DV.getInt32(c + 4 * i, true);
+  if (w < 8) SC_WORDS[o + w] = tail;
+  SC_LEN[k] = n;
+  SC_STR[k] = s;
+  return s;
+}
+function decStr(b${U8}, p${I}, n${I})${ty(': string')} {
   if (n > 64) return TD.decode(b.subarray(p, p + n));
   const a = CHARS[n]${ty('!')};
   for (let i = 0; i < n; i++) { const c = b[p + i]${ty('!')}; if (c >= 0x80) return TD.decode(b.subarray(p, p + n)); a[i] = c; }
@@ -965,7 +1018,7 @@ function makeCodec${ty('<T, V extends { $bind(b: Uint8Array, dv: DataView, at: n
     }
     // Helpers a schema may not need (no strings, no vectors): used here, so
     // that a project with noUnusedLocals compiles the module as it is.
-    lines.push('void [isList, str, rdStr, reenter];');
+    lines.push('void [isList, str, rdStr, reenter, w64];');
     const id = opts.identity!;
     lines.push(`/** The schema these codecs were generated from. */
 export const schema = {

@@ -38,7 +38,17 @@ function fresh(content: Uint8Array = new Uint8Array(0)): string {
 }
 const frame = (p: Uint8Array): Buffer => Buffer.from(framer.frame(p));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+// The fds open on this suite's files: what a reader holds, and nothing of
+// jest's or libuv's own (whose fds come and go on their own schedule, so a
+// count of every fd in the process is not a measure of ours).
+const fds = (): number =>
+  fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+    } catch {
+      return false; // closed since the listing
+    }
+  }).length;
 
 /** Counts the fs.watch watchers opened and not yet closed, for the test's duration. */
 let watching = 0;

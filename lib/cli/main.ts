@@ -1,45 +1,143 @@
 #!/usr/bin/env node
 /**
- * The `flatstream` command (package.json `bin`):
+ * The `flatstream` command (package.json `bin`; docs/design.md "The
+ * flatstream command"):
  *
  *     flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]
+ *     flatstream info|verify|cat|recover FILE [options]
  *
- * Owns: argument parsing and exit codes. Imports: lib/cli/gen.
+ * Exit codes: 0 ok, 1 damage found, 2 usage.
+ *
+ * Owns: subcommand dispatch, help, exit codes. Imports: lib/cli/gen,
+ * lib/cli/inspect.
  */
+import { writeSync } from 'node:fs';
 import { gen } from './gen';
+import { type Io, UsageError, cat, info, recover, verify } from './inspect';
 
-const USAGE = 'usage: flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]';
+const GEN_USAGE =
+  'usage: flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]';
+
+/** Each subcommand's help (`flatstream <cmd> --help`). */
+export const HELP: Readonly<Record<string, string>> = {
+  gen: `${GEN_USAGE}
+Writes the schema-compiled codecs of a schema as a TypeScript module.`,
+  info: `usage: flatstream info FILE [--json] [--checksum NAME]
+Prints the header (if any), the checksum (from the header, or detected on
+frame 0), the frame count, payload sizes (min/median/max), the first and
+last frame offsets, and how the file ends (clean, torn tail, damaged).
+Exit 0 if the file ends clean, 1 if not (or it is not a stream), 2 on usage.`,
+  verify: `usage: flatstream verify FILE [--json] [--quiet] [--checksum NAME]
+Checks every frame; lists each damaged range (offset, bytes, why) and reads
+on past it (a checksummed stream). A progress bar on a terminal for files of
+64 MiB or more (never when piped, with --json or --quiet).
+Exit 0 if every frame verifies, 1 if damage was found, 2 on usage.`,
+  cat: `usage: flatstream cat FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]
+Prints one JSON line per message: decoded through the schema (--schema auto,
+the default, takes it from the header; every payload is verified against
+it first), or --raw: {"frame":N,"offset":O,"hex"|"base64":"..."}.
+Exit 0 at a clean end, 1 at damage (after the messages before it), 2 on usage.`,
+  recover: `usage: flatstream recover FILE [--truncate] [--json] [--checksum NAME]
+Reports how the stream ends (frame counts include a header); --truncate
+cuts a torn tail left by a writer that died. Damage inside the file, or
+a file that does not look like a torn stream, is reported and never cut.
+Exit 0 if clean (or repaired), 1 if a torn tail remains or damage was found,
+2 on usage.`,
+};
+
+const USAGE = `usage: flatstream <command> [options]  (flatstream <command> --help)
+commands:
+  info FILE      header, frames, sizes, checksum, how the file ends
+  verify FILE    check every frame, list damaged ranges
+  cat FILE       messages as NDJSON (through a schema, or --raw hex|base64)
+  recover FILE   report a torn tail; --truncate repairs it
+  gen SCHEMA     schema-compiled codecs as a TypeScript module
+exit codes: 0 ok, 1 damage found, 2 usage`;
+
+const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number> = {
+  info,
+  verify,
+  cat,
+  recover,
+};
 
 /** Runs the command line `argv` (without node and the script); returns the exit code. */
-export function main(argv: readonly string[]): number {
-  if (argv[0] !== 'gen') {
-    process.stderr.write(`${USAGE}\n`);
+export function main(argv: readonly string[], io?: Io): number {
+  const out = io ?? {
+    out: (s: string) => void writeAll(1, s),
+    err: (s: string) => void writeAll(2, s),
+    tty: process.stderr.isTTY === true,
+  };
+  const cmd = argv[0];
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    (cmd === undefined ? out.err : out.out)(`${USAGE}\n`);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (!(cmd in HELP)) {
+    out.err(`flatstream: unknown command ${cmd}\n${USAGE}\n`);
     return 2;
   }
+  const rest = argv.slice(1);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out.out(`${HELP[cmd]!}\n`);
+    return 0;
+  }
+  if (cmd === 'gen') return genCommand(rest, out);
+  try {
+    return COMMANDS[cmd]!(rest, out);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.err(`flatstream ${cmd}: ${err.message}\n${HELP[cmd]!.split('\n')[0]!}\n`);
+      return 2;
+    }
+    // A file that is not ours, read as a stream, fails as one: damage.
+    out.err(`flatstream ${cmd}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function genCommand(argv: readonly string[], io: Io): number {
   let input: string | undefined;
   let out: string | undefined;
   let rootType: string | undefined;
-  for (let i = 1; i < argv.length; i++) {
+  for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-o' || a === '--out') out = argv[++i];
     else if (a === '--root-type') rootType = argv[++i];
     else if (input === undefined && !a.startsWith('-')) input = a;
     else {
-      process.stderr.write(`flatstream gen: unexpected argument ${a}\n${USAGE}\n`);
+      io.err(`flatstream gen: unexpected argument ${a}\n${GEN_USAGE}\n`);
       return 2;
     }
   }
   if (input === undefined || out === undefined) {
-    process.stderr.write(`${USAGE}\n`);
+    io.err(`${GEN_USAGE}\n`);
     return 2;
   }
   try {
     const file = gen(input, out, rootType === undefined ? {} : { rootType });
-    process.stdout.write(`wrote ${file}\n`);
+    io.out(`wrote ${file}\n`);
     return 0;
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
+    io.err(`${(err as Error).message}\n`);
     return 1;
+  }
+}
+
+// Synchronous writes, whole, so output is complete when the exit code is
+// set; a closed pipe (| head) ends the output quietly.
+function writeAll(fd: number, s: string): void {
+  const buf = Buffer.from(s);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    }
   }
 }
 

@@ -308,12 +308,29 @@ export function detectHeader(bytes: Uint8Array): DetectedHeader | null {
 }
 
 /**
- * Without a header: the first checksum of crc16, crc32, crc32c, xxhash64,
- * crc64 under which frame 0 of `bytes` verifies, else none (a guess:
- * docs/design.md, "Stream header").
+ * Without a header: of crc16, crc32, crc32c, xxhash64, crc64, the one under
+ * which the frames of `bytes` verify furthest from frame 0 (the first on a
+ * tie), else none (a guess: docs/design.md, "Stream header").
  */
 export function guessChecksum(bytes: Uint8Array): BuiltinChecksum {
-  return CANDIDATES.find((c) => c.width > 0 && frameZero(bytes, c) !== null) ?? checksums.none;
+  // Frame 0 alone can verify under several (an empty payload's CRCs are all
+  // 0): the one that reads furthest into `bytes` wins, the first on a tie.
+  let best: BuiltinChecksum = checksums.none;
+  let bestReach = 0;
+  for (const c of CANDIDATES) {
+    if (c.width === 0) continue;
+    let at = 0;
+    for (;;) {
+      const payload = frameZero(bytes.subarray(at), c);
+      if (payload === null) break;
+      at += 4 + c.width + payload.length;
+    }
+    if (at > bestReach) {
+      best = c;
+      bestReach = at;
+    }
+  }
+  return best;
 }
 
 /** The deframer a detected header calls for. */

@@ -196,8 +196,9 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * header"): a headed stream's header says its checksum, and frame 0, the
    * header, is never delivered (`reader.header` has it; message frames are
    * numbered from 1). Without a header, `options.deframer` is used if given;
-   * otherwise the checksum is guessed from frame 0: the first of crc16,
-   * crc32, crc32c, xxhash64, crc64 under which it verifies, else none.
+   * otherwise the checksum is guessed: of crc16, crc32, crc32c, xxhash64,
+   * crc64, the one under which the first bytes verify furthest from frame
+   * 0, else none.
    * Sources: bytes, a path or URL (a regular file: its first bytes are read
    * synchronously, so no FIFO), an fd (read at offset 0). Throws
    * `HeaderError` for a header this library cannot read.

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Builder } from 'flatbuffers';
 import {
+  CaptureSink,
   ChecksumDeframer,
   ChecksumFramer,
   Crc16,
@@ -29,6 +30,7 @@ import {
   decodeHeader,
   detectHeader,
   encodeHeader,
+  native,
 } from '../lib/index';
 import { bytes, prng, readAll, thrown } from './helpers';
 
@@ -323,3 +325,40 @@ test('hostile header payloads: truncations and mutations are HeaderErrors or val
   }
   expect(errors).toBeGreaterThan(good.length - 8);
 });
+
+(native ? test : test.skip)(
+  'CaptureSink: the header option starts an empty file; a headed file of another checksum is refused at bind (native only)',
+  async () => {
+    const path = join(dir, 'cap.fst');
+    const open = (framer: Framer, header?: typeof H) => {
+      const sink = new CaptureSink(path, {
+        stagingPath: join(dir, 'cap.staging'),
+        ...(header ? { header } : {}),
+      });
+      return { sink, writer: () => new StreamWriter(sink, framer) };
+    };
+    const a = open(new ChecksumFramer(XxHash64), H);
+    const w = a.writer();
+    for (const p of payloads(3)) w.writePayload(p);
+    await w.close();
+    await a.sink.close();
+    // Reopened with the header option again: checked, not written twice.
+    const b = open(new ChecksumFramer(XxHash64), H);
+    const w2 = b.writer();
+    w2.writePayload(bytes(7, 99));
+    await w2.close();
+    await b.sink.close();
+    const r = StreamReader.open(path);
+    expect(r.header?.checksum).toBe('xxhash64');
+    expect([...r.messages()].map((p) => Buffer.from(p))).toEqual([...payloads(3), bytes(7, 99)]);
+    const before = readFileSync(path);
+    const c = open(new ChecksumFramer(Crc32));
+    const e = thrown(() => c.writer());
+    expect(e).toBeInstanceOf(FormatMismatchError);
+    expect(e.message).toBe(
+      `'${path}' has a stream header for xxhash64 frames; appending crc32 frames would make it unreadable`,
+    );
+    await c.sink.close();
+    expect(readFileSync(path)).toEqual(before);
+  },
+);

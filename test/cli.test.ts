@@ -3,8 +3,16 @@
 // JPEG, a directory, a FIFO), exact output on small fixtures, exit codes
 // 0 ok / 1 damage / 2 usage. Runs dist/ (npm run build:ts first), in the
 // engine mode of the suite (FLATSTREAM_NATIVE is passed on).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -386,3 +394,67 @@ test('verify draws a progress bar (cli-progress) on a terminal for a large file,
   expect(piped.stderr).toBe('');
   expect(piped.stdout).toBe(`ok        65 frames verified (xxhash64), ${size} bytes\n`);
 });
+
+test('head -n and tail -n print the first and last messages as cat does', () => {
+  plain();
+  expect(run('head', '-n', '2', 'plain.fst', '--raw', 'hex').stdout).toBe(
+    '{"frame":0,"offset":0,"hex":"616161"}\n{"frame":1,"offset":11,"hex":"62626262"}\n',
+  );
+  expect(run('tail', '-n', '2', 'plain.fst', '--raw', 'hex').stdout).toBe(
+    '{"frame":3,"offset":36,"hex":"646464646464"}\n{"frame":4,"offset":50,"hex":"65656565656565"}\n',
+  );
+  expect(run('head', 'plain.fst', '--raw', 'hex').stdout.split('\n').length).toBe(6); // default 10: all 5
+  expect(run('tail', '-n', '0', 'plain.fst', '--raw', 'hex').stdout).toBe('');
+  expect(run('head', '-n', 'x', 'plain.fst', '--raw', 'hex').status).toBe(2);
+  telemetry();
+  if (native)
+    expect(run('tail', '-n', '1', 'tel.fst').stdout).toBe(
+      '{"deviceId":"7","timestamp":"1002","value":1}\n',
+    );
+});
+
+test('tail -f follows a growing file and a rotated one, and ends with exit 0 on SIGTERM', async () => {
+  const path = join(dir, 'live.fst');
+  const framer = new ChecksumFramer(Crc32);
+  const append = (file: string, text: string, header = false): void => {
+    const w = new StreamWriter(file, framer, header ? { header: {} } : {});
+    w.writePayload(Buffer.from(text));
+    w.close();
+  };
+  append(path, 'one', true);
+  const child = spawn(process.execPath, [MAIN, 'tail', '-f', 'live.fst', '--raw', 'hex'], {
+    cwd: dir,
+    env: { ...process.env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const lines = async (n: number): Promise<string[]> => {
+    // No timed assertion: wait for the lines (jest's own timeout is the bound).
+    while (out.split('\n').length - 1 < n) await new Promise((r) => setTimeout(r, 20));
+    return out.split('\n').slice(0, n);
+  };
+  const hex = (s: string): string => Buffer.from(s).toString('hex');
+  expect((await lines(1))[0]).toContain(`"hex":"${hex('one')}"`);
+  append(path, 'two');
+  // A torn frame at the end is "not yet written": nothing printed, no error.
+  const torn = framer.frame(Buffer.from('three'));
+  appendFileSync(path, torn.subarray(0, 6));
+  append(join(dir, 'other.fst'), 'x'); // unrelated activity
+  expect((await lines(2))[1]).toContain(`"hex":"${hex('two')}"`);
+  appendFileSync(path, torn.subarray(6));
+  expect((await lines(3))[2]).toContain(`"hex":"${hex('three')}"`);
+  // Rotation: the path is renamed away, and a new headed file takes its place.
+  renameSync(path, join(dir, 'live.1.fst'));
+  append(path, 'four', true);
+  const l = await lines(4);
+  expect(l[3]).toBe(
+    `{"frame":1,"offset":${readFileSync(path).readUInt32LE(0) + 8},"hex":"${hex('four')}"}`,
+  );
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(err).toBe('');
+  expect(out.split('\n').length - 1).toBe(4);
+}, 60_000);

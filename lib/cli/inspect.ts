@@ -12,10 +12,10 @@
 import * as fs from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { compileSchema, type TableCodec } from '../codec/compile';
-import { type BuiltinChecksum, checksums } from '../format/checksum';
+import { type BuiltinChecksum, type Checksum, checksums } from '../format/checksum';
 import { FlatStreamError, RecoveryRefusedError } from '../format/errors';
 import { Deframer } from '../format/framing';
-import { type StreamHeader, checksumByName } from '../format/header';
+import { type StreamHeader, checksumByName, isHeaderPayload } from '../format/header';
 import { TypedValidator } from '../format/validation';
 import { StreamReader } from '../read/reader';
 import { recoverFile } from '../read/recover';
@@ -309,15 +309,18 @@ export function verify(argv: readonly string[], io: Io): number {
 export const PROGRESS_MIN = 64 << 20;
 const PROGRESS_STEP = 1 << 20;
 
-/** `flatstream cat FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]`: NDJSON. */
-export function cat(argv: readonly string[], io: Io): number {
-  const args = parseArgs(argv, {
-    '--schema': true,
-    '--root': true,
-    '--raw': true,
-    '--checksum': true,
-  });
-  const { path } = oneFile(args, 'cat');
+/** The flags of the commands that print messages (cat, head, tail). */
+const PRINT_FLAGS = { '--schema': true, '--root': true, '--raw': true, '--checksum': true };
+
+/** How messages are printed: one JSON line each, through a schema or raw. */
+interface Printer {
+  /** The deframer the reader needs (with the schema's validator). */
+  deframer: (d: Deframer) => Deframer;
+  /** The JSON line of one message (throws FlatStreamError for a payload the schema does not fit). */
+  line: (p: Uint8Array, at: { offset: number; frameIndex: number }) => string;
+}
+
+function printer(cmd: string, args: Args, path: string, io: Io): Printer {
   const raw = args.flags.get('--raw');
   if (raw !== undefined && raw !== 'hex' && raw !== 'base64')
     throw new UsageError('--raw must be hex or base64');
@@ -341,64 +344,211 @@ export function cat(argv: readonly string[], io: Io): number {
       }
     }
   }
-  let codec: TableCodec | null = null;
-  let ident = '';
-  let deframer = (d: Deframer): Deframer => d;
-  if (bfbs !== undefined) {
-    const rootType = typeof root === 'string' ? root : probe.header?.rootType;
-    try {
-      const compiled = compileSchema(bfbs, rootType === undefined ? {} : { rootType });
-      codec = compiled.root;
-      if (codec === null) throw new UsageError('the schema has no root_type: give --root T');
-      // Payloads are verified against the schema before they are decoded:
-      // a .bfbs that does not match the data is damage, never garbage.
-      const v = TypedValidator.fromSchema(bfbs, { rootType: codec.name });
-      deframer = (d) => d.withValidator(v);
-      ident = compiled.fileIdentifier;
-      const h = probe.header;
-      if (schemaArg !== 'auto' && h?.schema !== undefined && !Buffer.from(h.schema).equals(bfbs))
-        io.err(
-          `flatstream cat: warning: ${schemaArg as string} is not the schema in the header (schema_hash 0x${h.schemaHash.toString(16)})\n`,
-        );
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      if (err instanceof FlatStreamError && err.code === 'ERR_FLATSTREAM_NATIVE_REQUIRED')
-        throw new UsageError(
-          'cat --schema verifies every payload against the schema, which needs the native addon; use --raw',
-        );
-      throw new UsageError(`the schema: ${(err as Error).message}`);
-    }
+  if (bfbs === undefined) {
+    const enc = raw as BufferEncoding;
+    return {
+      deframer: (d) => d,
+      line: (p, at) =>
+        JSON.stringify({
+          frame: at.frameIndex,
+          offset: at.offset,
+          [enc]: Buffer.from(p.buffer, p.byteOffset, p.length).toString(enc),
+        }),
+    };
   }
-  const { reader } = open(path, args, deframer);
-  let status = 0;
+  const rootType = typeof root === 'string' ? root : probe.header?.rootType;
+  let codec: TableCodec;
+  let ident: string;
+  let validator: ReturnType<typeof TypedValidator.fromSchema>;
   try {
-    reader.processAll((p, at) => {
-      if (codec !== null) {
-        // A structurally valid FlatBuffer can verify under another schema;
-        // a schema's file_identifier, when it has one, tells them apart.
-        if (
-          ident !== '' &&
-          Buffer.from(p.buffer, p.byteOffset + 4, Math.min(4, Math.max(0, p.length - 4))).toString(
-            'latin1',
-          ) !== ident
-        )
-          throw new FlatStreamError(
-            `payload does not carry the schema's file identifier "${ident}": the schema does not match the data`,
-            'ERR_FLATSTREAM_VALIDATION_FAILED',
-            at,
-          );
-        io.out(`${JSON.stringify(codec.view(p))}\n`);
-      } else
-        io.out(
-          `${JSON.stringify({ frame: at.frameIndex, offset: at.offset, [raw as string]: Buffer.from(p.buffer, p.byteOffset, p.length).toString(raw as BufferEncoding) })}\n`,
+    const compiled = compileSchema(bfbs, rootType === undefined ? {} : { rootType });
+    if (compiled.root === null) throw new UsageError('the schema has no root_type: give --root T');
+    codec = compiled.root;
+    ident = compiled.fileIdentifier;
+    // Payloads are verified against the schema before they are decoded:
+    // a .bfbs that does not match the data is damage, never garbage.
+    validator = TypedValidator.fromSchema(bfbs, { rootType: codec.name });
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    if (err instanceof FlatStreamError && err.code === 'ERR_FLATSTREAM_NATIVE_REQUIRED')
+      throw new UsageError(
+        `${cmd} --schema verifies every payload against the schema, which needs the native addon; use --raw`,
+      );
+    throw new UsageError(`the schema: ${(err as Error).message}`);
+  }
+  const h = probe.header;
+  if (schemaArg !== 'auto' && h?.schema !== undefined && !Buffer.from(h.schema).equals(bfbs))
+    io.err(
+      `flatstream ${cmd}: warning: ${schemaArg as string} is not the schema in the header (schema_hash 0x${h.schemaHash.toString(16)})\n`,
+    );
+  return {
+    deframer: (d) => d.withValidator(validator),
+    line: (p, at) => {
+      // A structurally valid FlatBuffer can verify under another schema;
+      // a schema's file_identifier, when it has one, tells them apart.
+      if (
+        ident !== '' &&
+        Buffer.from(p.buffer, p.byteOffset, p.length).toString('latin1', 4, 8) !== ident
+      )
+        throw new FlatStreamError(
+          `payload does not carry the schema's file identifier "${ident}": the schema does not match the data`,
+          'ERR_FLATSTREAM_VALIDATION_FAILED',
+          at,
         );
-    });
+      return JSON.stringify(codec.view(p));
+    },
+  };
+}
+
+/** `flatstream cat FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]`: NDJSON. */
+export function cat(argv: readonly string[], io: Io): number {
+  const args = parseArgs(argv, PRINT_FLAGS);
+  const { path } = oneFile(args, 'cat');
+  const pr = printer('cat', args, path, io);
+  const { reader } = open(path, args, pr.deframer);
+  try {
+    reader.processAll((p, at) => io.out(`${pr.line(p, at)}\n`));
   } catch (err) {
     if (!(err instanceof FlatStreamError)) throw err;
     io.err(`flatstream cat: ${err.message}\n`);
-    status = 1;
+    return 1;
   }
-  return status;
+  return 0;
+}
+
+function count(args: Args): number {
+  const n = args.flags.get('-n') ?? '10';
+  if (typeof n !== 'string' || !/^\d+$/.test(n) || Number(n) > Number.MAX_SAFE_INTEGER)
+    throw new UsageError('-n takes a whole number of messages');
+  return Number(n);
+}
+
+/** `flatstream head [-n N] FILE [cat's options]`: the first N messages (default 10). */
+export function head(argv: readonly string[], io: Io): number {
+  const args = parseArgs(argv, { ...PRINT_FLAGS, '-n': true });
+  const n = count(args);
+  const { path } = oneFile(args, 'head');
+  const pr = printer('head', args, path, io);
+  if (n === 0) return 0;
+  const { reader } = open(path, args, pr.deframer);
+  let seen = 0;
+  try {
+    reader.processAll((p, at) => {
+      io.out(`${pr.line(p, at)}\n`);
+      return ++seen < n;
+    });
+  } catch (err) {
+    if (!(err instanceof FlatStreamError)) throw err;
+    io.err(`flatstream head: ${err.message}\n`);
+    return 1;
+  } finally {
+    void reader.close();
+  }
+  return 0;
+}
+
+/**
+ * `flatstream tail [-n N] [-f] FILE [cat's options]`: the last N messages;
+ * `-f` then follows the file as it grows (docs/design.md "Follow mode"),
+ * and a file rotated under its path is followed from its start.
+ */
+export function tail(argv: readonly string[], io: Io): number | Promise<number> {
+  const args = parseArgs(argv, { ...PRINT_FLAGS, '-n': true, '-f': false });
+  const n = count(args);
+  const { path } = oneFile(args, 'tail');
+  const pr = printer('tail', args, path, io);
+  const { reader } = open(path, args, pr.deframer);
+  const ring: string[] = [];
+  let status = 0;
+  let end = 0;
+  let nextIndex = 0;
+  try {
+    reader.processAll((p, at) => {
+      if (n === 0) return;
+      if (ring.length === n) ring.shift();
+      ring.push(pr.line(p, at));
+    });
+    end = reader.position;
+    nextIndex = reader.frameIndex;
+  } catch (err) {
+    if (!(err instanceof FlatStreamError)) throw err;
+    // A torn tail is not yet written when following; damage is damage.
+    if (!(args.flags.has('-f') && err.code === 'ERR_FLATSTREAM_UNEXPECTED_EOF')) {
+      for (const l of ring) io.out(`${l}\n`);
+      io.err(`flatstream tail: ${err.message}\n`);
+      return 1;
+    }
+    end = err.offset ?? 0;
+    nextIndex = err.frameIndex ?? 0;
+  }
+  for (const l of ring) io.out(`${l}\n`);
+  if (!args.flags.has('-f')) return status;
+  return follow(path, args, pr, io, end, nextIndex).then(
+    () => status,
+    (err: unknown) => {
+      if (!(err instanceof FlatStreamError)) throw err;
+      io.err(`flatstream tail: ${err.message}\n`);
+      return 1;
+    },
+  );
+}
+
+// Follows `path` from `start` until SIGINT/SIGTERM (exit 0) or damage; a
+// file replaced under its path (a rotation) is followed from its start.
+async function follow(
+  path: string,
+  args: Args,
+  pr: Printer,
+  io: Io,
+  start: number,
+  firstIndex: number,
+): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // The stream's checksum stays the one found first, unless a rotated
+  // file's header names another (a new file may be empty when opened).
+  let checksum: Checksum | null = null;
+  try {
+    for (;;) {
+      const probe = open(path, args);
+      void probe.reader.close();
+      if (checksum === null || probe.header !== null) checksum = probe.reader.deframer.checksum;
+      const deframer = pr.deframer(new Deframer(checksum));
+      const reader = new StreamReader(path, deframer, { follow: true, start, signal: stop.signal });
+      let i = 0;
+      try {
+        for await (const p of reader) {
+          const at = {
+            offset: reader.position - p.length - deframer.headerSize,
+            frameIndex: firstIndex + i++,
+          };
+          // Frame 0 of a file may be its header, written after we opened it.
+          if (start === 0 && at.frameIndex === 0 && isHeaderPayload(p)) continue;
+          io.out(`${pr.line(p, at)}\n`);
+        }
+        return;
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        const reason =
+          err instanceof FlatStreamError && err.code === 'ERR_FLATSTREAM_FILE_CHANGED'
+            ? (err as unknown as { reason: string }).reason
+            : null;
+        // Rotated: the path names a new file, or none until it is created.
+        if (reason === 'replaced' || reason === 'removed') {
+          if (reason === 'removed' && !(await reappears(path, stop.signal))) return;
+          start = 0;
+          firstIndex = 0;
+          continue;
+        }
+        throw err;
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
 }
 
 /** `flatstream recover FILE [--truncate] [--json] [--checksum NAME]`. */
@@ -435,4 +585,26 @@ export function recover(argv: readonly string[], io: Io): number {
 
 function frames(n: number): string {
   return `${n} frame${n === 1 ? '' : 's'}`;
+}
+
+// Waits (polling every 100 ms) until `path` names a regular file again;
+// false when `signal` aborts first.
+async function reappears(path: string, signal: AbortSignal): Promise<boolean> {
+  while (!signal.aborted) {
+    try {
+      if (fs.statSync(path).isFile()) return true;
+    } catch {
+      // not there yet
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, 100);
+      function done(): void {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+  }
+  return false;
 }

@@ -4,7 +4,7 @@
  * flatstream command"):
  *
  *     flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]
- *     flatstream info|verify|cat|recover FILE [options]
+ *     flatstream info|verify|cat|head|tail|recover FILE [options]
  *
  * Exit codes: 0 ok, 1 damage found, 2 usage.
  *
@@ -13,7 +13,7 @@
  */
 import { writeSync } from 'node:fs';
 import { gen } from './gen';
-import { type Io, UsageError, cat, info, recover, verify } from './inspect';
+import { type Io, UsageError, cat, head, info, recover, tail, verify } from './inspect';
 
 const GEN_USAGE =
   'usage: flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]';
@@ -37,6 +37,14 @@ Prints one JSON line per message: decoded through the schema (--schema auto,
 the default, takes it from the header; every payload is verified against
 it first), or --raw: {"frame":N,"offset":O,"hex"|"base64":"..."}.
 Exit 0 at a clean end, 1 at damage (after the messages before it), 2 on usage.`,
+  head: `usage: flatstream head [-n N] FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]
+Prints the first N messages (default 10) as cat does.
+Exit 0, 1 at damage before the Nth message, 2 on usage.`,
+  tail: `usage: flatstream tail [-n N] [-f] FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]
+Prints the last N messages (default 10) as cat does. -f then follows the
+file as it grows (a torn tail is "not yet written"), and a file rotated
+under its path from its start, until SIGINT/SIGTERM (exit 0).
+Exit 0, 1 at damage or when the followed file shrinks or goes away, 2 on usage.`,
   recover: `usage: flatstream recover FILE [--truncate] [--json] [--checksum NAME]
 Reports how the stream ends (frame counts include a header); --truncate
 cuts a torn tail left by a writer that died. Damage inside the file, or
@@ -50,19 +58,26 @@ commands:
   info FILE      header, frames, sizes, checksum, how the file ends
   verify FILE    check every frame, list damaged ranges
   cat FILE       messages as NDJSON (through a schema, or --raw hex|base64)
+  head FILE      the first messages (-n N)
+  tail FILE      the last messages (-n N); -f follows the file
   recover FILE   report a torn tail; --truncate repairs it
   gen SCHEMA     schema-compiled codecs as a TypeScript module
 exit codes: 0 ok, 1 damage found, 2 usage`;
 
-const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number> = {
+const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number | Promise<number>> = {
   info,
   verify,
   cat,
+  head,
+  tail,
   recover,
 };
 
-/** Runs the command line `argv` (without node and the script); returns the exit code. */
-export function main(argv: readonly string[], io?: Io): number {
+/**
+ * Runs the command line `argv` (without node and the script); returns the
+ * exit code (a promise of it for `tail -f`).
+ */
+export function main(argv: readonly string[], io?: Io): number | Promise<number> {
   const out = io ?? {
     out: (s: string) => void writeAll(1, s),
     err: (s: string) => void writeAll(2, s),
@@ -83,9 +98,7 @@ export function main(argv: readonly string[], io?: Io): number {
     return 0;
   }
   if (cmd === 'gen') return genCommand(rest, out);
-  try {
-    return COMMANDS[cmd]!(rest, out);
-  } catch (err) {
+  const failed = (err: unknown): number => {
     if (err instanceof UsageError) {
       out.err(`flatstream ${cmd}: ${err.message}\n${HELP[cmd]!.split('\n')[0]!}\n`);
       return 2;
@@ -93,6 +106,12 @@ export function main(argv: readonly string[], io?: Io): number {
     // A file that is not ours, read as a stream, fails as one: damage.
     out.err(`flatstream ${cmd}: ${(err as Error).message}\n`);
     return 1;
+  };
+  try {
+    const code = COMMANDS[cmd]!(rest, out);
+    return typeof code === 'number' ? code : code.catch(failed);
+  } catch (err) {
+    return failed(err);
   }
 }
 
@@ -141,4 +160,7 @@ function writeAll(fd: number, s: string): void {
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module)
+  void Promise.resolve(main(process.argv.slice(2))).then((code) => {
+    process.exitCode = code;
+  });

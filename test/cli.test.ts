@@ -458,3 +458,76 @@ test('tail -f follows a growing file and a rotated one, and ends with exit 0 on 
   expect(err).toBe('');
   expect(out.split('\n').length - 1).toBe(4);
 }, 60_000);
+
+test('slice --frames and --from copy exact frames to a new file; a non-boundary offset, an existing OUT are usage errors', () => {
+  const path = plain();
+  const b = readFileSync(path); // frames at 0, 11, 23, 36, 50
+  const r = run('slice', 'plain.fst', '--frames', '1:3', '-o', 'a.fst');
+  expect(r.stdout).toBe('wrote a.fst: 2 frames, 25 bytes\n');
+  expect(r.status).toBe(0);
+  expect(readFileSync(join(dir, 'a.fst'))).toEqual(b.subarray(11, 36));
+  expect(run('slice', 'plain.fst', '--from', '36', '-o', 'b.fst').status).toBe(0);
+  expect(readFileSync(join(dir, 'b.fst'))).toEqual(b.subarray(36));
+  const nb = run('slice', 'plain.fst', '--from', '37', '-o', 'c.fst');
+  expect(nb.status).toBe(2);
+  expect(nb.stderr.split('\n')[0]).toBe(
+    'flatstream slice: --from 37 is not the start of a frame (the next frame starts at 50)',
+  );
+  expect(readdirSync(dir).sort()).toEqual(['a.fst', 'b.fst', 'plain.fst']);
+  const ex = run('slice', 'plain.fst', '--frames', '0:', '-o', 'a.fst');
+  expect(ex.status).toBe(2);
+  expect(ex.stderr.split('\n')[0]).toBe('flatstream slice: a.fst exists; give a new file with -o');
+  expect(readFileSync(join(dir, 'a.fst'))).toEqual(b.subarray(11, 36));
+  // A headed stream's slice keeps the header; messages are numbered from 1.
+  telemetry();
+  expect(run('slice', 'tel.fst', '--frames', '3:', '-o', 't.fst').stdout).toBe(
+    `wrote t.fst: a header and 1 frame, ${readFileSync(join(dir, 'tel.fst')).length - 120} bytes\n`,
+  );
+  const info = JSON.parse(run('info', 't.fst', '--json').stdout);
+  expect([info.header.rootType, info.frames, info.end]).toEqual(['events.Telemetry', 1, 'clean']);
+});
+
+test('convert re-frames with another checksum and back to the same bytes; the header names the new one; damage writes nothing', () => {
+  const path = plain();
+  const b = readFileSync(path);
+  expect(run('convert', 'plain.fst', '--to', 'xxhash64', '-o', 'x.fst').stdout).toBe(
+    'wrote x.fst: 5 frames, 85 bytes (xxhash64)\n',
+  );
+  expect(JSON.parse(run('info', 'x.fst', '--json').stdout).checksum).toBe('xxhash64');
+  expect(run('convert', 'x.fst', '--to', 'crc32', '-o', 'back.fst').status).toBe(0);
+  expect(readFileSync(join(dir, 'back.fst'))).toEqual(b);
+  telemetry();
+  expect(run('convert', 'tel.fst', '--to', 'crc16', '-o', 'c16.fst').status).toBe(0);
+  const info = JSON.parse(run('info', 'c16.fst', '--json').stdout);
+  expect([info.header.checksum, info.checksum, info.checksumFrom, info.frames]).toEqual([
+    'crc16',
+    'crc16',
+    'header',
+    3,
+  ]);
+  expect(info.header.meta).toEqual({ host: 'a1' });
+  const bad = Buffer.from(b);
+  bad[23 + 8] ^= 0xff;
+  writeFileSync(path, bad);
+  const d = run('convert', 'plain.fst', '--to', 'crc64', '-o', 'd.fst');
+  expect(d.status).toBe(1);
+  expect(d.stderr).toMatch(
+    /^flatstream convert: checksum mismatch: .* \(frame 2 at offset 23\); d\.fst was not written\n$/,
+  );
+  expect(readdirSync(dir).filter((f) => f.startsWith('d.fst'))).toEqual([]);
+  expect(run('convert', 'plain.fst', '--to', 'md5', '-o', 'e.fst').status).toBe(2);
+});
+
+test('convert round-trips every flatstream-rs corpus file to the same bytes', () => {
+  const corpus = join(ROOT, 'test/corpus');
+  for (const f of readdirSync(corpus).filter((n) => n.endsWith('.hex'))) {
+    const bytes = Buffer.from(readFileSync(join(corpus, f), 'utf8').replace(/\s+/g, ''), 'hex');
+    const src = join(dir, f.replace('.hex', '.fst'));
+    writeFileSync(src, bytes);
+    const kind = f.split('_')[0] === 'default' ? 'none' : f.split('_')[0]!;
+    const other = kind === 'crc32' ? 'crc64' : 'crc32';
+    expect(run('convert', src, '--to', other, '-o', `${src}.o`).status).toBe(0);
+    expect(run('convert', `${src}.o`, '--to', kind, '-o', `${src}.b`).status).toBe(0);
+    expect([f, readFileSync(`${src}.b`).equals(bytes)]).toEqual([f, true]);
+  }
+});

@@ -362,3 +362,12 @@ test('hostile header payloads: truncations and mutations are HeaderErrors or val
     expect(readFileSync(path)).toEqual(before);
   },
 );
+
+test('the headerless guess reads furthest, the widest on a tie: zero-filled empty frames of flatstream-rs', () => {
+  expect(StreamReader.open(Buffer.alloc(4)).deframer.checksum).toBe(NoChecksum);
+  expect(StreamReader.open(Buffer.alloc(6)).deframer.checksum).toBe(Crc16);
+  expect(StreamReader.open(Buffer.alloc(8)).deframer.checksum).toBe(Crc32); // not crc16 + a torn frame
+  expect(StreamReader.open(Buffer.alloc(12)).deframer.checksum).toBe(Crc64); // not two crc16 frames
+  const xx = new ChecksumFramer(XxHash64).frame(Buffer.alloc(0));
+  expect(StreamReader.open(xx).deframer.checksum).toBe(XxHash64);
+});

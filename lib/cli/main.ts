@@ -4,16 +4,17 @@
  * flatstream command"):
  *
  *     flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]
- *     flatstream info|verify|cat|head|tail|recover FILE [options]
+ *     flatstream info|verify|cat|head|tail|recover|slice|convert FILE [options]
  *
  * Exit codes: 0 ok, 1 damage found, 2 usage.
  *
  * Owns: subcommand dispatch, help, exit codes. Imports: lib/cli/gen,
- * lib/cli/inspect.
+ * lib/cli/inspect, lib/cli/rewrite.
  */
 import { writeSync } from 'node:fs';
 import { gen } from './gen';
 import { type Io, UsageError, cat, head, info, recover, tail, verify } from './inspect';
+import { convert, slice } from './rewrite';
 
 const GEN_USAGE =
   'usage: flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]';
@@ -45,6 +46,17 @@ Prints the last N messages (default 10) as cat does. -f then follows the
 file as it grows (a torn tail is "not yet written"), and a file rotated
 under its path from its start, until SIGINT/SIGTERM (exit 0).
 Exit 0, 1 at damage or when the followed file shrinks or goes away, 2 on usage.`,
+  slice: `usage: flatstream slice FILE (--from OFFSET | --frames A:B) -o OUT [--checksum NAME]
+Writes the frames from byte OFFSET (a frame's start), or the frames whose
+index is in A..B-1 ("A:" to the end; a headed stream's messages are
+numbered from 1, as cat shows them), to the new file OUT, with the header
+if there is one. Every frame is verified; at damage OUT is not written.
+Exit 0, 1 at damage, 2 on usage (OUT exists, OFFSET is not a frame's start).`,
+  convert: `usage: flatstream convert FILE --to CHECKSUM -o OUT [--checksum NAME]
+Re-frames every message with CHECKSUM (none, crc16, crc32, crc32c,
+xxhash64, crc64) into the new file OUT, verifying each on the way; a header
+is carried over, naming the new checksum. At damage OUT is not written.
+Exit 0, 1 at damage, 2 on usage.`,
   recover: `usage: flatstream recover FILE [--truncate] [--json] [--checksum NAME]
 Reports how the stream ends (frame counts include a header); --truncate
 cuts a torn tail left by a writer that died. Damage inside the file, or
@@ -61,6 +73,8 @@ commands:
   head FILE      the first messages (-n N)
   tail FILE      the last messages (-n N); -f follows the file
   recover FILE   report a torn tail; --truncate repairs it
+  slice FILE     frames from an offset or an index range, to a new file
+  convert FILE   re-framed with another checksum, to a new file
   gen SCHEMA     schema-compiled codecs as a TypeScript module
 exit codes: 0 ok, 1 damage found, 2 usage`;
 
@@ -71,6 +85,8 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number | Pro
   head,
   tail,
   recover,
+  slice,
+  convert,
 };
 
 /**

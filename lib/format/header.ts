@@ -309,12 +309,12 @@ export function detectHeader(bytes: Uint8Array): DetectedHeader | null {
 
 /**
  * Without a header: of crc16, crc32, crc32c, xxhash64, crc64, the one under
- * which the frames of `bytes` verify furthest from frame 0 (the first on a
- * tie), else none (a guess: docs/design.md, "Stream header").
+ * which the frames of `bytes` verify furthest from frame 0 (the widest,
+ * then the first, on a tie), else none (a guess: docs/design.md, "Stream header").
  */
 export function guessChecksum(bytes: Uint8Array): BuiltinChecksum {
   // Frame 0 alone can verify under several (an empty payload's CRCs are all
-  // 0): the one that reads furthest into `bytes` wins, the first on a tie.
+  // 0): the one that reads furthest into `bytes` wins.
   let best: BuiltinChecksum = checksums.none;
   let bestReach = 0;
   for (const c of CANDIDATES) {
@@ -325,7 +325,9 @@ export function guessChecksum(bytes: Uint8Array): BuiltinChecksum {
       if (payload === null) break;
       at += 4 + c.width + payload.length;
     }
-    if (at > bestReach) {
+    // On a tie the widest wins: if a narrower one were right, the wider one
+    // verifying too would be the far less likely coincidence.
+    if (at > bestReach || (at === bestReach && at > 0 && c.width > best.width)) {
       best = c;
       bestReach = at;
     }

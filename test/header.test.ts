@@ -4,7 +4,7 @@
 // the append check, the frame-0 hint, and hostile headers. Runs in both
 // engine modes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Builder } from 'flatbuffers';
@@ -370,4 +370,28 @@ test('the headerless guess reads furthest, the widest on a tie: zero-filled empt
   expect(StreamReader.open(Buffer.alloc(12)).deframer.checksum).toBe(Crc64); // not two crc16 frames
   const xx = new ChecksumFramer(XxHash64).frame(Buffer.alloc(0));
   expect(StreamReader.open(xx).deframer.checksum).toBe(XxHash64);
+});
+
+test('a header write cut short by a full disk leaves an empty file, not a torn frame 0 (private tmpfs)', () => {
+  const mnt = join(dir, 'small');
+  mkdirSync(mnt);
+  const child = join(__dirname, 'header-full-disk-child.js');
+  const r = spawnSync(
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      `mount -t tmpfs -o size=128k tmpfs "${mnt}" && exec "${process.execPath}" "${child}" "${mnt}"`,
+    ],
+    { encoding: 'utf8', env: { ...process.env } },
+  );
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toEqual({
+    error: { name: 'IoError', code: 'ERR_FLATSTREAM_IO' },
+    fdsLeaked: 0,
+    size: 0,
+    rootType: 'a.B',
+    messages: ['after'],
+  });
 });

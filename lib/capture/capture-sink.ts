@@ -461,7 +461,20 @@ export class CaptureSink extends EventEmitter implements SlabSource {
           throw typeError('The "header" option needs a built-in checksum: a header names it');
         const frame = headerFrame(new Framer(checksum), this.#header);
         let off = 0;
-        while (off < frame.length) off += fs.writeSync(fd, frame, off);
+        try {
+          while (off < frame.length) off += fs.writeSync(fd, frame, off);
+        } catch (err) {
+          // Never leave a torn header as frame 0: the file was empty.
+          try {
+            fs.ftruncateSync(fd, 0);
+          } catch {
+            // the write's error is the one to report
+          }
+          throw new IoError(
+            `cannot write the stream header of ${this.path}: ${(err as Error).message}`,
+            err,
+          );
+        }
       }
     } finally {
       fs.closeSync(fd);

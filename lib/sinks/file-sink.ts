@@ -246,6 +246,13 @@ export class FileSink implements Sink {
         try {
           this.write(headerFrame(framer, header));
         } catch (err) {
+          // A header cut short (a full disk) would be a torn frame 0 that
+          // every later open trips on: the file was empty, so it is again.
+          try {
+            fs.ftruncateSync(this.#fd, 0);
+          } catch {
+            // the write's error is the one to report
+          }
           this.#closeOwned();
           throw err;
         }

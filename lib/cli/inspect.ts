@@ -458,15 +458,22 @@ export function tail(argv: readonly string[], io: Io): number | Promise<number> 
   const { path } = oneFile(args, 'tail');
   const pr = printer('tail', args, path, io);
   const { reader } = open(path, args, pr.deframer);
+  // The last n lines, in a circular buffer (no shifting: -n 1000000 stays linear).
   const ring: string[] = [];
+  let next = 0;
+  const last = (): string[] => [...ring.slice(next), ...ring.slice(0, next)];
   let status = 0;
   let end = 0;
   let nextIndex = 0;
   try {
     reader.processAll((p, at) => {
       if (n === 0) return;
-      if (ring.length === n) ring.shift();
-      ring.push(pr.line(p, at));
+      const l = pr.line(p, at);
+      if (ring.length < n) ring.push(l);
+      else {
+        ring[next] = l;
+        next = (next + 1) % n;
+      }
     });
     end = reader.position;
     nextIndex = reader.frameIndex;
@@ -474,14 +481,14 @@ export function tail(argv: readonly string[], io: Io): number | Promise<number> 
     if (!(err instanceof FlatStreamError)) throw err;
     // A torn tail is not yet written when following; damage is damage.
     if (!(args.flags.has('-f') && err.code === 'ERR_FLATSTREAM_UNEXPECTED_EOF')) {
-      for (const l of ring) io.out(`${l}\n`);
+      for (const l of last()) io.out(`${l}\n`);
       io.err(`flatstream tail: ${err.message}\n`);
       return 1;
     }
     end = err.offset ?? 0;
     nextIndex = err.frameIndex ?? 0;
   }
-  for (const l of ring) io.out(`${l}\n`);
+  for (const l of last()) io.out(`${l}\n`);
   if (!args.flags.has('-f')) return status;
   return follow(path, args, pr, io, end, nextIndex).then(
     () => status,

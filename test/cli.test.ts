@@ -11,6 +11,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -531,3 +532,28 @@ test('convert round-trips every flatstream-rs corpus file to the same bytes', ()
     expect([f, readFileSync(`${src}.b`).equals(bytes)]).toEqual([f, true]);
   }
 });
+
+test('tail -f on a file that shrinks: a clear message and exit 1, no hang', async () => {
+  const path = plain('shrink.fst');
+  const child = spawn(
+    process.execPath,
+    [MAIN, 'tail', '-f', '-n', '1', 'shrink.fst', '--raw', 'hex'],
+    {
+      cwd: dir,
+      env: { ...process.env },
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+  truncateSync(path, 11);
+  expect(await exited).toBe(1);
+  expect(out).toBe('{"frame":4,"offset":50,"hex":"65656565656565"}\n');
+  // Follow mode numbers frames from where it started (docs/design.md "Follow mode").
+  expect(err).toBe(
+    'flatstream tail: shrink.fst was truncated to 11 bytes, below the 65 bytes already read (frame 0 at offset 65)\n',
+  );
+}, 60_000);

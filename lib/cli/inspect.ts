@@ -26,6 +26,8 @@ export interface Io {
   err: (s: string) => void;
   /** Whether stderr is a terminal (the progress bar of `verify`). */
   tty: boolean;
+  /** Writes what `out` holds (main's stdout is buffered; `tail -f` flushes per message). */
+  flush?: () => void;
 }
 
 /** A command-line mistake: exit code 2. */
@@ -490,6 +492,7 @@ export function tail(argv: readonly string[], io: Io): number | Promise<number> 
   }
   for (const l of last()) io.out(`${l}\n`);
   if (!args.flags.has('-f')) return status;
+  io.flush?.();
   return follow(path, args, pr, io, end, nextIndex).then(
     () => status,
     (err: unknown) => {
@@ -534,6 +537,7 @@ async function follow(
           // Frame 0 of a file may be its header, written after we opened it.
           if (start === 0 && at.frameIndex === 0 && isHeaderPayload(p)) continue;
           io.out(`${pr.line(p, at)}\n`);
+          io.flush?.();
         }
         return;
       } catch (err) {

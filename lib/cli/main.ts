@@ -94,11 +94,39 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number | Pro
  * exit code (a promise of it for `tail -f`).
  */
 export function main(argv: readonly string[], io?: Io): number | Promise<number> {
-  const out = io ?? {
-    out: (s: string) => void writeAll(1, s),
-    err: (s: string) => void writeAll(2, s),
-    tty: process.stderr.isTTY === true,
+  // stdout is gathered into 64 KiB writes (one write per line made `cat`
+  // of 200,000 messages 6x slower); stderr is written at once.
+  let held: string[] = [];
+  let heldLength = 0;
+  const flush = (): void => {
+    if (heldLength === 0) return;
+    const s = held.join('');
+    held = [];
+    heldLength = 0;
+    writeAll(1, s);
   };
+  const out: Io = io ?? {
+    out: (s: string) => {
+      held.push(s);
+      heldLength += s.length;
+      if (heldLength >= 64 * 1024) flush();
+    },
+    err: (s: string) => {
+      flush();
+      writeAll(2, s);
+    },
+    tty: process.stderr.isTTY === true,
+    flush,
+  };
+  const code = run(argv, out);
+  if (typeof code === 'number') {
+    flush();
+    return code;
+  }
+  return code.finally(flush);
+}
+
+function run(argv: readonly string[], out: Io): number | Promise<number> {
   const cmd = argv[0];
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     (cmd === undefined ? out.err : out.out)(`${USAGE}\n`);

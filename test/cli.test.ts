@@ -194,7 +194,7 @@ test('cat with a schema that does not match the data: exit 1, never garbage', ()
   expect(r.stdout).toBe('');
   expect(r.stderr).toContain('is not the schema in the header');
   expect(r.stderr).toContain(
-    `payload does not carry the schema's file identifier "COVG": the schema does not match the data (frame 1 at offset ${headerLength(join(dir, 'tel.fst'))})`,
+    `flatstream cat: validation failed (schema:covg.Root): file identifier mismatch (frame 1 at offset ${headerLength(join(dir, 'tel.fst'))})\n`,
   );
   expect(r.status).toBe(1);
   // The header's root type is not in that schema: a usage error.
@@ -557,3 +557,21 @@ test('tail -f on a file that shrinks: a clear message and exit 1, no hang', asyn
     'flatstream tail: shrink.fst was truncated to 11 bytes, below the 65 bytes already read (frame 0 at offset 65)\n',
   );
 }, 60_000);
+
+test("cat through the header's schema verifies every payload first: a payload that is no Telemetry is damage (exit 1)", () => {
+  const path = telemetry();
+  appendFileSync(
+    path,
+    new ChecksumFramer(XxHash64).frame(Buffer.from([0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4])),
+  );
+  const r = run('cat', 'tel.fst');
+  if (!native) {
+    expect(r.status).toBe(2);
+    return;
+  }
+  expect(r.stdout.split('\n').length - 1).toBe(3);
+  expect(r.stderr).toMatch(
+    /^flatstream cat: validation failed \(.*\): .* \(frame 4 at offset \d+\)\n$/,
+  );
+  expect(r.status).toBe(1);
+});

@@ -24,6 +24,7 @@ import {
   HeaderError,
   MemorySink,
   NoChecksum,
+  SizeValidator,
   StreamReader,
   StreamWriter,
   XxHash64,
@@ -394,4 +395,22 @@ test('a header write cut short by a full disk leaves an empty file, not a torn f
     rootType: 'a.B',
     messages: ['after'],
   });
+});
+
+test('StreamReader.open keeps a given deframer (and its validators) on a headed stream; another checksum is a FormatMismatchError', () => {
+  const path = join(dir, 'v.fst');
+  writeFile(path, new ChecksumFramer(Crc32), [bytes(8), bytes(40, 2)]);
+  const d = new ChecksumDeframer(Crc32).withValidator(new SizeValidator(0, 16));
+  const r = StreamReader.open(path, { deframer: d });
+  expect(r.deframer).toBe(d);
+  const seen: number[] = [];
+  const e = thrown(() => r.processAll((p) => void seen.push(p.length)));
+  expect(seen).toEqual([8]);
+  expect(e.code).toBe('ERR_FLATSTREAM_VALIDATION_FAILED');
+  expect(e.frameIndex).toBe(2);
+  const m = thrown(() => StreamReader.open(path, { deframer: new ChecksumDeframer(XxHash64) }));
+  expect(m).toBeInstanceOf(FormatMismatchError);
+  expect(m.message).toBe(
+    "the stream's header names crc32 frames; the deframer given reads xxhash64",
+  );
 });

@@ -104,7 +104,7 @@ function checksumOption(args: Args): BuiltinChecksum | undefined {
 }
 
 // Opens `path` as StreamReader.open does; --checksum overrides a headerless guess.
-function open(path: string, args: Args, extra?: (d: Deframer) => Deframer, skip = false): Opened {
+function open(path: string, args: Args, extra?: (d: Deframer) => Deframer): Opened {
   const forced = checksumOption(args);
   const probe = StreamReader.open(path, forced ? { deframer: new Deframer(forced) } : {});
   const header = probe.header;
@@ -121,12 +121,7 @@ function open(path: string, args: Args, extra?: (d: Deframer) => Deframer, skip 
     throw new UsageError(`--checksum ${forced.name} contradicts the header (${header.checksum})`);
   const base = new Deframer(probe.deframer.checksum);
   const deframer = extra ? extra(base) : base;
-  const reader = StreamReader.open(path, {
-    deframer,
-    ...(skip && base.checksum.width > 0
-      ? { onCorrupt: 'skip' as const, onSkip: () => undefined }
-      : {}),
-  });
+  const reader = StreamReader.open(path, { deframer });
   return { reader, header, checksum: name, source };
 }
 

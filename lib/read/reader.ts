@@ -10,7 +10,13 @@ import { ByteBuffer } from 'flatbuffers';
 import { Readable } from 'node:stream';
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from '../format/args';
 import { DONE, FRAME, FrameCursor, type SkippedRange } from './cursor';
-import { ClosedError, FlatStreamError, IoError, ReaderBusyError } from '../format/errors';
+import {
+  ClosedError,
+  FlatStreamError,
+  FormatMismatchError,
+  IoError,
+  ReaderBusyError,
+} from '../format/errors';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
@@ -129,7 +135,17 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #hinted = false;
   #follow = false; // a followed file: one session, closed when a call ends (docs/design.md, "Follow mode")
 
-  constructor(source: ReadSource, deframer: Deframer, options?: StreamReaderOptions) {
+  /**
+   * @param afterHeader - Internal (`StreamReader.open`): the stream's first
+   * `afterHeader` bytes are its header frame, never read; message frames
+   * are numbered from 1. Bytes and paths only.
+   */
+  constructor(
+    source: ReadSource,
+    deframer: Deframer,
+    options?: StreamReaderOptions,
+    afterHeader = 0,
+  ) {
     if (!(deframer instanceof Deframer))
       throw typeError('The "deframer" argument must be a Deframer');
     checkOptions(options, 'options');
@@ -173,13 +189,18 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
       // One source serves both APIs, so a reader can switch between them.
       const file = new FileSource(source, readSize);
+      if (afterHeader > 0) {
+        this.#cursor.startAt(afterHeader, 1);
+        file.skipTo(afterHeader);
+      }
       this.#prefix = () => readPrefix(source);
       this.#sync = file;
       this.#async = file;
     } else if (ArrayBuffer.isView(source)) {
       checkBytes(source, 'source');
       this.#prefix = () => source;
-      this.#cursor.push(source);
+      if (afterHeader > 0) this.#cursor.startAt(afterHeader, 1);
+      this.#cursor.push(afterHeader > 0 ? source.subarray(afterHeader) : source);
       this.#cursor.end();
       this.#stableViews = true;
     } else if (typeof source === 'object' && source !== null && isAsyncIterable(source)) {
@@ -195,7 +216,9 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * Opens a stream whose format it finds itself (docs/design.md, "Stream
    * header"): a headed stream's header says its checksum, and frame 0, the
    * header, is never delivered (`reader.header` has it; message frames are
-   * numbered from 1). Without a header, `options.deframer` is used if given;
+   * numbered from 1). `options.deframer`, if given, is used (with its
+   * validators) when it reads the header's checksum, else it is a
+   * `FormatMismatchError`. Without a header, `options.deframer` is used if given;
    * otherwise the checksum is guessed: of crc16, crc32, crc32c, xxhash64,
    * crc64, the one under which the first bytes verify furthest from frame
    * 0, else none.
@@ -233,12 +256,35 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     const { deframer: _d, maxFrameLen, ...rest } = options ?? {};
     const max = maxFrameLen === undefined ? undefined : { maxFrameLen };
     const skip = found !== null && (rest.start ?? 0) === 0;
-    const deframer = found
-      ? new Deframer(found.checksum, max)
-      : (given ?? new Deframer(guessChecksum(prefix), max));
-    const reader = new StreamReader(source, deframer, rest);
+    // A deframer given for a headed stream is used (its validators and
+    // observers with it) if it reads the header's checksum.
+    if (found && given && given.checksum !== found.checksum)
+      throw new FormatMismatchError(
+        `the stream's header names ${found.checksum.name} frames; the deframer given reads ${given.checksum.name}`,
+        found.checksum.name,
+        given.checksum.name,
+      );
+    const deframer = given ?? new Deframer(found ? found.checksum : guessChecksum(prefix), max);
+    // The header frame is never read as a message: a file by path and bytes
+    // start after it (so the deframer's validators never see it); a followed
+    // file starts after it (frame indexes then count from there); an fd,
+    // read where it stands, skips frame 0 as it comes, which a validator
+    // would see first, so that is refused.
+    let reader: StreamReader;
+    if (!skip || found === null) reader = new StreamReader(source, deframer, rest);
+    else if (rest.follow === true)
+      reader = new StreamReader(source, deframer, { ...rest, start: found.frameLength });
+    else if (typeof source !== 'number')
+      reader = new StreamReader(source, deframer, rest, found.frameLength);
+    else {
+      if (deframer.compiled !== null || deframer.observers.length > 0)
+        throw typeError(
+          'StreamReader.open on an fd of a headed stream takes no deframer with validators or observers (they would see the header): give the path',
+        );
+      reader = new StreamReader(source, deframer, rest);
+      reader.#skipHeader = true;
+    }
     reader.#header = found?.header ?? null;
-    reader.#skipHeader = skip;
     return reader;
   }
 

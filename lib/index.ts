@@ -64,6 +64,8 @@ export {
   RecoveryRefusedError,
   type RecoveryRefusal,
   ReentrantCallError,
+  HeaderError,
+  FormatMismatchError,
   FollowedFileChangedError,
   type FileChange,
 } from './format/errors';
@@ -113,6 +115,14 @@ export {
 } from './read/reader';
 export { type FollowOptions } from './read/follow';
 export { DEFAULT_MAX_FRAME_LEN, WIRE_MAX_FRAME_LEN } from './format/kinds';
+export {
+  type HeaderOptions,
+  type StreamHeader,
+  HEADER_VERSION,
+  encodeHeader,
+  decodeHeader,
+  detectHeader,
+} from './format/header';
 export { type PayloadEncoder } from './format/encoder';
 export { type PayloadDecoder, type PayloadView } from './format/decoder';
 export {

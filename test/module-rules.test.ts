@@ -53,7 +53,7 @@ const PLANTED: readonly (readonly [string, string, string])[] = [
   ['no-unresolvable', 'lib/format/args.ts', './no-such-module'],
   ['codec-on-format-and-engine', 'lib/codec/generate.ts', '../read/sources'],
   ['nothing-below-imports-codec', 'lib/read/sources.ts', '../codec/reflection'],
-  ['cli-on-codec', 'lib/cli/gen.ts', '../read/sources'],
+  ['cli-on-codec-and-read', 'lib/cli/gen.ts', '../write/writer'],
   ['nothing-imports-cli', 'lib/codec/compile.ts', '../cli/gen'],
 ];
 

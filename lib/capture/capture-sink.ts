@@ -25,6 +25,15 @@ import {
 import * as exitHook from '../sinks/exit-hook';
 import { Acquire, Refusal, StagingLayout } from '../engine/contract';
 import type { SlabFormat, SlabSource, SlabUnit } from '../sinks/slab-source';
+import { checksums } from '../format/checksum';
+import { Framer } from '../format/framing';
+import {
+  type HeaderOptions,
+  MAX_HEADER_LEN,
+  checkAppend,
+  checkHeaderOptions,
+  headerFrame,
+} from '../format/header';
 
 /**
  * What a capture does when the staging is full: `'drop'` (the default) grows
@@ -68,6 +77,13 @@ export interface CaptureSinkOptions {
   exitTimeoutMs?: number;
   /** Permission bits of a new stream file (default 0o644). */
   mode?: number;
+  /**
+   * Start an empty stream file with a stream header (docs/design.md,
+   * "Stream header"), framed with the writer's framer when it binds. A
+   * headed file is checked at bind whether or not this is given: another
+   * checksum is a `FormatMismatchError` before a byte is written.
+   */
+  header?: HeaderOptions;
 }
 
 /** What opening a capture drained from a writer that died. */
@@ -306,6 +322,7 @@ export class CaptureSink extends EventEmitter implements SlabSource {
   #waiters: { ticket: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   #closing: Promise<void> | null = null;
   #onFailure: ((err: Error) => void) | null = null;
+  #header: HeaderOptions | undefined;
 
   constructor(file: string | URL, options?: CaptureSinkOptions) {
     super();
@@ -331,6 +348,8 @@ export class CaptureSink extends EventEmitter implements SlabSource {
       throw typeError(
         `The "policy" option must be 'block', 'drop' or 'grow'. Received ${String(policy)}`,
       );
+    if (o.header !== undefined) checkHeaderOptions(o.header);
+    this.#header = o.header;
     if (o.stagingPath !== undefined && typeof o.stagingPath !== 'string')
       throw typeError('The "stagingPath" option must be a string');
     this.#signals = checkSignals(o.flushOnSignal);
@@ -403,6 +422,7 @@ export class CaptureSink extends EventEmitter implements SlabSource {
   bind(format: SlabFormat): void {
     this.#check();
     if (this.#bound) throw typeError('This CaptureSink already belongs to a StreamWriter');
+    this.#checkHeader(format);
     try {
       this.#handle.bind(format.kind, format.headerSize);
     } catch (err) {
@@ -411,6 +431,60 @@ export class CaptureSink extends EventEmitter implements SlabSource {
       this.#recovery = this.#handle.recovery(); // the tail walk's, if there was one
     }
     this.#bound = true;
+  }
+
+  // The header check and write, before the capture binds (docs/design.md,
+  // "Stream header"): the file's start is read; an empty file gets the
+  // header frame, written whole before the capture's thread appends.
+  #checkHeader(format: SlabFormat): void {
+    const checksum = Object.values(checksums).find((c) => c.kind === format.kind);
+    let fd: number;
+    try {
+      fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_APPEND);
+    } catch {
+      return; // the capture's own bind reports what is wrong with the file
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size > 0) {
+        if (checksum === undefined) return;
+        const n = Math.min(size, 64 * 1024);
+        let buf = Buffer.alloc(n);
+        let got = fs.readSync(fd, buf, 0, n, 0);
+        const len = got >= 4 ? buf.readUInt32LE(0) : 0;
+        if (len + 12 > got && len <= MAX_HEADER_LEN && size > got) {
+          buf = Buffer.alloc(Math.min(size, len + 12));
+          got = fs.readSync(fd, buf, 0, buf.length, 0);
+        }
+        checkAppend(
+          buf.subarray(0, got),
+          new Framer(checksum),
+          this.#header !== undefined,
+          `'${this.path}'`,
+        );
+      } else if (this.#header !== undefined) {
+        if (checksum === undefined)
+          throw typeError('The "header" option needs a built-in checksum: a header names it');
+        const frame = headerFrame(new Framer(checksum), this.#header);
+        let off = 0;
+        try {
+          while (off < frame.length) off += fs.writeSync(fd, frame, off);
+        } catch (err) {
+          // Never leave a torn header as frame 0: the file was empty.
+          try {
+            fs.ftruncateSync(fd, 0);
+          } catch {
+            // the write's error is the one to report
+          }
+          throw new IoError(
+            `cannot write the stream header of ${this.path}: ${(err as Error).message}`,
+            err,
+          );
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Slab protocol: lends the next slab; null when the `'drop'` policy drops the frame. */

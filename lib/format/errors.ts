@@ -22,7 +22,9 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_STAGING_FULL'
   | 'ERR_FLATSTREAM_RECOVERY_REFUSED'
   | 'ERR_FLATSTREAM_REENTRANT_CALL'
-  | 'ERR_FLATSTREAM_FILE_CHANGED';
+  | 'ERR_FLATSTREAM_FILE_CHANGED'
+  | 'ERR_FLATSTREAM_BAD_HEADER'
+  | 'ERR_FLATSTREAM_FORMAT_MISMATCH';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -253,5 +255,34 @@ export class FollowedFileChangedError extends FlatStreamError {
     where: FrameLocation,
   ) {
     super(message, 'ERR_FLATSTREAM_FILE_CHANGED', where);
+  }
+}
+
+/**
+ * Frame 0 of a stream is a flatstream header (its payload carries the
+ * `FSH1` identifier and verifies) that this library cannot read: another
+ * header version, or a truncated or hostile payload (docs/design.md,
+ * "Stream header").
+ */
+export class HeaderError extends FlatStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_FLATSTREAM_BAD_HEADER', { offset: 0, frameIndex: 0 });
+  }
+}
+
+/**
+ * Appending to a stream would mix formats: its header names another
+ * checksum than the writer's framer, or a header was asked for on a stream
+ * that has none. Nothing was written (docs/design.md, "Stream header").
+ */
+export class FormatMismatchError extends FlatStreamError {
+  constructor(
+    message: string,
+    /** The checksum the stream's header names (`'unknown'` without a header). */
+    readonly streamChecksum: string,
+    /** The checksum of the writer's framer. */
+    readonly writerChecksum: string,
+  ) {
+    super(message, 'ERR_FLATSTREAM_FORMAT_MISMATCH');
   }
 }

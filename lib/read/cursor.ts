@@ -172,9 +172,11 @@ export class FrameCursor {
 
   /**
    * Makes the stream start at byte `offset` (a file read from there):
-   * frame offsets and errors count from it. Before any chunk only.
+   * frame offsets and errors count from it, frame indexes from
+   * `firstIndex` (1 after a stream header). Before any chunk only.
    */
-  startAt(offset: number): void {
+  startAt(offset: number, firstIndex = 0): void {
+    this.frameIndex = firstIndex - 1;
     this.#pushed = offset;
     this.#setWindow(EMPTY, offset, 0, 0, false);
   }

@@ -10,7 +10,22 @@ import { ByteBuffer } from 'flatbuffers';
 import { Readable } from 'node:stream';
 import { checkBytes, checkFunction, checkInteger, checkOptions, typeError } from '../format/args';
 import { DONE, FRAME, FrameCursor, type SkippedRange } from './cursor';
-import { ClosedError, IoError, ReaderBusyError } from '../format/errors';
+import {
+  ClosedError,
+  FlatStreamError,
+  FormatMismatchError,
+  IoError,
+  ReaderBusyError,
+} from '../format/errors';
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  MAX_HEADER_LEN,
+  type StreamHeader,
+  detectHeader,
+  frameZeroHint,
+  guessChecksum,
+} from '../format/header';
 import { isVerifyingKind } from '../engine/contract';
 import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import { Deframer } from '../format/framing';
@@ -114,9 +129,23 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #busy = false;
   #info = { offset: 0, frameIndex: 0 };
   #bb: ByteBuffer | null = null;
+  #header: StreamHeader | null = null;
+  #skipHeader = false; // frame 0 is the header: never delivered (docs/design.md, "Stream header")
+  #prefix: (() => Uint8Array | null) | null = null; // the stream's first bytes, for the frame-0 hint
+  #hinted = false;
   #follow = false; // a followed file: one session, closed when a call ends (docs/design.md, "Follow mode")
 
-  constructor(source: ReadSource, deframer: Deframer, options?: StreamReaderOptions) {
+  /**
+   * @param afterHeader - Internal (`StreamReader.open`): the stream's first
+   * `afterHeader` bytes are its header frame, never read; message frames
+   * are numbered from 1. Bytes and paths only.
+   */
+  constructor(
+    source: ReadSource,
+    deframer: Deframer,
+    options?: StreamReaderOptions,
+    afterHeader = 0,
+  ) {
     if (!(deframer instanceof Deframer))
       throw typeError('The "deframer" argument must be a Deframer');
     checkOptions(options, 'options');
@@ -160,11 +189,18 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
       // One source serves both APIs, so a reader can switch between them.
       const file = new FileSource(source, readSize);
+      if (afterHeader > 0) {
+        this.#cursor.startAt(afterHeader, 1);
+        file.skipTo(afterHeader);
+      }
+      this.#prefix = () => readPrefix(source);
       this.#sync = file;
       this.#async = file;
     } else if (ArrayBuffer.isView(source)) {
       checkBytes(source, 'source');
-      this.#cursor.push(source);
+      this.#prefix = () => source;
+      if (afterHeader > 0) this.#cursor.startAt(afterHeader, 1);
+      this.#cursor.push(afterHeader > 0 ? source.subarray(afterHeader) : source);
       this.#cursor.end();
       this.#stableViews = true;
     } else if (typeof source === 'object' && source !== null && isAsyncIterable(source)) {
@@ -174,6 +210,87 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         'The "source" argument must be a Uint8Array, a path, a file descriptor, a Readable or an AsyncIterable<Uint8Array>',
       );
     }
+  }
+
+  /**
+   * Opens a stream whose format it finds itself (docs/design.md, "Stream
+   * header"): a headed stream's header says its checksum, and frame 0, the
+   * header, is never delivered (`reader.header` has it; message frames are
+   * numbered from 1). `options.deframer`, if given, is used (with its
+   * validators) when it reads the header's checksum, else it is a
+   * `FormatMismatchError`. Without a header, `options.deframer` is used if given;
+   * otherwise the checksum is guessed: of crc16, crc32, crc32c, xxhash64,
+   * crc64, the one under which the first bytes verify furthest from frame
+   * 0, else none.
+   * Sources: bytes, a path or URL (a regular file: its first bytes are read
+   * synchronously, so no FIFO), an fd (read at offset 0). Throws
+   * `HeaderError` for a header this library cannot read.
+   *
+   * @example
+   * ```ts
+   * const reader = StreamReader.open('events.fst');
+   * console.log(reader.header?.rootType, reader.deframer.checksum.name);
+   * for (const payload of reader.messages()) handle(payload);
+   * ```
+   */
+  static open(
+    source: Uint8Array | string | URL | number,
+    options?: StreamReaderOptions & { deframer?: Deframer; maxFrameLen?: number },
+  ): StreamReader {
+    checkOptions(options, 'options');
+    const given = options?.deframer;
+    if (given !== undefined && !(given instanceof Deframer))
+      throw typeError('The "deframer" option must be a Deframer');
+    let prefix: Uint8Array;
+    if (ArrayBuffer.isView(source)) {
+      checkBytes(source, 'source');
+      prefix = source;
+    } else if (typeof source === 'string' || typeof source === 'number' || source instanceof URL) {
+      if (typeof source === 'number') checkInteger(source, 'fd', 0, 2 ** 31 - 1);
+      prefix = readPrefix(source, true)!;
+    } else
+      throw typeError(
+        'The "source" argument of StreamReader.open must be a Uint8Array, a path, a URL or a file descriptor',
+      );
+    const found = detectHeader(prefix);
+    const { deframer: _d, maxFrameLen, ...rest } = options ?? {};
+    const max = maxFrameLen === undefined ? undefined : { maxFrameLen };
+    const skip = found !== null && (rest.start ?? 0) === 0;
+    // A deframer given for a headed stream is used (its validators and
+    // observers with it) if it reads the header's checksum.
+    if (found && given && given.checksum !== found.checksum)
+      throw new FormatMismatchError(
+        `the stream's header names ${found.checksum.name} frames; the deframer given reads ${given.checksum.name}`,
+        found.checksum.name,
+        given.checksum.name,
+      );
+    const deframer = given ?? new Deframer(found ? found.checksum : guessChecksum(prefix), max);
+    // The header frame is never read as a message: a file by path and bytes
+    // start after it (so the deframer's validators never see it); a followed
+    // file starts after it (frame indexes then count from there); an fd,
+    // read where it stands, skips frame 0 as it comes, which a validator
+    // would see first, so that is refused.
+    let reader: StreamReader;
+    if (!skip || found === null) reader = new StreamReader(source, deframer, rest);
+    else if (rest.follow === true)
+      reader = new StreamReader(source, deframer, { ...rest, start: found.frameLength });
+    else if (typeof source !== 'number')
+      reader = new StreamReader(source, deframer, rest, found.frameLength);
+    else {
+      if (deframer.compiled !== null || deframer.observers.length > 0)
+        throw typeError(
+          'StreamReader.open on an fd of a headed stream takes no deframer with validators or observers (they would see the header): give the path',
+        );
+      reader = new StreamReader(source, deframer, rest);
+      reader.#skipHeader = true;
+    }
+    reader.#header = found?.header ?? null;
+    return reader;
+  }
+
+  /** The stream's header (a reader made by {@link StreamReader.open} on a headed stream), else null. */
+  get header(): StreamHeader | null {
+    return this.#header;
   }
 
   /** Byte offset of the next frame to read. */
@@ -329,7 +446,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       const c = this.#cursor;
       for (;;) {
         if (this.#closed) throw new ClosedError('StreamReader');
-        const step = c.next();
+        const step = this.#step();
         if (step === DONE) return;
         if (step !== FRAME) {
           await this.#fill();
@@ -410,8 +527,31 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   // its source go at once, rather than when it is closed or collected.
   #settle(): void {
     this.#busy = false;
+    if (this.#cursor.error !== null && !this.#hinted) this.#hint(this.#cursor.error);
     if (this.#follow) void this.close();
     if (this.#cursor.error !== null && !this.#released) void this.#release().catch(() => undefined);
+  }
+
+  // A stream without a header failing at its first frames: says which other
+  // checksums frame 0 verifies under (docs/design.md, "Stream header").
+  #hint(err: Error): void {
+    this.#hinted = true;
+    if (this.#header !== null || this.#prefix === null || !(err instanceof FlatStreamError)) return;
+    if (err.frameIndex === undefined || err.frameIndex > 1) return;
+    const code = err.code;
+    if (
+      code !== 'ERR_FLATSTREAM_CHECKSUM_MISMATCH' &&
+      code !== 'ERR_FLATSTREAM_UNEXPECTED_EOF' &&
+      code !== 'ERR_FLATSTREAM_INVALID_FRAME'
+    )
+      return;
+    let prefix: Uint8Array | null = null;
+    try {
+      prefix = this.#prefix();
+    } catch {
+      return; // the hint is a courtesy: the error stands as it is
+    }
+    if (prefix !== null) err.message += frameZeroHint(prefix, this.deframer.checksum);
   }
 
   // A visitor handles the cursor's current frame; false stops the drain.
@@ -471,11 +611,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   // The same for any source: awaits only when the cursor needs more bytes.
   #drainAsync(visit: () => boolean): Promise<number> {
     return this.#runAsync(async () => {
-      const c = this.#cursor;
       let n = 0;
       for (;;) {
         if (this.#closed) throw new ClosedError('StreamReader');
-        const step = c.next();
+        const step = this.#step();
         if (step === DONE) return n;
         if (step !== FRAME) {
           await this.#fill();
@@ -488,6 +627,13 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     });
   }
 
+  // The cursor's next step, past the header frame of a headed stream.
+  #step(): number {
+    const c = this.#cursor;
+    const step = c.next();
+    return step === FRAME && this.#skipHeader && c.frameIndex === 0 ? c.next() : step;
+  }
+
   #setInfo(): void {
     this.#info.offset = this.#cursor.frameOffset;
     this.#info.frameIndex = this.#cursor.frameIndex;
@@ -497,7 +643,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     const c = this.#cursor;
     for (;;) {
       if (this.#closed) throw new ClosedError('StreamReader');
-      const step = c.next();
+      const step = this.#step();
       if (step !== 1) return step;
       if (!this.#sync)
         throw typeError(
@@ -568,5 +714,54 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   /** The error that stopped reading, if any. */
   get error(): Error | null {
     return this.#cursor.error;
+  }
+}
+
+const PREFIX = 64 * 1024;
+
+// The first bytes of a file (at least its whole frame 0 when that is at
+// most MAX_HEADER_LEN bytes), read at offset 0. A non-regular file has
+// none to give without waiting: null, or an IoError when `required`.
+function readPrefix(target: string | URL | number, required = false): Uint8Array | null {
+  const own = typeof target !== 'number';
+  const name =
+    typeof target === 'number'
+      ? `fd ${target}`
+      : `'${target instanceof URL ? fileURLToPath(target) : target}'`;
+  let fd: number;
+  try {
+    fd = own ? fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) : target;
+  } catch (err) {
+    if (!required) return null;
+    throw new IoError(`cannot open ${name}: ${(err as Error).message}`, err);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      if (!required) return null;
+      throw new IoError(
+        `cannot open ${name}: it is ${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'not a regular file'}; StreamReader.open reads a regular file's first bytes to find its format (give a FIFO or stream to new StreamReader with a deframer)`,
+      );
+    }
+    const read = (n: number): Uint8Array => {
+      const buf = Buffer.alloc(Math.min(n, st.size));
+      let got = 0;
+      while (got < buf.length) {
+        const k = fs.readSync(fd, buf, got, buf.length - got, got);
+        if (k === 0) break;
+        got += k;
+      }
+      return buf.subarray(0, got);
+    };
+    const head = read(PREFIX);
+    if (head.length < 4) return head;
+    const len = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
+    return len + 12 > head.length && len <= MAX_HEADER_LEN ? read(len + 12) : head;
+  } catch (err) {
+    if (err instanceof FlatStreamError) throw err;
+    if (!required) return null;
+    throw new IoError(`cannot read ${name}: ${(err as Error).message}`, err);
+  } finally {
+    if (own) fs.closeSync(fd);
   }
 }

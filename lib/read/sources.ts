@@ -112,6 +112,12 @@ export class FileSource implements SyncChunks, AsyncChunks {
     this.#readSize = readSize;
   }
 
+  /** Starts reading at file offset `offset` (a path's positional reads only; before any read). */
+  skipTo(offset: number): void {
+    if (!this.#positional) throw typeError('only a file opened by path can start at an offset');
+    this.#pos = offset;
+  }
+
   readSync(): Uint8Array | null {
     if (this.#done) return null;
     if (this.#stream) {

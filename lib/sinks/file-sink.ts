@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { checkBytes, checkInteger, checkOptions, typeError } from '../format/args';
 import { ClosedError, IoError } from '../format/errors';
 import type { Sink } from './sink';
-import type { Deframer } from '../format/framing';
+import { type Deframer, Framer } from '../format/framing';
+import {
+  type HeaderOptions,
+  MAX_HEADER_LEN,
+  checkAppend,
+  checkHeaderOptions,
+  headerFrame,
+} from '../format/header';
 import { type RecoveryReport, recoverFileSeam } from '../format/recovery';
 
 /** Options of a {@link FileSink}. */
@@ -53,6 +60,20 @@ export interface FileSinkOptions {
    * never larger than N bytes can pass N to refuse anything longer.
    */
   maxTornBytes?: number;
+  /**
+   * Paths only: the framer the frames written here are framed with.
+   * Appending to a stream whose header names another checksum is then a
+   * `FormatMismatchError`, thrown before a byte is written (docs/design.md,
+   * "Stream header"). `StreamWriter` passes its own for a path target.
+   */
+  framer?: Framer;
+  /**
+   * Paths only, with `framer`: start a new (or empty, or truncated) file
+   * with a stream header frame. Appending to a non-empty file that has no
+   * header is then a `FormatMismatchError`; to one that has a header,
+   * checks it and writes no second one.
+   */
+  header?: HeaderOptions;
 }
 
 /**
@@ -147,6 +168,8 @@ export class FileSink implements Sink {
         ['mode', mode],
         ['recover', options?.recover],
         ['maxTornBytes', options?.maxTornBytes],
+        ['framer', options?.framer],
+        ['header', options?.header],
       ] as const) {
         if (value !== undefined) {
           throw Object.assign(
@@ -173,6 +196,16 @@ export class FileSink implements Sink {
     }
     this.path = path;
     this.#name = `FileSink '${path}'`;
+    const framer = options?.framer;
+    const header = options?.header;
+    if (framer !== undefined && !(framer instanceof Framer))
+      throw typeError('The "framer" option must be a Framer');
+    if (header !== undefined) {
+      checkHeaderOptions(header);
+      if (framer === undefined)
+        throw typeError('The "header" option needs the "framer" option: a header is framed');
+    }
+    if (framer !== undefined && append !== false) checkExisting(path, framer, header !== undefined);
     if (options?.recover !== undefined) {
       if (append === false)
         throw typeError(
@@ -201,6 +234,39 @@ export class FileSink implements Sink {
       throw new IoError(`FileSink: cannot open '${path}': ${message(err)}`, err);
     }
     this.#ownsFd = autoClose ?? true;
+    if (header !== undefined && framer !== undefined) {
+      let empty: boolean;
+      try {
+        empty = fs.fstatSync(this.#fd).size === 0;
+      } catch (err) {
+        this.#closeOwned();
+        throw new IoError(`FileSink: cannot stat '${path}': ${message(err)}`, err);
+      }
+      if (empty) {
+        try {
+          this.write(headerFrame(framer, header));
+        } catch (err) {
+          // A header cut short (a full disk) would be a torn frame 0 that
+          // every later open trips on: the file was empty, so it is again.
+          try {
+            fs.ftruncateSync(this.#fd, 0);
+          } catch {
+            // the write's error is the one to report
+          }
+          this.#closeOwned();
+          throw err;
+        }
+      }
+    }
+  }
+
+  #closeOwned(): void {
+    try {
+      fs.closeSync(this.#fd);
+    } catch {
+      // the open failed us already; that error is the one to report
+    }
+    this.#closed = true;
   }
 
   /**
@@ -315,5 +381,33 @@ export class FileSink implements Sink {
     );
     this.#failure = e;
     return e;
+  }
+}
+
+// The append check (docs/design.md, "Stream header"): a non-empty regular
+// file about to be appended to with `framer` is read at its start.
+function checkExisting(path: string, framer: Framer, wantHeader: boolean): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return; // no file yet (or none we may read): the open below reports what matters
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size === 0) return;
+    const n = Math.min(st.size, 64 * 1024);
+    let buf = Buffer.alloc(n);
+    let got = fs.readSync(fd, buf, 0, n, 0);
+    if (got >= 4) {
+      const len = buf.readUInt32LE(0);
+      if (len + 12 > got && len <= MAX_HEADER_LEN && st.size > got) {
+        buf = Buffer.alloc(Math.min(st.size, len + 12));
+        got = fs.readSync(fd, buf, 0, buf.length, 0);
+      }
+    }
+    checkAppend(buf.subarray(0, got), framer, wantHeader, `'${path}'`);
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -11,7 +11,8 @@
  */
 import type { Writable } from 'node:stream';
 import { typeError } from '../format/args';
-import type { Deframer } from '../format/framing';
+import type { Deframer, Framer } from '../format/framing';
+import { type HeaderOptions, checkHeaderOptions } from '../format/header';
 import { FileSink } from '../sinks/file-sink';
 import { OwnedSlabs } from '../sinks/owned-slabs';
 import type { Sink } from '../sinks/sink';
@@ -30,6 +31,7 @@ export interface TargetOptions {
   recover?: Deframer | undefined;
   maxTornBytes?: number | undefined;
   flushOnExit?: boolean | undefined;
+  header?: HeaderOptions | undefined;
 }
 
 /** A resolved target. */
@@ -39,6 +41,8 @@ export interface Resolved {
   source: SlabSource;
   /** Whether the writer registers with the exit hook. */
   flushOnExit: boolean;
+  /** Whether the writer itself must write the header as its first frame. */
+  writeHeader: boolean;
 }
 
 function isWritable(x: object): x is Writable {
@@ -71,23 +75,39 @@ export function resolveTarget(
   options: TargetOptions | undefined,
   slabSize: number,
   builderSize: number,
+  framer: Framer,
 ): Resolved {
   const flushOnExit = options?.flushOnExit; // a boolean or undefined: checked by the writer
+  const header = options?.header;
+  if (header !== undefined) checkHeaderOptions(header);
   let sink: Sink;
+  let writeHeader = header !== undefined;
   if (typeof target === 'string' || typeof target === 'number' || target instanceof URL) {
     const { append, recover, maxTornBytes } = options ?? {};
+    if (typeof target === 'number' && header !== undefined)
+      throw typeError(
+        'The "header" option applies to a path, not an fd: whether the stream is new cannot be told',
+      );
     sink = new FileSink(target, {
       ...(append === undefined ? {} : { append }),
       ...(recover === undefined ? {} : { recover }),
       ...(maxTornBytes === undefined ? {} : { maxTornBytes }),
+      // The append check and the header are the FileSink's (paths only).
+      ...(typeof target === 'number' ? {} : { framer }),
+      ...(header === undefined ? {} : { header }),
     });
+    writeHeader = false;
   } else if (typeof target === 'object' && target !== null) {
     if (target instanceof WritableSink || isWritable(target)) {
       if (flushOnExit === true) throw asyncExitSink('a Writable');
       sink = target instanceof WritableSink ? target : new WritableSink(target);
+    } else if (header !== undefined && (target instanceof FileSink || isSlabSource(target))) {
+      throw typeError(
+        `The "header" option of a StreamWriter does not apply to a ${target instanceof FileSink ? 'FileSink' : 'CaptureSink'} you made: give it to that sink`,
+      );
     } else if (isSlabSource(target)) {
       if (flushOnExit === true) throw asyncExitSink('a CaptureSink (it has its own exit hook)');
-      return { sink: target, source: target, flushOnExit: false };
+      return { sink: target, source: target, flushOnExit: false, writeHeader: false };
     } else if (typeof (target as Sink).write === 'function') {
       sink = target as Sink;
     } else {
@@ -100,6 +120,7 @@ export function resolveTarget(
     sink,
     source: new OwnedSlabs(sink, slabSize, builderSize),
     flushOnExit: flushOnExit ?? sink instanceof FileSink,
+    writeHeader,
   };
 }
 

@@ -9,6 +9,7 @@
 import type { Builder } from 'flatbuffers';
 import { checkInteger, checkOptions, typeError } from '../format/args';
 import type { Deframer, Framer } from '../format/framing';
+import type { HeaderOptions } from '../format/header';
 import type { Sink } from '../sinks/sink';
 import type { BlockSource } from './arena-builder';
 
@@ -56,6 +57,15 @@ export interface StreamWriterOptions {
   flushOnExit?: boolean;
   /** For a path target: repair a torn tail left by a writer that died, then append (see FileSinkOptions.recover). */
   recover?: Deframer;
+  /**
+   * Start the stream with a header frame (docs/design.md, "Stream header"):
+   * `{ schema, rootType, meta }`. A path target gets it when the file is
+   * new, empty or truncated; appending to a headed file checks it against
+   * the framer instead (`FormatMismatchError` on a mismatch, before a byte
+   * is written). A plain `Sink` or `Writable` gets it as the first frame.
+   * A `FileSink` or `CaptureSink` you made takes it in its own options.
+   */
+  header?: HeaderOptions;
   /** For a path target with `recover`: the longest torn tail that may be cut (see FileSinkOptions.maxTornBytes). */
   maxTornBytes?: number;
 }

@@ -15,6 +15,7 @@ import { checkBytes, typeError } from '../format/args';
 import type { PayloadEncoder } from '../format/encoder';
 import { ClosedError, ReentrantCallError, UnfinishedBuilderError } from '../format/errors';
 import { Framer } from '../format/framing';
+import { encodeHeader } from '../format/header';
 import type { MemoryPolicy } from '../format/policy';
 import * as exitHook from '../sinks/exit-hook';
 import type { Sink } from '../sinks/sink';
@@ -74,7 +75,7 @@ export class StreamWriter {
     if (!(framer instanceof Framer)) throw typeError('The "framer" argument must be a Framer');
     const o = checkWriterOptions(framer, options);
     this.framer = framer;
-    const target = resolveTarget(sink, options, o.slabSize, o.builderSize);
+    const target = resolveTarget(sink, options, o.slabSize, o.builderSize, framer);
     const source = (this.#source = target.source);
     this.sink = target.sink;
     this.#stager = new Stager(framer, source, this.#guard, o.arena);
@@ -87,6 +88,8 @@ export class StreamWriter {
     if (ms !== undefined)
       this.#timer = startTimer(weak ? new WeakRef(this) : this, ms, StreamWriter.#tick);
     this.#stager.holdWhileStaged(this, this.#exitSlot, this.#timer && weak ? timed : null);
+    // A plain Sink or Writable: the header is the first frame staged (docs/design.md, "Stream header").
+    if (target.writeHeader) this.write(encodeHeader(framer.checksum, options!.header!));
   }
 
   /**

@@ -35,6 +35,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checks } from './checks.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'build-arm64');
@@ -63,17 +64,7 @@ export const JEST_SUBSET = [
  */
 export const JEST_EXCLUDED = ['backpressure '];
 
-let passed = 0;
-let failed = 0;
-const check = (name, ok, detail = '') => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
-  if (ok) passed++;
-  else failed++;
-};
-const done = () => {
-  console.log(`cross-arm64: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-};
+const { check, add, done } = checks('cross-arm64');
 const have = (cmd) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 
 const missing = ['aarch64-linux-gnu-g++', 'qemu-aarch64'].filter((c) => !have(c));
@@ -117,8 +108,7 @@ process.stdout.write(ctest.stdout);
 const cm = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(ctest.stdout);
 if (!cm) check('ctest under qemu-aarch64 ran', false);
 else {
-  passed += Number(cm[3]) - Number(cm[2]);
-  failed += Number(cm[2]);
+  add(Number(cm[3]) - Number(cm[2]), Number(cm[2]));
 }
 const impls = spawnSync(qemu[0], [...qemu.slice(1), join(ctestDir, 'test_checksum')], {
   encoding: 'utf8',
@@ -202,8 +192,7 @@ process.stdout.write(smoke.stdout);
 const sm = /smoke: (\d+) passed, (\d+) failed/.exec(smoke.stdout);
 if (!sm) check('smoke test under qemu-aarch64 ran', false, smoke.stderr.slice(-2000));
 else {
-  passed += Number(sm[1]);
-  failed += Number(sm[2]);
+  add(Number(sm[1]), Number(sm[2]));
 }
 
 // 4. jest in arm64 Node; what it spawns as process.execPath runs through
@@ -243,8 +232,7 @@ const jest = spawnSync(
 );
 try {
   const j = JSON.parse(readFileSync(report, 'utf8'));
-  passed += j.numPassedTests;
-  failed += j.numFailedTests + (j.numRuntimeErrorTestSuites ?? 0);
+  add(j.numPassedTests, j.numFailedTests + (j.numRuntimeErrorTestSuites ?? 0));
   if (jest.status !== 0 && j.numFailedTests === 0) check('jest under qemu-aarch64 exits 0', false);
   rmSync(report, { force: true });
 } catch {

@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checks } from './checks.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'build-win64');
@@ -29,17 +30,7 @@ const cxx = 'x86_64-w64-mingw32-g++-posix';
 const dlltool = 'x86_64-w64-mingw32-dlltool';
 const objdump = 'x86_64-w64-mingw32-objdump';
 const wantWine = process.argv.includes('--wine');
-let passed = 0;
-let failed = 0;
-const check = (name, ok, detail = '') => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
-  if (ok) passed++;
-  else failed++;
-};
-const done = () => {
-  console.log(`cross-win64: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-};
+const { check, add, done } = checks('cross-win64');
 
 if (spawnSync(cxx, ['--version']).status !== 0) {
   check(`${cxx} present (scripts/setup-cross.sh installs g++-mingw-w64-x86-64-posix)`, false);
@@ -213,14 +204,12 @@ if (wantWine) {
     const tm = /^(\d+) passed, (\d+) failed$/m.exec(ttext);
     if (!tm) check('test_file_io under wine ran', false, `status ${t.status}`);
     else {
-      passed += Number(tm[1]);
-      failed += Number(tm[2]);
+      add(Number(tm[1]), Number(tm[2]));
     }
   }
   if (!m) check('smoke test under wine ran', false, `status ${r.status} ${r.signal ?? ''}`);
   else {
-    passed += Number(m[1]);
-    failed += Number(m[2]);
+    add(Number(m[1]), Number(m[2]));
     if (r.status !== 0 && Number(m[2]) === 0) check('smoke test under wine exits 0', false);
   }
 }

@@ -31,22 +31,13 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checks } from './checks.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], ...opts }).toString();
 const here = `${process.platform}-${process.arch}`;
-let passed = 0;
-let failed = 0;
-const check = (name, ok, detail = '') => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
-  if (ok) passed++;
-  else failed++;
-};
-const done = () => {
-  console.log(`pack-test: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-};
+const { check, done } = checks('pack-test');
 
 run('npx', ['prebuildify', '--napi', '--strip', '--tag-libc']);
 console.log(`prebuilds: ${readdirSync(join(root, 'prebuilds', here)).join(', ')}`);

@@ -64,7 +64,7 @@ export function parseArgs(argv: readonly string[], spec: Record<string, boolean>
 }
 
 /** The one FILE argument, which must be a regular file (a FIFO would block, a directory is no stream). */
-function oneFile(args: Args, cmd: string): { path: string; size: number } {
+export function oneFile(args: Args, cmd: string): { path: string; size: number } {
   if (args.positional.length !== 1)
     throw new UsageError(`${cmd} takes one FILE (got ${args.positional.length})`);
   const path = args.positional[0]!;

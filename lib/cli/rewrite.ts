@@ -13,7 +13,7 @@ import { FlatStreamError } from '../format/errors';
 import { Deframer, Framer } from '../format/framing';
 import { type StreamHeader, checksumByName, encodeHeader } from '../format/header';
 import { StreamReader } from '../read/reader';
-import { type Args, type Io, UsageError, parseArgs } from './inspect';
+import { type Args, type Io, UsageError, oneFile, parseArgs } from './inspect';
 
 const CHUNK = 1 << 20;
 
@@ -74,26 +74,6 @@ class Output {
     }
     fs.rmSync(this.#tmp, { force: true });
   }
-}
-
-function input(args: Args, cmd: string): string {
-  if (args.positional.length !== 1)
-    throw new UsageError(`${cmd} takes one FILE (got ${args.positional.length})`);
-  const path = args.positional[0]!;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(path);
-  } catch (err) {
-    throw new UsageError(
-      `${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
-    );
-  }
-  if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not a stream file`);
-  if (!st.isFile())
-    throw new UsageError(
-      `${path}: is ${st.isFIFO() ? 'a FIFO' : 'not a regular file'}; give a regular file`,
-    );
-  return path;
 }
 
 function outPath(args: Args): string {
@@ -161,7 +141,7 @@ export function slice(argv: readonly string[], io: Io): number {
     '-o': true,
     '--checksum': true,
   });
-  const path = input(args, 'slice');
+  const { path } = oneFile(args, 'slice');
   const from = args.flags.get('--from');
   const frames = args.flags.get('--frames');
   if ((from === undefined) === (frames === undefined))
@@ -226,7 +206,7 @@ export function slice(argv: readonly string[], io: Io): number {
 /** `flatstream convert FILE --to CHECKSUM -o OUT`: re-framed with another checksum, verified on the way. */
 export function convert(argv: readonly string[], io: Io): number {
   const args = parseArgs(argv, { '--to': true, '-o': true, '--checksum': true });
-  const path = input(args, 'convert');
+  const { path } = oneFile(args, 'convert');
   const to = checksumFlag(args, '--to');
   if (to === undefined) throw new UsageError('--to CHECKSUM is required');
   const framer = new Framer(to);

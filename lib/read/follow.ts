@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from '../format/args';
 import { FollowedFileChangedError, IoError, ReaderBusyError } from '../format/errors';
 import type { FrameCursor } from './cursor';
-import type { AsyncChunks } from './sources';
+import { type AsyncChunks, closeCell } from './sources';
 
 /** The follow options of a `StreamReader` (see `StreamReaderOptions`). */
 export interface FollowOptions {
@@ -76,12 +76,7 @@ function release(cell: FollowCell): void {
   cell.watcher = null;
   cell.noWatch = true;
   cell.wake?.();
-  const fd = cell.fd;
-  cell.fd = -1;
-  if (fd < 0) return;
-  const close = (): void => fs.close(fd, () => undefined);
-  if (cell.pending) cell.pending.then(close, close);
-  else close();
+  closeCell(cell);
 }
 
 // A follow reader dropped mid-stream (an iterator neither resumed nor

@@ -56,7 +56,7 @@ function mayBlock(st: fs.Stats): boolean {
 
 // The fd of a FileSource that opened it, and its latest async read, for
 // the registry below.
-interface FdCell {
+export interface FdCell {
   fd: number;
   pending: Promise<number> | null;
 }
@@ -65,14 +65,21 @@ interface FdCell {
 // holds the fd it opened: closed when its FileSource is collected
 // (docs/design.md, "Recovery"), after its latest read settled: never under
 // a queued read, whose fd number could otherwise be reused meanwhile.
-const abandoned = new FinalizationRegistry<FdCell>((cell) => {
+const abandoned = new FinalizationRegistry<FdCell>(closeCell);
+
+/**
+ * Closes the fd a cell holds (once: the cell forgets it), after the cell's
+ * latest read settled, never under a queued read whose fd number could
+ * otherwise be reused meanwhile. Also lib/read/follow.ts's.
+ */
+export function closeCell(cell: FdCell): void {
   const fd = cell.fd;
   cell.fd = -1;
   if (fd < 0) return;
   const close = (): void => fs.close(fd, () => undefined);
   if (cell.pending) cell.pending.then(close, close);
   else close();
-});
+}
 
 /**
  * A file by path or fd, for both APIs at once: a reader may switch between

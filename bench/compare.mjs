@@ -49,6 +49,9 @@ for (const dir of [before, after]) {
   }
 }
 
+const show = (v) =>
+  v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 100 ? v.toFixed(0) : v.toFixed(1);
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -169,8 +172,6 @@ for (const script of scripts) {
       const g = xs.map((x) => x.gcs).filter(Number.isFinite);
       return g.length ? String(median(g)) : '';
     };
-    const show = (v) =>
-      v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 100 ? v.toFixed(0) : v.toFixed(1);
     console.log(
       `| ${key} | ${b[0].measure} | ${show(mb)} | ${show(ma)} | ${speed.toFixed(2)}x | ` +
         `${spread(
@@ -184,7 +185,11 @@ for (const script of scripts) {
   }
   const only = (x, y) => [...samples[x].keys()].filter((k) => !samples[y].has(k));
   for (const k of only('before', 'after')) console.log(`| ${k} | (before only) | | | | | | | |`);
-  for (const k of only('after', 'before')) console.log(`| ${k} | (after only) | | | | | | | |`);
+  for (const k of only('after', 'before')) {
+    const a = samples.after.get(k);
+    const ma = median(a.map((x) => x.value));
+    console.log(`| ${k} | ${a[0].measure} (after only) | | ${show(ma)} | | | | | |`);
+  }
   if (ratios.length) {
     console.log(
       `\nmedian speed ratio over ${ratios.length} matched rows: ${median(ratios).toFixed(2)}x ` +

@@ -12,12 +12,18 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"
       ],
-      # Pinned, identical in CMakeLists.txt: N-API 8, C++ exceptions on (so a
-      # std::bad_alloc becomes a JS error, never an abort).
+      # Pinned, identical in CMakeLists.txt and scripts/cross-win64.mjs: N-API 8,
+      # C++ exceptions on (so a std::bad_alloc becomes a JS error, never an
+      # abort), and an error that cannot be thrown into JS because the
+      # environment is being torn down (a worker terminated mid-call) is
+      # dropped instead of rethrown from the wrapper, where it would reach
+      # std::terminate and abort the whole process (docs/design.md "Never
+      # harm the host"; test/worker-terminate.test.ts).
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],

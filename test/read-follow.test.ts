@@ -413,7 +413,8 @@ describe('bad input', () => {
   test('a FIFO without a writer: IoError at once, nothing blocks', async () => {
     const fifo = join(dir, `fifo${n++}`);
     execFileSync('mkfifo', [fifo]);
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const f = follower(fifo);
     const err = await rejection(f.next());
     expect(err).toBeInstanceOf(IoError);
@@ -462,7 +463,8 @@ describe('bad input', () => {
 describe('ending, and releasing the file and the watcher', () => {
   test('break: the fd and the watcher are released, later calls throw ClosedError', async () => {
     const path = fresh(Buffer.concat(F.slice(0, 3)));
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const reader = new StreamReader(path, deframer, { follow: true, pollIntervalMs: 20 });
     let count = 0;
     const later = setTimeout(() => fs.appendFileSync(path, F[3]!), 80);
@@ -478,7 +480,8 @@ describe('ending, and releasing the file and the watcher', () => {
 
   test('return() while a step waits for data: that step throws ClosedError, return() resolves, all released', async () => {
     const path = fresh(F[0]);
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const f = follower(path);
     await f.next();
     const pending = f.next();
@@ -493,7 +496,8 @@ describe('ending, and releasing the file and the watcher', () => {
 
   test('an AbortSignal while waiting: AbortError (ABORT_ERR), sticky, all released', async () => {
     const path = fresh(F[0]);
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const ac = new AbortController();
     const f = follower(path, { signal: ac.signal });
     await f.next();
@@ -527,7 +531,8 @@ describe('ending, and releasing the file and the watcher', () => {
   });
 
   test('a signal aborted before the first read: AbortError, nothing opened', async () => {
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const reader = new StreamReader(fresh(F[0]), deframer, {
       follow: true,
       signal: AbortSignal.abort(),
@@ -539,7 +544,8 @@ describe('ending, and releasing the file and the watcher', () => {
 
   test('an error ends it and releases too (the file truncated under it)', async () => {
     const path = fresh(Buffer.concat(F.slice(0, 2)));
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const f = follower(path);
     await f.next();
     await f.next();
@@ -554,7 +560,8 @@ describe('ending, and releasing the file and the watcher', () => {
 
   test('toStream(): destroying it ends the follow and releases; one refused as busy leaves the reading call alone', async () => {
     const path = fresh(F[0]);
-    const before = fds();
+    // (an earlier test's reader may still be closing its fd: start from none)
+    const before = await settledFds(0);
     const f = follower(path);
     await f.next();
     const pending = f.next(); // this iterator is reading: it waits at the end

@@ -93,10 +93,26 @@ module.exports = {
     {
       name: 'cli-on-codec-and-read',
       comment:
-        'The command line (lib/cli/) imports lib/codec/, lib/read/, lib/format/ and lib/engine/ only (it reads streams; it writes none): never the writer, the sinks or the capture; nothing imports it.',
+        'The command line (lib/cli/) imports lib/codec/, lib/read/, lib/ship/, lib/format/ and lib/engine/ only (it reads and ships streams; it writes none): never the writer, the sinks or the capture; nothing imports it.',
       severity: 'error',
       from: { path: '^lib/cli/' },
-      to: { path: '^lib/', pathNot: '^lib/(cli|codec|read|format|engine)/' },
+      to: { path: '^lib/', pathNot: '^lib/(cli|codec|read|ship|format|engine)/' },
+    },
+    {
+      name: 'ship-on-read-and-sinks',
+      comment:
+        'Shipping (lib/ship/) builds on the read side (follow mode), the sink protocol, lib/format/ and lib/engine/: never the writer or the capture.',
+      severity: 'error',
+      from: { path: '^lib/ship/' },
+      to: { path: '^lib/', pathNot: '^lib/(ship|read|sinks|format|engine)/' },
+    },
+    {
+      name: 'only-facade-and-cli-import-ship',
+      comment:
+        'lib/ship/ is the top of the library (it pulls in the NATS client): only lib/index.ts and lib/cli/ import it.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/(ship/|cli/|index\\.ts$)' },
+      to: { path: '^lib/ship/' },
     },
     {
       name: 'nothing-imports-cli',

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(libflatbuffers-dev libxxhash-dev flatbuffers-compiler xxhash clang-14 libclang-rt-14-dev)
+debs=(libflatbuffers-dev libxxhash-dev flatbuffers-compiler xxhash clang-14 libclang-rt-14-dev nats-server)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -55,6 +55,8 @@ const PLANTED: readonly (readonly [string, string, string])[] = [
   ['nothing-below-imports-codec', 'lib/read/sources.ts', '../codec/reflection'],
   ['cli-on-codec-and-read', 'lib/cli/gen.ts', '../write/writer'],
   ['nothing-imports-cli', 'lib/codec/compile.ts', '../cli/gen'],
+  ['ship-on-read-and-sinks', 'lib/ship/wire.ts', '../write/writer'],
+  ['only-facade-and-cli-import-ship', 'lib/sinks/exit-hook.ts', '../ship/wire'],
 ];
 
 describe('module rules (.dependency-cruiser.cjs)', () => {

@@ -1,7 +1,8 @@
 /**
  * fast-check arbitraries over the test schemas (test/schema/events.fbs,
  * test/schema/coverage.fbs): shared by the codec suites (codec.test.ts,
- * codec-write.test.ts).
+ * codec-write.test.ts), and one hand-made rich event (codec.test.ts,
+ * codec-gen.test.ts).
  */
 import * as fc from 'fast-check';
 import { readFileSync } from 'node:fs';
@@ -144,3 +145,17 @@ export const telemetryArb = fc.record(
   { deviceId: u64, timestamp: u64, value: fc.double() },
   { requiredKeys: [] },
 );
+
+/** A RichEvent with every kind of field set (a union, a struct, strings with a lone surrogate). */
+export const richSample = {
+  deviceId: 5,
+  label: 'héllo\ud800x',
+  readings: [1, 2.5],
+  level: 2,
+  position: { x: 1.5, y: -2.5, z: 3 },
+  tags: [{ key: 'a', value: 3n }, { key: 'b' }],
+  detailType: 1,
+  detail: { code: 7, text: 'boom' },
+  flags: new Uint8Array([1, 2, 3]),
+  active: false,
+};

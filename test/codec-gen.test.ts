@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ts from 'typescript';
 import { compileSchema, type TableCodec } from '../lib/index';
+import { richSample } from './codec-arbs';
 
 const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'dist/cjs/cli/main.js');
@@ -105,18 +106,7 @@ test('the generated codecs encode byte-identically to compileSchema, and export 
   ];
   for (const v of values)
     expect(Telemetry.encode(v)).toEqual(mem.tables['events.Telemetry']!.encode(v));
-  const rich = {
-    deviceId: 5,
-    label: 'héllo\ud800x',
-    readings: [1, 2.5],
-    level: 2,
-    position: { x: 1.5, y: -2.5, z: 3 },
-    tags: [{ key: 'a', value: 3n }, { key: 'b' }],
-    detailType: 1,
-    detail: { code: 7, text: 'boom' },
-    flags: new Uint8Array([1, 2, 3]),
-    active: false,
-  };
+  const rich = richSample;
   const bytes = Rich.encode(rich);
   expect(bytes).toEqual(mem.root!.encode(rich));
   expect(Rich.decode(bytes)).toEqual(mem.root!.decode(bytes));

@@ -29,7 +29,7 @@ import {
   type TableCodec,
 } from '../lib/index';
 import { covArb, richArb, telemetryArb } from './codec-arbs';
-import { thrown } from './helpers';
+import { expectSameStreams, thrown } from './helpers';
 
 const gen = (f: string): Buffer => fs.readFileSync(path.join(__dirname, 'generated', f));
 const events = compileSchema(gen('events.bfbs'));
@@ -91,11 +91,7 @@ describe.each(schemas)(
                   wb.flush();
                 }
               }
-              wa.close();
-              wb.close();
-              expect(a.toBuffer()).toEqual(b.toBuffer());
-              expect(a.chunks.map((c) => c.length)).toEqual(b.chunks.map((c) => c.length));
-              expect(wa.stats()).toEqual(wb.stats());
+              expectSameStreams(wa, a, wb, b);
               expect(wa.stats().frames).toBe(items.length);
               // Each frame larger than a slab went out as a chunk of its own.
               expect(a.chunks.filter((c) => c.length > slabSize).length).toBe(big);

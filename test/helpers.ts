@@ -58,3 +58,20 @@ export function prng(seed: number): (n: number) => number {
     return x % n;
   };
 }
+
+/**
+ * Closes two writers over MemorySinks and expects the same stream from both:
+ * the same bytes, cut into chunks of the same sizes, and the same stats.
+ */
+export function expectSameStreams(
+  wa: StreamWriter,
+  a: MemorySink,
+  wb: StreamWriter,
+  b: MemorySink,
+): void {
+  wa.close();
+  wb.close();
+  expect(a.toBuffer()).toEqual(b.toBuffer());
+  expect(a.chunks.map((c) => c.length)).toEqual(b.chunks.map((c) => c.length));
+  expect(wa.stats()).toEqual(wb.stats());
+}

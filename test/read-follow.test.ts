@@ -323,13 +323,22 @@ describe('a file that changes under the reader', () => {
     await f.it.return!();
   });
 
-  test('a frame larger than one read, torn, cut and rewritten: read again from its start', async () => {
-    const big = bytes(300, 77);
-    const path = fresh(Buffer.concat([F[0]!, frame(big).subarray(0, 200)]));
+  /**
+   * A file of frame 0 and the first 200 bytes of a 300-byte frame, followed
+   * 64 bytes a read: resolves once the follower holds those 200 bytes (more
+   * than a read) and waits at EOF, with its pending next().
+   */
+  async function heldBigTornFrame(seed: number) {
+    const path = fresh(Buffer.concat([F[0]!, frame(bytes(300, seed)).subarray(0, 200)]));
     const f = follower(path, { readSize: 64 });
     await f.next();
     const pending = f.next();
-    await until(() => watchers() === 1); // holding 200 bytes (more than a read) of the big frame
+    await until(() => watchers() === 1);
+    return { path, f, pending };
+  }
+
+  test('a frame larger than one read, torn, cut and rewritten: read again from its start', async () => {
+    const { path, f, pending } = await heldBigTornFrame(77);
     fs.truncateSync(path, at(1));
     await sleep(50);
     fs.appendFileSync(path, F[1]!);
@@ -338,12 +347,7 @@ describe('a file that changes under the reader', () => {
   });
 
   test('a frame larger than one read, torn, then cut and overwritten past what was held between two looks: the new frames, whole', async () => {
-    const big = bytes(300, 78);
-    const path = fresh(Buffer.concat([F[0]!, frame(big).subarray(0, 200)]));
-    const f = follower(path, { readSize: 64 });
-    await f.next();
-    const pending = f.next();
-    await until(() => watchers() === 1); // holding 200 bytes (more than a read) of the big frame
+    const { path, f, pending } = await heldBigTornFrame(78);
     // In one go: the torn tail cut, and more bytes than were held written in its place.
     fs.truncateSync(path, at(1));
     fs.appendFileSync(path, Buffer.concat([F[2]!, F[3]!, F[4]!, F[5]!]));

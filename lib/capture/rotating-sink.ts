@@ -150,6 +150,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   #cur: Part | null = null;
   #next: Part | null = null;
   #preparing = false;
+  #preparedWaiters: ((ready: boolean) => void)[] = [];
   #lastPrepareFailure = -Infinity;
   #chain: Promise<unknown> = Promise.resolve();
   #retiring = new Set<Part>();
@@ -219,6 +220,17 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   /** The file frames go to now (its final name), or null before a writer binds. */
   get current(): string | null {
     return this.#cur?.file ?? null;
+  }
+
+  /**
+   * Resolves true once the next file is prepared (a rotation then does not
+   * wait on the disk), false if preparing it failed or the sink is closed.
+   */
+  whenPrepared(): Promise<boolean> {
+    if (this.#next) return Promise.resolve(true);
+    if (!this.#preparing) this.#prepare();
+    if (!this.#preparing) return Promise.resolve(this.#next !== null);
+    return new Promise((resolve) => this.#preparedWaiters.push(resolve));
   }
 
   /** Counters since the sink was made. */
@@ -428,18 +440,23 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     this.#openLater(seq).then(
       (part) => {
         this.#preparing = false;
-        if (this.#closed || this.#failure) return this.#discard(part);
+        if (this.#closed || this.#failure) {
+          for (const w of this.#preparedWaiters.splice(0)) w(false);
+          return this.#discard(part);
+        }
         if (part.seq < this.#current().seq) {
           // A rotation opened a later file meanwhile: this one would break the order.
           this.#discard(part);
           return this.#prepare();
         }
         this.#next = part;
+        for (const w of this.#preparedWaiters.splice(0)) w(true);
       },
       (err: unknown) => {
         this.#preparing = false;
         this.#lastPrepareFailure = Date.now();
         this.#stats.prepareFailures++;
+        for (const w of this.#preparedWaiters.splice(0)) w(false);
         if (this.listenerCount('prepareError') > 0) this.emit('prepareError', sinkFailure(err));
       },
     );
@@ -611,13 +628,15 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   #settle(): number {
     let last = 0;
     for (const m of scanRotation(this.base)) {
+      // Only regular files are members; anything else at such a name is not
+      // ours and is left as it is (a file cannot be created there).
+      if (!fs.lstatSync(m.file).isFile()) continue;
       last = Math.max(last, m.seq);
       const file = rotationFile(this.base, m.seq);
       const staging = defaultStagingPath(file);
       if (this.#capture && fs.existsSync(staging))
         new CaptureSink(m.file, { stagingPath: staging }).closeSync();
-      if (!m.pending) continue;
-      if (fs.existsSync(file)) continue; // not ours to decide: left as it is
+      if (!m.pending || fs.existsSync(file)) continue;
       if (holdsFrames(m.file)) fs.renameSync(m.file, file);
       else fs.unlinkSync(m.file);
     }

@@ -1,0 +1,72 @@
+// Child process of test/rotating-sink.test.ts (loads dist/).
+//   shm DIR:     counts /dev/shm entries (run in a namespace with a tmpfs of its own)
+//                around 20 captures opened, written and closed, one SIGKILLed, and its reopen
+//   rotate BASE: a capturing RotatingSink rotating every 500 frames and by size,
+//                printing "accepted N" after every 250 write()s returned, until killed
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const F = require('../dist/cjs/index.js');
+
+const [, , scenario, arg] = process.argv;
+const shm = () => fs.readdirSync('/dev/shm').length;
+const say = (o) => fs.writeSync(1, `${typeof o === 'string' ? o : JSON.stringify(o)}\n`);
+const payload = (i) => {
+  const b = Buffer.alloc(40, 0xab);
+  b.writeUInt32LE(i, 0);
+  return b;
+};
+
+async function main() {
+  if (scenario === 'shm') {
+    say({ step: 'before', shm: shm() });
+    for (let k = 0; k < 20; k++) {
+      const w = new F.StreamWriter(
+        new F.CaptureSink(path.join(arg, `s${k}.fst`)),
+        new F.ChecksumFramer(F.XxHash64),
+      );
+      for (let i = 0; i < 100; i++) w.writePayload(payload(i));
+      w.close();
+      await w.finished();
+    }
+    say({ step: 'after 20 closed', shm: shm() });
+    // A child that stages 1000 frames and is killed before anything is written.
+    const file = path.join(arg, 'killed.fst');
+    const r = spawnSync(process.execPath, [
+      '-e',
+      `const F = require(${JSON.stringify(path.join(__dirname, '../dist/cjs/index.js'))});
+       const w = new F.StreamWriter(new F.CaptureSink(${JSON.stringify(file)}, { flushIntervalMs: 1000000 }), new F.ChecksumFramer(F.XxHash64));
+       for (let i = 0; i < 1000; i++) w.writePayload(Buffer.alloc(40));
+       process.kill(process.pid, 'SIGKILL');`,
+    ]);
+    say({ step: 'killed', shm: shm(), code: r.status, signal: r.signal });
+    const sink = new F.CaptureSink(file);
+    const recoveredFrames = sink.recovery.frames;
+    sink.closeSync();
+    let frames = 0;
+    for (const _ of F.StreamReader.open(file).messages()) frames++;
+    say({ step: 'reopened', shm: shm(), recoveredFrames, frames });
+    return;
+  }
+  if (scenario === 'rotate') {
+    const sink = new F.RotatingSink(arg, {
+      capture: { slabSize: 4096, flushIntervalMs: 1 },
+      maxBytes: 16384,
+      header: {},
+    });
+    const w = new F.StreamWriter(sink, new F.ChecksumFramer(F.XxHash64));
+    for (let i = 0; ; i++) {
+      w.writePayload(payload(i));
+      if ((i + 1) % 500 === 0) w.rotate().catch(() => undefined);
+      if ((i + 1) % 250 === 0) {
+        say(`accepted ${i + 1}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+  }
+}
+main().catch((e) => {
+  fs.writeSync(2, `${e.stack}\n`);
+  process.exit(3);
+});

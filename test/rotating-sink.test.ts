@@ -1,0 +1,273 @@
+// RotatingSink and writer.rotate() (docs/design.md, "Rotation"): frames
+// before a rotation in the file left, later ones in the next, each file a
+// stream of its own with its header; the names and their order
+// (listRotation); rotations that cannot open the next file; a SIGKILL in
+// the middle of rotating. File mode runs in both engine modes; capture mode
+// needs the addon.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  ChecksumFramer,
+  IoError,
+  MemorySink,
+  ReentrantCallError,
+  RotatingSink,
+  StreamReader,
+  StreamWriter,
+  XxHash64,
+  listRotation,
+  native,
+  nextInRotation,
+  rotationFile,
+} from '../lib/index';
+import { thrown } from './helpers';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flatstream-rotate-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const framer = (): ChecksumFramer => new ChecksumFramer(XxHash64);
+// Payload i: 40 bytes, i in its first 4.
+function payload(i: number): Buffer {
+  const b = Buffer.alloc(40, 0xab);
+  b.writeUInt32LE(i, 0);
+  return b;
+}
+// The numbers in each file of the set, in order; each file read on its own.
+function numbers(base: string): { file: string; header: boolean; ids: number[] }[] {
+  return listRotation(base).map((file) => {
+    const r = StreamReader.open(file);
+    const ids: number[] = [];
+    for (const p of r.messages()) ids.push(Buffer.from(p).readUInt32LE(0));
+    return { file: path.basename(file), header: r.header !== null, ids };
+  });
+}
+const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+
+const modes: [string, boolean][] = [['files', false]];
+if (native) modes.push(['capture', true]);
+
+describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
+  const open = (opts: Record<string, unknown> = {}): RotatingSink =>
+    new RotatingSink(path.join(dir, 'ev.fst'), {
+      ...(capture ? { capture: { slabSize: 4096 } } : { slabSize: 4096 }),
+      ...opts,
+    });
+
+  test('writer.rotate(): frames before are in the file left, later ones in the next, each file with its header', async () => {
+    const sink = open({ header: { meta: { host: 'a1' } } });
+    const w = new StreamWriter(sink, framer());
+    for (let i = 0; i < 100; i++) w.writePayload(payload(i));
+    w.flush(); // a flush still pending on the thread (capture) when rotating
+    const first = sink.current;
+    expect(await sink.whenPrepared()).toBe(true); // else the rotation opens the next one itself
+    const info = await w.rotate();
+    expect(info).toEqual({
+      file: first,
+      frames: 100,
+      bytes: 100 * 52,
+      next: path.join(dir, 'ev.000002.fst'),
+    });
+    for (let i = 100; i < 130; i++) w.writePayload(payload(i));
+    expect(await sink.whenPrepared()).toBe(true);
+    await w.rotate();
+    w.writePayload(payload(130));
+    w.close();
+    await w.finished();
+    expect(numbers(path.join(dir, 'ev.fst'))).toEqual([
+      { file: 'ev.000001.fst', header: true, ids: range(0, 100) },
+      { file: 'ev.000002.fst', header: true, ids: range(100, 130) },
+      { file: 'ev.000003.fst', header: true, ids: [130] },
+    ]);
+    // Nothing else is left in the directory: no pending or prepared file.
+    expect(fs.readdirSync(dir).sort()).toEqual(['ev.000001.fst', 'ev.000002.fst', 'ev.000003.fst']);
+    expect(w.stats().frames).toBe(131); // the three headers are not the user's frames
+    expect(sink.stats()).toMatchObject({ rotations: 2 });
+  });
+
+  test('maxBytes: every file stays at or under it while the next one is ready, and nothing is lost or doubled', async () => {
+    const sink = open({ maxBytes: 10_000 });
+    const w = new StreamWriter(sink, framer());
+    let n = 0;
+    for (let slab = 0; slab < 12; slab++) {
+      expect(await sink.whenPrepared()).toBe(true);
+      for (let i = 0; i < 70; i++) w.writePayload(payload(n++)); // 70 x 52 B: one 4 KiB slab minus a bit
+      w.flush();
+    }
+    w.close();
+    await w.finished();
+    const files = numbers(path.join(dir, 'ev.fst'));
+    expect(files.flatMap((f) => f.ids)).toEqual(range(0, n));
+    expect(files.map((f) => f.ids.length)).toEqual([140, 140, 140, 140, 140, 140]);
+    for (const f of listRotation(path.join(dir, 'ev.fst')))
+      expect(fs.statSync(f).size).toBeLessThanOrEqual(10_000);
+    expect(sink.stats()).toMatchObject({ rotations: 5, syncOpens: 0, deferred: 0 });
+  });
+
+  test('the next file cannot be created (a directory at its name): rotate() throws an IoError and the stream goes on in the current file', async () => {
+    for (let s = 2; s <= 6; s++)
+      fs.mkdirSync(`${rotationFile(path.join(dir, 'ev.fst'), s)}.pending`);
+    const sink = open();
+    const errors: Error[] = [];
+    sink.on('prepareError', (e: Error) => errors.push(e));
+    const w = new StreamWriter(sink, framer());
+    expect(await sink.whenPrepared()).toBe(false);
+    w.writePayload(payload(0));
+    const e = thrown(() => void w.rotate());
+    expect(e).toBeInstanceOf(IoError);
+    expect(e.systemCode).toBe('EEXIST');
+    w.writePayload(payload(1)); // the writer is still usable, in the same file
+    w.close();
+    await w.finished();
+    expect(errors[0]).toBeInstanceOf(IoError);
+    expect(numbers(path.join(dir, 'ev.fst'))).toEqual([
+      { file: 'ev.000001.fst', header: false, ids: [0, 1] },
+    ]);
+  });
+
+  test('rotate() from inside a callback of the writer is a ReentrantCallError and changes nothing', async () => {
+    const sink = open();
+    let inner: unknown;
+    const f = framer().observe(() => {
+      try {
+        void w.rotate();
+      } catch (err) {
+        inner = err;
+      }
+    });
+    const w = new StreamWriter(sink, f);
+    w.writePayload(payload(0));
+    expect(inner).toBeInstanceOf(ReentrantCallError);
+    w.close();
+    await w.finished();
+    expect(numbers(path.join(dir, 'ev.fst'))).toEqual([
+      { file: 'ev.000001.fst', header: false, ids: [0] },
+    ]);
+    expect(sink.stats().rotations).toBe(0);
+  });
+
+  test('a new sink on the set numbers its first file after the last one present', async () => {
+    const w1 = new StreamWriter(open(), framer());
+    w1.writePayload(payload(0));
+    w1.close();
+    await w1.finished();
+    const w2 = new StreamWriter(open(), framer());
+    w2.writePayload(payload(1));
+    w2.close();
+    await w2.finished();
+    expect(numbers(path.join(dir, 'ev.fst')).map((f) => [f.file, f.ids])).toEqual([
+      ['ev.000001.fst', [0]],
+      ['ev.000002.fst', [1]],
+    ]);
+  });
+});
+
+describe('rotation names', () => {
+  test('listRotation orders by number (1000000 after 999999) and leaves out pending files and strangers', () => {
+    const base = path.join(dir, 'ev.fst');
+    for (const n of [
+      'ev.1000000.fst',
+      'ev.999999.fst',
+      'ev.000002.fst',
+      'ev.000003.fst.pending',
+      'ev.fst',
+      'ev.12.fst',
+      'other.000001.fst',
+    ])
+      fs.writeFileSync(path.join(dir, n), '');
+    expect(listRotation(base).map((f) => path.basename(f))).toEqual([
+      'ev.000002.fst',
+      'ev.999999.fst',
+      'ev.1000000.fst',
+    ]);
+    expect(nextInRotation(path.join(dir, 'ev.000002.fst'))).toBe(path.join(dir, 'ev.999999.fst'));
+    expect(nextInRotation(path.join(dir, 'ev.1000000.fst'))).toBeNull();
+    expect(nextInRotation(path.join(dir, 'ev.fst'))).toBeNull();
+    expect(listRotation(path.join(dir, 'none', 'x.fst'))).toEqual([]);
+  });
+
+  test('writer.rotate() on a sink that cannot rotate is a TypeError', () => {
+    const w = new StreamWriter(new MemorySink(), framer());
+    const e = thrown(() => void w.rotate());
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  test('stats().frames counts the user frames only: the header frame a writer stages is not one', () => {
+    const sink = new MemorySink();
+    const w = new StreamWriter(sink, framer(), { header: { meta: { a: 'b' } } });
+    w.writePayload(payload(0));
+    w.close();
+    const r = StreamReader.open(sink.toBuffer());
+    expect(r.header).not.toBeNull();
+    expect([...r.messages()].length).toBe(1);
+    expect(w.stats().frames).toBe(1);
+    expect(w.stats().bytes).toBe(52);
+  });
+});
+
+(native ? describe : describe.skip)('capture: crashes and /dev/shm', () => {
+  const CHILD = path.join(__dirname, 'rotate-child.js');
+  function run(args: string[], opts: { namespace?: boolean; killAfter?: string } = {}) {
+    return new Promise<{ code: number | null; signal: string | null; out: string[] }>((resolve) => {
+      const cmd = opts.namespace
+        ? spawn('unshare', [
+            '-m',
+            'sh',
+            '-c',
+            'mount -t tmpfs -o size=64m tmpfs /dev/shm && exec "$0" "$@"',
+            process.execPath,
+            CHILD,
+            ...args,
+          ])
+        : spawn(process.execPath, [CHILD, ...args]);
+      const out: string[] = [];
+      let buf = '';
+      cmd.stdout.on('data', (d: Buffer) => {
+        buf += d;
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        for (const l of lines) {
+          out.push(l);
+          if (opts.killAfter && l.startsWith(opts.killAfter)) cmd.kill('SIGKILL');
+        }
+      });
+      cmd.on('close', (code, signal) => resolve({ code, signal, out }));
+    });
+  }
+
+  test('N streams opened, written and closed leave /dev/shm as it was; a SIGKILLed one leaves its staging, which the next open drains and removes', async () => {
+    const r = await run(['shm', dir], { namespace: true });
+    expect(r.code).toBe(0);
+    expect(r.out.map((l) => JSON.parse(l))).toEqual([
+      { step: 'before', shm: 0 },
+      { step: 'after 20 closed', shm: 0 },
+      { step: 'killed', shm: 1, code: null, signal: 'SIGKILL' },
+      { step: 'reopened', shm: 0, recoveredFrames: 1000, frames: 1000 },
+    ]);
+  }, 60_000);
+
+  test('SIGKILL in the middle of rotating: every frame write() accepted is in exactly one file, in order, once the set is opened again', async () => {
+    const base = path.join(dir, 'ev.fst');
+    for (let trial = 0; trial < 3; trial++) {
+      const r = await run(['rotate', base], { killAfter: `accepted ${2000 + trial * 1500}` });
+      expect(r.signal).toBe('SIGKILL');
+      const accepted = Math.max(
+        ...r.out.filter((l) => l.startsWith('accepted')).map((l) => Number(l.split(' ')[1])),
+      );
+      // The next sink settles the set: drains stagings, names pending files.
+      const sink = new RotatingSink(base, { capture: true });
+      const ids = numbers(base).flatMap((f) => f.ids);
+      expect(ids.length).toBeGreaterThanOrEqual(accepted);
+      expect(ids).toEqual(range(0, ids.length));
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith('.pending'))).toEqual([]);
+      void sink;
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir);
+    }
+  }, 120_000);
+});

@@ -49,6 +49,60 @@ async function main() {
     say({ step: 'reopened', shm: shm(), recoveredFrames, frames });
     return;
   }
+  if (scenario === 'full-next') {
+    // DIR is a tmpfs with room for one more inode: the first file is made,
+    // the next one cannot be (ENOSPC), while the first still takes writes.
+    const capture = process.argv[4] === 'capture';
+    const sink = new F.RotatingSink(path.join(arg, 'ev.fst'), {
+      ...(capture ? { capture: { slabSize: 4096 } } : { slabSize: 4096 }),
+      header: {},
+    });
+    const errors = [];
+    sink.on('prepareError', (e) => errors.push(`${e.name} ${e.systemCode}`));
+    const w = new F.StreamWriter(sink, new F.ChecksumFramer(F.XxHash64));
+    for (let i = 0; i < 100; i++) w.writePayload(payload(i));
+    const prepared = await sink.whenPrepared();
+    let thrown = null;
+    try {
+      w.rotate();
+    } catch (e) {
+      thrown = `${e.name} ${e.systemCode}`;
+    }
+    for (let i = 100; i < 200; i++) w.writePayload(payload(i));
+    w.close();
+    await w.finished();
+    const files = F.listRotation(path.join(arg, 'ev.fst')).map((f) => {
+      const ids = [];
+      for (const p of F.StreamReader.open(f).messages()) ids.push(Buffer.from(p).readUInt32LE(0));
+      return [path.basename(f), ids.length, ids[0], ids[ids.length - 1]];
+    });
+    say({ prepared, thrown, errors, files, entries: fs.readdirSync(arg).sort() });
+    return;
+  }
+  if (scenario === 'tail-writer') {
+    // Files (no capture, either engine): 10 frames, "ready", then on a line
+    // of stdin 2990 more in batches of 50, rotating every 300 frames and by
+    // size, with event-loop turns between batches; "done" once closed.
+    const sink = new F.RotatingSink(arg, { slabSize: 1024, maxBytes: 8192, header: {} });
+    const w = new F.StreamWriter(sink, new F.ChecksumFramer(F.XxHash64));
+    for (let i = 0; i < 10; i++) w.writePayload(payload(i));
+    w.flush();
+    say('ready');
+    await new Promise((r) => process.stdin.once('data', r));
+    process.stdin.pause();
+    for (let i = 10; i < 3000; i++) {
+      w.writePayload(payload(i));
+      if ((i + 1) % 300 === 0) await w.rotate();
+      if ((i + 1) % 50 === 0) {
+        w.flush();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+    w.close();
+    await w.finished();
+    say(`done ${sink.stats().rotations}`);
+    return;
+  }
   if (scenario === 'rotate') {
     const sink = new F.RotatingSink(arg, {
       capture: { slabSize: 4096, flushIntervalMs: 1 },

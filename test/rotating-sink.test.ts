@@ -129,6 +129,36 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     ]);
   });
 
+  test('a full disk (no inode left) for the next file: prepareError and rotate() say ENOSPC, the stream stays in the first file, nothing half-written is left', async () => {
+    const script = `mount -t tmpfs -o size=1m,nr_inodes=2 tmpfs "$1" && exec "$0" "$2" full-next "$1" "$3"`;
+    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const p = spawn('unshare', [
+        '-m',
+        'sh',
+        '-c',
+        script,
+        process.execPath,
+        dir,
+        path.join(__dirname, 'rotate-child.js'),
+        capture ? 'capture' : 'files',
+      ]);
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d: Buffer) => (out += d));
+      p.stderr.on('data', (d: Buffer) => (err += d));
+      p.on('close', (code) => resolve({ code, out, err }));
+    });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({
+      prepared: false,
+      thrown: 'IoError ENOSPC',
+      errors: ['IoError ENOSPC'],
+      files: [['ev.000001.fst', 200, 0, 199]],
+      entries: ['ev.000001.fst'],
+    });
+  }, 60_000);
+
   test('rotate() from inside a callback of the writer is a ReentrantCallError and changes nothing', async () => {
     const sink = open();
     let inner: unknown;

@@ -79,6 +79,25 @@ async function main() {
     say({ prepared, thrown, errors, files, entries: fs.readdirSync(arg).sort() });
     return;
   }
+  if (scenario === 'exit') {
+    // process.exit() right after a rotation, without close(): the file left
+    // is still being closed, the next one pending, a third being prepared.
+    const capture = process.argv[4] === 'capture';
+    const sink = new F.RotatingSink(arg, {
+      ...(capture ? { capture: { slabSize: 4096 } } : { slabSize: 4096 }),
+    });
+    const w = new F.StreamWriter(sink, new F.ChecksumFramer(F.XxHash64));
+    for (let i = 0; i < 100; i++) w.writePayload(payload(i));
+    await sink.whenPrepared();
+    void w.rotate();
+    for (let i = 100; i < 150; i++) w.writePayload(payload(i));
+    say(
+      JSON.stringify({
+        pending: fs.readdirSync(path.dirname(arg)).filter((n) => n.endsWith('.pending')).length,
+      }),
+    );
+    process.exit(0);
+  }
   if (scenario === 'tail-writer') {
     // Files (no capture, either engine): 10 frames, "ready", then on a line
     // of stdin 2990 more in batches of 50, rotating every 300 frames and by

@@ -62,7 +62,11 @@ export interface RotatingSinkOptions {
   capture?: boolean | Omit<CaptureSinkOptions, 'stagingPath' | 'header' | 'mode'>;
   /** Files without capture: bytes per slab (default 64 KiB; the largest frame is then its own write). */
   slabSize?: number;
-  /** Hand the filling slab on at least this often, in ms (default 1000): also how late an age rotation may be. */
+  /**
+   * Hand the filling slab on at least this often, in ms (default: the
+   * capture's `flushIntervalMs`, else 1000): also how late an age rotation
+   * may be.
+   */
   flushIntervalMs?: number;
   /** Each file starts with this stream header (docs/design.md, "Stream header"); a built-in checksum is needed. */
   header?: HeaderOptions;
@@ -150,6 +154,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   #cur: Part | null = null;
   #next: Part | null = null;
   #preparing = false;
+  #preparingAt = ''; // the pending name of the file being prepared
   #preparedWaiters: ((ready: boolean) => void)[] = [];
   #lastPrepareFailure = -Infinity;
   #chain: Promise<unknown> = Promise.resolve();
@@ -211,7 +216,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
       this.slabSize = o.slabSize ?? DEFAULT_SLAB;
       this.submitLarge = (frame) => this.#current().source.submitLarge!(frame);
     }
-    this.flushIntervalMs = o.flushIntervalMs ?? 1000;
+    this.flushIntervalMs = o.flushIntervalMs ?? this.#capture?.flushIntervalMs ?? 1000;
     this.flushOnExit = this.#capture === null;
     this.#seq = this.#settle() + 1;
     this.#exitSlot = exitHook.register(this, RotatingSink.#atExit);
@@ -437,6 +442,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     if (Date.now() - this.#lastPrepareFailure < RETRY_MS) return;
     this.#preparing = true;
     const seq = this.#seq++;
+    this.#preparingAt = pendingFile(this.base, seq);
     this.#openLater(seq).then(
       (part) => {
         this.#preparing = false;
@@ -663,6 +669,10 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     if (r.#cur && parts.every((p) => p.retired)) r.#finalName(r.#cur);
     if (r.#next) r.#discard(r.#next);
     r.#next = null;
+    // A file still being prepared: a plain one is removed; a capture's
+    // native open may still be running, so its file stays for the next
+    // sink's settle, which also removes its staging.
+    if (r.#preparing && r.#capture === null) removeQuietly(r.#preparingAt);
   }
 }
 

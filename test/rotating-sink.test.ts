@@ -9,9 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  CaptureSink,
+  ChecksumDeframer,
   ChecksumFramer,
   IoError,
   MemorySink,
+  NativeRequiredError,
   ReentrantCallError,
   RotatingSink,
   StreamReader,
@@ -244,6 +247,45 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
   });
 });
 
+(native ? describe : describe.skip)('CaptureSink.open (the native open on a libuv thread)', () => {
+  test('resolves a sink that captures like a constructed one; the staging goes with a clean close', async () => {
+    const file = path.join(dir, 'a.fst');
+    const staging = path.join(dir, 'a.staging');
+    const sink = await CaptureSink.open(file, { stagingPath: staging });
+    expect(fs.existsSync(staging)).toBe(true);
+    const w = new StreamWriter(sink, framer());
+    for (let i = 0; i < 5; i++) w.writePayload(payload(i));
+    w.close();
+    await w.finished();
+    expect(fs.existsSync(staging)).toBe(false);
+    const ids = [...new StreamReader(file, new ChecksumDeframer(XxHash64))].map((p) =>
+      Buffer.from(p).readUInt32LE(0),
+    );
+    expect(ids).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  test("rejects with the constructor's errors: a directory (EISDIR), a stream a live sink holds (EBUSY), bad options (TypeError)", async () => {
+    const d = await CaptureSink.open(dir, { stagingPath: path.join(dir, 'd.staging') }).catch(
+      (e: unknown) => e as IoError,
+    );
+    expect(d).toBeInstanceOf(IoError);
+    expect((d as IoError).systemCode).toBe('EISDIR');
+    const file = path.join(dir, 'b.fst');
+    const first = new CaptureSink(file, { stagingPath: path.join(dir, 'b1.staging') });
+    const busy = await CaptureSink.open(file, { stagingPath: path.join(dir, 'b2.staging') }).catch(
+      (e: unknown) => e as IoError,
+    );
+    expect(busy).toBeInstanceOf(IoError);
+    expect((busy as IoError).systemCode).toBe('EBUSY');
+    first.closeSync();
+    await expect(CaptureSink.open(file, { slabs: 0 })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    // Nothing is left of the refused opens.
+    expect(fs.readdirSync(dir).sort()).toEqual(['b.fst']);
+  });
+});
+
 describe('rotation names', () => {
   test('listRotation orders by number (1000000 after 999999) and leaves out pending files and strangers', () => {
     const base = path.join(dir, 'ev.fst');
@@ -267,6 +309,18 @@ describe('rotation names', () => {
     expect(nextInRotation(path.join(dir, 'ev.fst'))).toBeNull();
     expect(listRotation(path.join(dir, 'none', 'x.fst'))).toEqual([]);
   });
+
+  (native ? test.skip : test)(
+    'without the addon, CaptureSink.open and a capturing RotatingSink refuse with NativeRequiredError',
+    async () => {
+      await expect(CaptureSink.open(path.join(dir, 'a.fst'))).rejects.toBeInstanceOf(
+        NativeRequiredError,
+      );
+      const sink = new RotatingSink(path.join(dir, 'ev.fst'), { capture: true });
+      expect(() => new StreamWriter(sink, framer())).toThrow(NativeRequiredError);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    },
+  );
 
   test('writer.rotate() on a sink that cannot rotate is a TypeError', () => {
     const w = new StreamWriter(new MemorySink(), framer());

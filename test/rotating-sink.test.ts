@@ -112,6 +112,26 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     expect(sink.stats()).toMatchObject({ rotations: 5, syncOpens: 0, deferred: 0 });
   });
 
+  (capture ? test.skip : test)(
+    'a frame larger than a slab counts in its file: rotate() reports it and maxBytes sees it',
+    async () => {
+      const sink = open({ maxBytes: 12_000 });
+      const w = new StreamWriter(sink, framer());
+      w.writePayload(Buffer.alloc(10_000, 1)); // its own write (slabs are 4 KiB)
+      expect(await sink.whenPrepared()).toBe(true);
+      const info = await w.rotate();
+      expect([info.frames, info.bytes]).toEqual([1, 10_012]);
+      w.writePayload(Buffer.alloc(10_000, 2));
+      expect(await sink.whenPrepared()).toBe(true);
+      w.writePayload(payload(0)); // 10012 + a slab > 12000: a new file
+      w.close();
+      await w.finished();
+      expect(listRotation(path.join(dir, 'ev.fst')).map((f) => fs.statSync(f).size)).toEqual([
+        10_012, 10_012, 52,
+      ]);
+    },
+  );
+
   test('the next file cannot be created (a directory at its name): rotate() throws an IoError and the stream goes on in the current file', async () => {
     for (let s = 2; s <= 6; s++)
       fs.mkdirSync(`${rotationFile(path.join(dir, 'ev.fst'), s)}.pending`);
@@ -230,6 +250,23 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     ]);
     expect(sink.stats().rotations).toBe(0);
   });
+
+  (capture ? test : test.skip)(
+    'a second capturing sink on a live set is refused with EBUSY and changes nothing',
+    async () => {
+      const sink = open();
+      const w = new StreamWriter(sink, framer());
+      w.writePayload(payload(0));
+      const before = fs.readdirSync(dir).sort();
+      const e = thrown(() => open());
+      expect(e).toBeInstanceOf(IoError);
+      expect(e.systemCode).toBe('EBUSY');
+      expect(fs.readdirSync(dir).sort()).toEqual(before);
+      w.close();
+      await w.finished();
+      expect(numbers(path.join(dir, 'ev.fst')).map((f) => f.ids)).toEqual([[0]]);
+    },
+  );
 
   test('a new sink on the set numbers its first file after the last one present', async () => {
     const w1 = new StreamWriter(open(), framer());

@@ -214,7 +214,14 @@ export class RotatingSink extends EventEmitter implements SlabSource {
       this.slabSize = this.#capture.slabSize ?? 256 << 10;
     } else {
       this.slabSize = o.slabSize ?? DEFAULT_SLAB;
-      this.submitLarge = (frame) => this.#current().source.submitLarge!(frame);
+      this.submitLarge = (frame) => {
+        this.#check();
+        const cur = this.#current();
+        cur.frames++;
+        cur.bytes += frame.length;
+        cur.size += frame.length;
+        cur.source.submitLarge!(frame);
+      };
     }
     this.flushIntervalMs = o.flushIntervalMs ?? this.#capture?.flushIntervalMs ?? 1000;
     this.flushOnExit = this.#capture === null;

@@ -132,6 +132,31 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     },
   );
 
+  (capture ? test.skip : test)(
+    'the file left fails its fsync: rotate() rejects with an IoError, the writer fails for good, and the next file keeps its pending name',
+    async () => {
+      const sink = open();
+      const w = new StreamWriter(sink, framer());
+      w.writePayload(payload(0));
+      expect(await sink.whenPrepared()).toBe(true);
+      const spy = jest
+        .spyOn(fs, 'fsync')
+        .mockImplementationOnce(((_fd: number, cb: (e: NodeJS.ErrnoException | null) => void) =>
+          cb(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))) as never);
+      try {
+        const err = await w.rotate().catch((e: unknown) => e as IoError);
+        expect(err).toBeInstanceOf(IoError);
+        expect((err as IoError).message).toMatch(/cannot sync and close .*ev\.000001\.fst: EIO/);
+        expect(() => w.writePayload(payload(1))).toThrow(IoError);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(() => w.close()).toThrow(IoError); // the writer's failure, and the sink is closed
+      await expect(w.finished()).rejects.toBeInstanceOf(IoError);
+      expect(fs.readdirSync(dir).sort()).toEqual(['ev.000001.fst', 'ev.000002.fst.pending']);
+    },
+  );
+
   test('the next file cannot be created (a directory at its name): rotate() throws an IoError and the stream goes on in the current file', async () => {
     for (let s = 2; s <= 6; s++)
       fs.mkdirSync(`${rotationFile(path.join(dir, 'ev.fst'), s)}.pending`);

@@ -155,6 +155,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   #next: Part | null = null;
   #preparing = false;
   #preparingAt = ''; // the pending name of the file being prepared
+  #prepared: Promise<void> = Promise.resolve(); // settles once that is decided
   #preparedWaiters: ((ready: boolean) => void)[] = [];
   #lastPrepareFailure = -Infinity;
   #chain: Promise<unknown> = Promise.resolve();
@@ -359,8 +360,26 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     const cur = this.#cur;
     if (this.#next) this.#discard(this.#next);
     this.#next = null;
-    const done = cur ? this.#retireInOrder(cur, null) : Promise.resolve();
-    this.#closing = done.then(() => {
+    // A file still being prepared is removed once its open settles.
+    const done = Promise.allSettled([
+      cur ? this.#retireInOrder(cur, null) : undefined,
+      this.#prepared,
+    ]);
+    this.#closing = done.then(async () => {
+      // After a failure the chain stopped: files it did not reach are
+      // closed as they are (their descriptors, threads and stagings go;
+      // their names stay pending).
+      const left = [...this.#retiring, ...(cur ? [cur] : [])].filter((p) => !p.retired);
+      for (const p of left) {
+        p.retired = true;
+        this.#retiring.delete(p);
+        try {
+          if (p.capture) await p.capture.close();
+          else p.fileSink!.close();
+        } catch {
+          // the failure already reported is the one that matters
+        }
+      }
       exitHook.unregister(this.#exitSlot, this);
       if (this.#failure) throw this.#failure;
     });
@@ -391,7 +410,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
         bytes: old.bytes,
         next: next.file,
       };
-      if (this.listenerCount('rotate') > 0) this.emit('rotate', info);
+      if (this.listenerCount('rotate') > 0) process.nextTick(() => this.emit('rotate', info));
       return info;
     });
   }
@@ -418,9 +437,13 @@ export class RotatingSink extends EventEmitter implements SlabSource {
         if (!p.capture.closed) p.capture.sync();
         await p.capture.close();
       } else {
-        const fd = p.fileSink!.fd;
-        if (fd >= 0) await new Promise<void>((ok, ko) => fs.fsync(fd, (e) => (e ? ko(e) : ok())));
-        p.fileSink!.close();
+        const sink = p.fileSink!;
+        try {
+          const fd = sink.fd;
+          if (fd >= 0) await new Promise<void>((ok, ko) => fs.fsync(fd, (e) => (e ? ko(e) : ok())));
+        } finally {
+          sink.close(); // the descriptor goes even when the sync failed
+        }
       }
     } catch (err) {
       throw err instanceof IoError
@@ -450,7 +473,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     this.#preparing = true;
     const seq = this.#seq++;
     this.#preparingAt = pendingFile(this.base, seq);
-    this.#openLater(seq).then(
+    this.#prepared = this.#openLater(seq).then(
       (part) => {
         this.#preparing = false;
         if (this.#closed || this.#failure) {
@@ -470,7 +493,10 @@ export class RotatingSink extends EventEmitter implements SlabSource {
         this.#lastPrepareFailure = Date.now();
         this.#stats.prepareFailures++;
         for (const w of this.#preparedWaiters.splice(0)) w(false);
-        if (this.listenerCount('prepareError') > 0) this.emit('prepareError', sinkFailure(err));
+        // Outside this promise: a listener that throws is its own uncaught error.
+        const e = sinkFailure(err);
+        if (this.listenerCount('prepareError') > 0)
+          process.nextTick(() => this.emit('prepareError', e));
       },
     );
   }

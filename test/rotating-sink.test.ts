@@ -372,6 +372,37 @@ describe('rotation names', () => {
     expect(listRotation(path.join(dir, 'none', 'x.fst'))).toEqual([]);
   });
 
+  test('settling a set: a pending file with frames is named, one with a header alone is removed, one that is not a stream is left alone', async () => {
+    const base = path.join(dir, 'ev.fst');
+    const f = framer();
+    const { headerFrame } = await import('../lib/format/header');
+    const head = headerFrame(f, {});
+    fs.writeFileSync(`${rotationFile(base, 1)}`, Buffer.concat([head, f.frame(payload(0))]));
+    fs.writeFileSync(
+      `${rotationFile(base, 2)}.pending`,
+      Buffer.concat([head, f.frame(payload(1))]),
+    );
+    fs.writeFileSync(`${rotationFile(base, 3)}.pending`, head);
+    const jpeg = Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex');
+    fs.writeFileSync(`${rotationFile(base, 4)}.pending`, jpeg);
+    const sink = new RotatingSink(base);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'ev.000001.fst',
+      'ev.000002.fst',
+      'ev.000004.fst.pending',
+    ]);
+    expect(fs.readFileSync(`${rotationFile(base, 4)}.pending`)).toEqual(jpeg);
+    const w = new StreamWriter(sink, f);
+    w.writePayload(payload(2));
+    w.close();
+    await w.finished();
+    expect(numbers(base).map((x) => [x.file, x.ids])).toEqual([
+      ['ev.000001.fst', [0]],
+      ['ev.000002.fst', [1]],
+      ['ev.000005.fst', [2]],
+    ]);
+  });
+
   (native ? test.skip : test)(
     'without the addon, CaptureSink.open and a capturing RotatingSink refuse with NativeRequiredError',
     async () => {

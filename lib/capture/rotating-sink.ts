@@ -23,6 +23,7 @@ import { Framer } from '../format/framing';
 import {
   checkHeaderOptions,
   detectHeader,
+  guessChecksum,
   type HeaderOptions,
   headerFrame,
 } from '../format/header';
@@ -676,8 +677,10 @@ export class RotatingSink extends EventEmitter implements SlabSource {
       if (this.#capture && fs.existsSync(staging))
         new CaptureSink(m.file, { stagingPath: staging }).closeSync();
       if (!m.pending || fs.existsSync(file)) continue;
-      if (holdsFrames(m.file)) fs.renameSync(m.file, file);
-      else fs.unlinkSync(m.file);
+      const held = holdsFrames(m.file);
+      if (held === 'none') fs.unlinkSync(m.file);
+      else if (held === 'frames') fs.renameSync(m.file, file);
+      // 'unknown': not a stream of ours (or one without a checksum): left as it is.
     }
     return last;
   }
@@ -730,16 +733,6 @@ function removeQuietly(p: string): void {
   }
 }
 
-// The bytes of the stream header at the start of `file` (0 if none).
-function headerSize(file: string): number {
-  const bytes = readStart(file);
-  try {
-    return detectHeader(bytes)?.frameLength ?? 0;
-  } catch {
-    return 0;
-  }
-}
-
 function readStart(file: string): Buffer {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
@@ -750,9 +743,20 @@ function readStart(file: string): Buffer {
   }
 }
 
-// Whether a pending file holds anything but (at most) a stream header.
-function holdsFrames(file: string): boolean {
+// What a pending file holds: 'none' (nothing, or a stream header alone),
+// 'frames' (a header or a first frame that verifies under a built-in
+// checksum, and more), or 'unknown' (nothing shows it is a stream we wrote:
+// it is never renamed into the set nor removed).
+function holdsFrames(file: string): 'none' | 'frames' | 'unknown' {
   const size = fs.statSync(file).size;
-  if (size === 0) return false;
-  return size > headerSize(file);
+  if (size === 0) return 'none';
+  const bytes = readStart(file);
+  let head = 0;
+  try {
+    head = detectHeader(bytes)?.frameLength ?? 0;
+  } catch {
+    return 'unknown'; // a malformed header
+  }
+  if (head > 0) return size > head ? 'frames' : 'none';
+  return guessChecksum(bytes).width > 0 ? 'frames' : 'unknown';
 }

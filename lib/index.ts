@@ -88,6 +88,7 @@ export {
   RotatingSink,
   type RotatingSinkOptions,
   type RotatingSinkStats,
+  type RotationSettle,
 } from './capture/rotating-sink';
 export { listRotation, nextInRotation, rotationFile } from './format/rotation';
 export { FileSink, type FileSinkOptions, type FileWriteError } from './sinks/file-sink';

@@ -372,7 +372,7 @@ describe('rotation names', () => {
     expect(listRotation(path.join(dir, 'none', 'x.fst'))).toEqual([]);
   });
 
-  test('settling a set: a pending file with frames is named, one with a header alone is removed, one that is not a stream is left alone', async () => {
+  test('settling a set: a pending file with frames is named (its torn tail cut when the writer binds), one with a header alone is removed, one that is not a stream is left alone', async () => {
     const base = path.join(dir, 'ev.fst');
     const f = framer();
     const { headerFrame } = await import('../lib/format/header');
@@ -385,14 +385,23 @@ describe('rotation names', () => {
     fs.writeFileSync(`${rotationFile(base, 3)}.pending`, head);
     const jpeg = Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex');
     fs.writeFileSync(`${rotationFile(base, 4)}.pending`, jpeg);
+    // A writer that died mid-write: file 2 (still pending) ends in a torn frame.
+    fs.appendFileSync(`${rotationFile(base, 2)}.pending`, f.frame(payload(9)).subarray(0, 20));
     const sink = new RotatingSink(base);
     expect(fs.readdirSync(dir).sort()).toEqual([
       'ev.000001.fst',
       'ev.000002.fst',
       'ev.000004.fst.pending',
     ]);
+    expect(sink.recovery).toEqual({
+      drained: [],
+      named: [rotationFile(base, 2)],
+      removed: [`${rotationFile(base, 3)}.pending`],
+      repaired: null,
+    });
     expect(fs.readFileSync(`${rotationFile(base, 4)}.pending`)).toEqual(jpeg);
     const w = new StreamWriter(sink, f);
+    expect(sink.recovery.repaired).toEqual({ file: rotationFile(base, 2), tornBytes: 20 });
     w.writePayload(payload(2));
     w.close();
     await w.finished();

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from '../format/args';
 import { checksums } from '../format/checksum';
 import { ClosedError, type FlatStreamError, IoError } from '../format/errors';
-import { Framer } from '../format/framing';
+import { Deframer, Framer } from '../format/framing';
 import {
   checkHeaderOptions,
   detectHeader,
@@ -27,6 +27,7 @@ import {
   type HeaderOptions,
   headerFrame,
 } from '../format/header';
+import { recoverFileSeam } from '../format/recovery';
 import { pendingFile, rotationFile, scanRotation } from '../format/rotation';
 import * as exitHook from '../sinks/exit-hook';
 import { FileSink } from '../sinks/file-sink';
@@ -73,6 +74,18 @@ export interface RotatingSinkOptions {
   header?: HeaderOptions;
   /** Permission bits of new files (default 0o644). */
   mode?: number;
+}
+
+/** What opening a {@link RotatingSink} found left by a writer that died. */
+export interface RotationSettle {
+  /** Files whose staged frames were drained into them (capture). */
+  drained: string[];
+  /** Pending files that held frames and got their final names. */
+  named: string[];
+  /** Pending files that held no frame (a file prepared ahead) and were removed. */
+  removed: string[];
+  /** Without capture: the torn tail cut from the last file when the writer bound (`null`: none). */
+  repaired: { file: string; tornBytes: number } | null;
 }
 
 /** Counters of a {@link RotatingSink}. */
@@ -231,6 +244,10 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     this.#exitSlot = exitHook.register(this, RotatingSink.#atExit);
   }
 
+  /** What opening found left by a writer that died (see {@link RotationSettle}). */
+  readonly recovery: RotationSettle = { drained: [], named: [], removed: [], repaired: null };
+  #last: string | null = null; // the last file of the set when it was settled
+
   /** The file frames go to now (its final name), or null before a writer binds. */
   get current(): string | null {
     return this.#cur?.file ?? null;
@@ -280,6 +297,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     if (this.#header !== undefined && this.#checksum(format) === undefined)
       throw typeError('The "header" option needs a built-in checksum: a header names it');
     this.#format = format;
+    this.#repairLast();
     this.#cur = this.#openNow(this.#seq++, true);
     exitHook.arm(this.#exitSlot, this);
     this.#prepare();
@@ -389,6 +407,22 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   }
 
   // --- rotation ----------------------------------------------------------
+
+  // Without capture, a writer that died mid-write may have left the last
+  // file with a torn frame: cut under the rule of docs/design.md,
+  // "Recovery", with the writer's checksum. Damage, or a file that is not a
+  // torn stream, is left as it is (a reader reports it).
+  #repairLast(): void {
+    const checksum = this.#checksum(this.#format!);
+    if (this.#capture || this.#last === null || checksum === undefined) return;
+    try {
+      const r = recoverFileSeam(this.#last, new Deframer(checksum), { truncate: true });
+      if (r.end === 'torn-tail')
+        this.recovery.repaired = { file: this.#last, tornBytes: r.tornBytes };
+    } catch {
+      // not ours to cut
+    }
+  }
 
   #aged(cur: Part): boolean {
     return this.#maxAgeMs !== Infinity && Date.now() - cur.born >= this.#maxAgeMs;
@@ -674,12 +708,24 @@ export class RotatingSink extends EventEmitter implements SlabSource {
       last = Math.max(last, m.seq);
       const file = rotationFile(this.base, m.seq);
       const staging = defaultStagingPath(file);
-      if (this.#capture && fs.existsSync(staging))
+      if (this.#capture && fs.existsSync(staging)) {
         new CaptureSink(m.file, { stagingPath: staging }).closeSync();
-      if (!m.pending || fs.existsSync(file)) continue;
+        this.recovery.drained.push(file);
+      }
+      if (!m.pending) {
+        this.#last = file;
+        continue;
+      }
+      if (fs.existsSync(file)) continue;
       const held = holdsFrames(m.file);
-      if (held === 'none') fs.unlinkSync(m.file);
-      else if (held === 'frames') fs.renameSync(m.file, file);
+      if (held === 'none') {
+        fs.unlinkSync(m.file);
+        this.recovery.removed.push(m.file);
+      } else if (held === 'frames') {
+        fs.renameSync(m.file, file);
+        this.recovery.named.push(file);
+        this.#last = file;
+      }
       // 'unknown': not a stream of ours (or one without a checksum): left as it is.
     }
     return last;

@@ -123,8 +123,11 @@ async function main() {
     return;
   }
   if (scenario === 'rotate') {
+    // Files: "accepted N" after a flush (a FileSink keeps nothing staged
+    // once flushed); a capture keeps what write() accepted.
+    const files = process.argv[4] === 'files';
     const sink = new F.RotatingSink(arg, {
-      capture: { slabSize: 4096, flushIntervalMs: 1 },
+      ...(files ? { slabSize: 4096 } : { capture: { slabSize: 4096, flushIntervalMs: 1 } }),
       maxBytes: 16384,
       header: {},
     });
@@ -133,6 +136,7 @@ async function main() {
       w.writePayload(payload(i));
       if ((i + 1) % 500 === 0) w.rotate().catch(() => undefined);
       if ((i + 1) % 250 === 0) {
+        if (files) w.flush();
         say(`accepted ${i + 1}`);
         await new Promise((r) => setImmediate(r));
       }

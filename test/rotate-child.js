@@ -98,6 +98,29 @@ async function main() {
     );
     process.exit(0);
   }
+  if (scenario === 'ignored-failure') {
+    // The file left fails its fsync and the caller ignores rotate()'s
+    // promise: no unhandled rejection (Node would end the process), and the
+    // writer's next call throws the IoError.
+    const real = fs.fsync;
+    fs.fsync = (fd, cb) => {
+      fs.fsync = real;
+      cb(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    };
+    const sink = new F.RotatingSink(arg, { slabSize: 4096 });
+    const w = new F.StreamWriter(sink, new F.ChecksumFramer(F.XxHash64));
+    w.writePayload(payload(0));
+    await sink.whenPrepared();
+    w.rotate(); // ignored
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      w.writePayload(payload(1));
+      say('written');
+    } catch (e) {
+      say(`${e.name}: ${e.message}`);
+    }
+    return;
+  }
   if (scenario === 'tail-writer') {
     // Files (no capture, either engine): 10 frames, "ready", then on a line
     // of stdin 2990 more in batches of 50, rotating every 300 frames and by

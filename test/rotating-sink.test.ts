@@ -474,6 +474,14 @@ describe('crashes and /dev/shm', () => {
     });
   }
 
+  test('a rotation whose file left fails, its promise ignored: no unhandled rejection, the next write throws the IoError', async () => {
+    const r = await run(['ignored-failure', path.join(dir, 'ev.fst')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      expect.stringMatching(/^IoError: cannot sync and close .*ev\.000001\.fst: EIO/),
+    ]);
+  });
+
   (native ? test : test.skip)(
     'N streams opened, written and closed leave /dev/shm as it was; a SIGKILLed one leaves its staging, which the next open drains and removes',
     async () => {

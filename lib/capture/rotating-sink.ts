@@ -365,7 +365,11 @@ export class RotatingSink extends EventEmitter implements SlabSource {
       next = this.#openNow(this.#seq++, false); // throws: the stream stays in the current file
       this.#stats.syncOpens++;
     }
-    return this.#switch(next);
+    const done = this.#switch(next);
+    // A caller that ignores the promise must not meet an unhandled
+    // rejection (the writer's next call throws the failure anyway).
+    done.catch(() => undefined);
+    return done;
   }
 
   settled(): Promise<void> {

@@ -98,7 +98,10 @@ export interface RotatingSinkStats {
   syncOpens: number;
   /** Files that could not be prepared (the stream stayed in the current one). */
   prepareFailures: number;
-  /** Rotations due (size or age) that waited because no next file was ready yet. */
+  /**
+   * Slabs lent while a rotation was due (size or age) and no next file was
+   * ready yet: the current file grew past `maxBytes` (or its age) meanwhile.
+   */
   deferred: number;
 }
 

@@ -93,6 +93,30 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     expect(sink.stats()).toMatchObject({ rotations: 2 });
   });
 
+  test('rotations back to back: the second opens its own next file while one is being prepared, and the files stay in order', async () => {
+    const sink = open();
+    const w = new StreamWriter(sink, framer());
+    expect(await sink.whenPrepared()).toBe(true);
+    w.writePayload(payload(0));
+    const a = w.rotate(); // takes the prepared file; the one after it is being prepared
+    w.writePayload(payload(1));
+    const b = w.rotate(); // nothing prepared yet: opened now, with a later number
+    w.writePayload(payload(2));
+    await Promise.all([a, b]);
+    expect(await sink.whenPrepared()).toBe(true); // the file prepared meanwhile came too late: replaced
+    const c = w.rotate();
+    w.writePayload(payload(3));
+    await c;
+    w.close();
+    await w.finished();
+    const files = numbers(path.join(dir, 'ev.fst'));
+    expect(files.map((f) => f.ids)).toEqual([[0], [1], [2], [3]]);
+    const seqs = files.map((f) => Number(/\.(\d+)\.fst$/.exec(f.file)![1]));
+    expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+    expect(sink.stats()).toMatchObject({ rotations: 3, syncOpens: 1 });
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.pending'))).toEqual([]);
+  });
+
   test('maxBytes: every file stays at or under it while the next one is ready, and nothing is lost or doubled', async () => {
     const sink = open({ maxBytes: 10_000 });
     const w = new StreamWriter(sink, framer());

@@ -121,6 +121,45 @@ async function main() {
     }
     return;
   }
+  if (scenario === 'readonly') {
+    // Run as a user the permission bits apply to: the directory is made
+    // read-only under a running writer, with the next file prepared.
+    const base = path.join(arg, 'ev.fst');
+    const sink = new F.RotatingSink(base, { slabSize: 4096 });
+    const errors = [];
+    sink.on('prepareError', (e) => errors.push(`prepareError ${e.systemCode}`));
+    const w = new F.StreamWriter(sink, new F.ChecksumFramer(F.XxHash64));
+    for (let i = 0; i < 10; i++) w.writePayload(payload(i));
+    await sink.whenPrepared();
+    fs.chmodSync(arg, 0o555);
+    const rotating = w.rotate();
+    w.writePayload(payload(10)); // after the switch: in the next file
+    w.flush();
+    const rotated = await rotating.then(
+      () => 'resolved',
+      (e) => `${e.name} ${e.cause?.code}`,
+    );
+    let next = 'written';
+    try {
+      w.writePayload(payload(11));
+    } catch (e) {
+      next = `${e.name}`;
+    }
+    try {
+      w.close();
+    } catch {
+      // the writer's failure, again
+    }
+    await w.finished().catch(() => undefined);
+    say({ rotated, next, errors, entries: fs.readdirSync(arg).sort() });
+    fs.chmodSync(arg, 0o755);
+    const again = new F.RotatingSink(base);
+    say({
+      named: again.recovery.named.map((f) => path.basename(f)),
+      files: F.listRotation(base).map((f) => path.basename(f)),
+    });
+    return;
+  }
   if (scenario === 'tail-writer') {
     // Files (no capture, either engine): 10 frames, "ready", then on a line
     // of stdin 2990 more in batches of 50, rotating every 300 frames and by

@@ -4,7 +4,7 @@
 // (listRotation); rotations that cannot open the next file; a SIGKILL in
 // the middle of rotating. File mode runs in both engine modes; capture mode
 // needs the addon.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -505,6 +505,54 @@ describe('crashes and /dev/shm', () => {
       expect.stringMatching(/^IoError: cannot sync and close .*ev\.000001\.fst: EIO/),
     ]);
   });
+
+  // Root ignores permission bits: the child runs as nobody (runuser, root only).
+  const asNobody =
+    process.getuid?.() === 0 && spawnSync('runuser', ['--help'], { stdio: 'ignore' }).status === 0;
+  (asNobody ? test : test.skip)(
+    'the directory made read-only under a running writer (as a user permissions apply to): the rename of the next file fails with EACCES, the writer fails loudly, no frame is lost',
+    async () => {
+      fs.chownSync(dir, 65534, 65534); // nobody
+      const r = await new Promise<{ code: number | null; out: string[]; err: string }>(
+        (resolve) => {
+          const p = spawn(
+            'runuser',
+            [
+              '-u',
+              'nobody',
+              '--',
+              process.execPath,
+              path.join(__dirname, 'rotate-child.js'),
+              'readonly',
+              dir,
+            ],
+            { env: { ...process.env } },
+          );
+          let out = '';
+          let err = '';
+          p.stdout.on('data', (d: Buffer) => (out += d));
+          p.stderr.on('data', (d: Buffer) => (err += d));
+          p.on('close', (code) => resolve({ code, out: out.trim().split('\n'), err }));
+        },
+      );
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const [first, second] = r.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(first).toEqual({
+        rotated: 'IoError EACCES', // ev.000002.fst.pending could not be renamed
+        next: 'IoError',
+        errors: ['prepareError EACCES'],
+        entries: ['ev.000001.fst', 'ev.000002.fst.pending'],
+      });
+      // Permissions back: the next sink names the pending file; every frame is in one file.
+      expect(second).toEqual({
+        named: ['ev.000002.fst'],
+        files: ['ev.000001.fst', 'ev.000002.fst'],
+      });
+      expect(numbers(path.join(dir, 'ev.fst')).map((f) => f.ids)).toEqual([range(0, 10), [10]]);
+    },
+    60_000,
+  );
 
   (native ? test : test.skip)(
     'N streams opened, written and closed leave /dev/shm as it was; a SIGKILLed one leaves its staging, which the next open drains and removes',

@@ -70,7 +70,12 @@ export {
   type FileChange,
 } from './format/errors';
 export { type Sink, MemorySink } from './sinks/sink';
-export { type SlabSource, type SlabUnit, type SlabFormat } from './sinks/slab-source';
+export {
+  type SlabSource,
+  type SlabUnit,
+  type SlabFormat,
+  type RotationInfo,
+} from './sinks/slab-source';
 export {
   CaptureSink,
   type CaptureLatency,
@@ -79,6 +84,13 @@ export {
   type CaptureSinkOptions,
   type CaptureStats,
 } from './capture/capture-sink';
+export {
+  RotatingSink,
+  type RotatingSinkOptions,
+  type RotatingSinkStats,
+  type RotationSettle,
+} from './capture/rotating-sink';
+export { listRotation, nextInRotation, rotationFile } from './format/rotation';
 export { FileSink, type FileSinkOptions, type FileWriteError } from './sinks/file-sink';
 export { WritableSink, type WritableSinkOptions } from './sinks/writable-sink';
 export {

@@ -323,6 +323,25 @@ d('binding arguments (native/binding/args.h)', () => {
       expect(fs.readdirSync(dir)).toEqual([]);
     });
 
+    test('openCaptureAsync', () => {
+      const open = native ? (nativeExport('openCaptureAsync') as (...a: unknown[]) => void) : null;
+      if (!open) return;
+      const a = (over: Record<number, unknown>): unknown[] => {
+        const base = args({}).slice(0, 8);
+        base.push(() => {});
+        for (const [i, v] of Object.entries(over)) base[Number(i)] = v;
+        return base;
+      };
+      check([
+        ['streamPath', () => open(...a({ 0: 1 })), typeErr('streamPath', 'of type string')],
+        ['slabSize type', () => open(...a({ 2: '4096' })), typeErr('slabSize', num)],
+        ['mode', () => open(...a({ 6: 0o10000 })), rangeErr('mode')],
+        ['callback', () => open(...a({ 8: 'f' })), typeErr('callback', 'of type function')],
+      ]);
+      // Nothing was opened by a refused call.
+      expect(fs.readdirSync(dir)).toEqual([]);
+    });
+
     test('methods', () => {
       const H = Handle();
       const h = new H(...args({}));

@@ -23,6 +23,7 @@ import {
   StreamWriter,
   XxHash64,
   compileSchema,
+  listRotation,
   native,
 } from '../lib/index';
 
@@ -459,6 +460,51 @@ test('tail -f follows a growing file and a rotated one, and ends with exit 0 on 
   expect(err).toBe('');
   expect(out.split('\n').length - 1).toBe(4);
 }, 60_000);
+
+test('tail -f on a rotation set (its base path: the latest file) goes on into each next file once the writer rotated: every frame once, in order', async () => {
+  const writer = spawn(
+    process.execPath,
+    [join(ROOT, 'test/rotate-child.js'), 'tail-writer', join(dir, 'ev.fst')],
+    {
+      env: { ...process.env },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  let wout = '';
+  writer.stdout.on('data', (d: Buffer) => (wout += d.toString()));
+  const wexit = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+  while (!wout.includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  const child = spawn(
+    process.execPath,
+    [MAIN, 'tail', '-f', '-n', '100000', 'ev.fst', '--raw', 'hex'],
+    {
+      cwd: dir,
+      env: { ...process.env },
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const count = (): number => out.split('\n').length - 1;
+  while (count() < 10) await new Promise((r) => setTimeout(r, 20));
+  writer.stdin.write('go\n');
+  expect(await wexit).toBe(0);
+  expect(wout).toMatch(/done (\d+)/);
+  const rotations = Number(/done (\d+)/.exec(wout)![1]);
+  expect(rotations).toBeGreaterThanOrEqual(9); // 9 explicit ones, plus by size
+  while (count() < 3000) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(err).toBe('');
+  const ids = out
+    .trim()
+    .split('\n')
+    .map((l) => Buffer.from((JSON.parse(l) as { hex: string }).hex, 'hex').readUInt32LE(0));
+  expect(ids).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+  expect(listRotation(join(dir, 'ev.fst')).length).toBe(rotations + 1);
+}, 120_000);
 
 test('slice --frames and --from copy exact frames to a new file; a non-boundary offset, an existing OUT are usage errors', () => {
   const path = plain();

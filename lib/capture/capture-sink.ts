@@ -199,6 +199,10 @@ const DEFAULTS = {
 };
 const POLICIES: readonly CapturePolicy[] = ['block', 'drop', 'grow'];
 
+// Set by CaptureSink.open around its constructor call: the native open is
+// then asynchronous (docs/design.md, "Rotation").
+let preparing: { open: (stream: string, staging: string, config: number[]) => void } | undefined;
+
 // Sinks the signal handlers drain; one listener per signal, shared. (Exits
 // go through lib/sinks/exit-hook.ts, the library's one 'exit' listener.)
 const signalSinks = new Map<NodeJS.Signals, Set<CaptureSink>>();
@@ -229,7 +233,7 @@ function onSignal(signal: NodeJS.Signals): void {
 
 // In RAM (/dev/shm) where there is one, else in the OS temp directory
 // (docs/design.md, "Platforms").
-function defaultStagingPath(stream: string): string {
+export function defaultStagingPath(stream: string): string {
   const hash = createHash('sha256').update(stream).digest('hex').slice(0, 16);
   const name = `flatstream-${process.getuid?.() ?? 0}-${hash}.staging`;
   try {
@@ -299,11 +303,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
   /** The staging file. */
   readonly stagingPath: string;
   readonly policy: CapturePolicy;
-  #recovery: CaptureRecovery;
+  #recovery!: CaptureRecovery;
   readonly slabSize: number;
   readonly flushIntervalMs: number | undefined;
-  readonly commits: Int32Array;
-  #handle: Handle;
+  readonly commits!: Int32Array;
+  #handle!: Handle;
   #units: SlabUnit[] = [];
   #blockTimeoutMs: number;
   #exitTimeoutMs: number;
@@ -368,22 +372,65 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.flushIntervalMs = o.flushIntervalMs;
     this.#blockTimeoutMs = o.blockTimeoutMs;
     this.#exitTimeoutMs = o.exitTimeoutMs;
+    const config = [o.slabSize, SCRATCH, o.slabs, maxSlots, o.mode, o.syncIntervalMs ?? 0];
+    const prepared = preparing;
+    preparing = undefined;
+    if (prepared !== undefined) {
+      // CaptureSink.open: the native open happens off the event loop first.
+      prepared.open(this.path, this.stagingPath, config);
+      return;
+    }
     try {
-      this.#handle = new Ctor(
-        this.path,
-        this.stagingPath,
-        o.slabSize,
-        SCRATCH,
-        o.slabs,
-        maxSlots,
-        o.mode,
-        o.syncIntervalMs ?? 0,
-        o.exitTimeoutMs,
-        () => this.#onNotify(),
+      this.#handle = new Ctor(this.path, this.stagingPath, ...config, o.exitTimeoutMs, () =>
+        this.#onNotify(),
       );
     } catch (err) {
       throw openError(err as NativeError, `cannot open capture of ${this.path}`);
     }
+    this.#opened();
+  }
+
+  /**
+   * Opens a capture as the constructor does, with the native open (the
+   * stream and staging files, claims, recovery, the staging's reservation
+   * and mappings) on a libuv thread: the event loop does not wait on the
+   * disk (docs/design.md, "Rotation"). Rejects with the constructor's errors.
+   */
+  static open(file: string | URL, options?: CaptureSinkOptions): Promise<CaptureSink> {
+    const open = nativeExport('openCaptureAsync') as
+      | ((...args: [string, string, ...number[], (e: Error | null, p?: unknown) => void]) => void)
+      | undefined;
+    if (typeof open !== 'function') return Promise.reject(new NativeRequiredError('CaptureSink'));
+    return new Promise<CaptureSink>((resolve, reject) => {
+      let sink: CaptureSink;
+      preparing = {
+        open: (stream, staging, config) => {
+          open(stream, staging, ...config, (err, handle) => {
+            if (err)
+              return reject(openError(err as NativeError, `cannot open capture of ${stream}`));
+            try {
+              const Ctor = nativeExport('CaptureHandle') as HandleCtor;
+              sink.#handle = new Ctor(handle, sink.#exitTimeoutMs, () => sink.#onNotify());
+              sink.#opened();
+              resolve(sink);
+            } catch (e) {
+              reject(e);
+            }
+          });
+        },
+      };
+      try {
+        sink = new CaptureSink(file, options);
+      } catch (err) {
+        reject(err);
+      } finally {
+        preparing = undefined;
+      }
+    });
+  }
+
+  // The rest of opening, once the native handle is there.
+  #opened(): void {
     const recovery = (this.#recovery = this.#handle.recovery());
     if (recovery.orphanedFrames > 0)
       process.emitWarning(
@@ -395,7 +442,7 @@ export class CaptureSink extends EventEmitter implements SlabSource {
       this.#handle.close(0);
       throw new NativeRequiredError('CaptureSink (in a host that forbids external ArrayBuffers)');
     }
-    this.commits = new Int32Array(header);
+    (this as { commits: Int32Array }).commits = new Int32Array(header);
     // Held (armed) while open: an exit drains it, whether or not anything
     // else still references it.
     this.#exitSlot = exitHook.register(this, CaptureSink.#closeAtExit);

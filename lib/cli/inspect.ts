@@ -16,6 +16,7 @@ import { type BuiltinChecksum, type Checksum, checksums } from '../format/checks
 import { FlatStreamError, RecoveryRefusedError } from '../format/errors';
 import { Deframer } from '../format/framing';
 import { type StreamHeader, checksumByName, isHeaderPayload } from '../format/header';
+import { listRotation, nextInRotation, rotationMember } from '../format/rotation';
 import { TypedValidator } from '../format/validation';
 import { StreamReader } from '../read/reader';
 import { recoverFile } from '../read/recover';
@@ -452,6 +453,12 @@ export function head(argv: readonly string[], io: Io): number {
 export function tail(argv: readonly string[], io: Io): number | Promise<number> {
   const args = parseArgs(argv, { ...PRINT_FLAGS, '-n': true, '-f': false });
   const n = count(args);
+  // The base path of a rotation set (no file of its own): its latest file.
+  const given = args.positional.length === 1 ? args.positional[0]! : null;
+  if (given !== null && !fs.existsSync(given)) {
+    const set = listRotation(given);
+    if (set.length > 0) (args.positional as string[])[0] = set[set.length - 1]!;
+  }
   const { path } = oneFile(args, 'tail');
   const pr = printer('tail', args, path, io);
   const { reader } = open(path, args, pr.deframer);
@@ -499,7 +506,10 @@ export function tail(argv: readonly string[], io: Io): number | Promise<number> 
 }
 
 // Follows `path` from `start` until SIGINT/SIGTERM (exit 0) or damage; a
-// file replaced under its path (a rotation) is followed from its start.
+// file replaced under its path (a rotation) is followed from its start. A
+// file of a rotation set (docs/design.md, "Rotation") is complete once a
+// later file of the set exists: it is read to the size it had then, and
+// the next file is followed from its start.
 async function follow(
   path: string,
   args: Args,
@@ -521,22 +531,55 @@ async function follow(
       void probe.reader.close();
       if (checksum === null || probe.header !== null) checksum = probe.reader.deframer.checksum;
       const deframer = pr.deframer(new Deframer(checksum));
-      const reader = new StreamReader(path, deframer, { follow: true, start, signal: stop.signal });
+      const fileStop = new AbortController();
+      const onStop = (): void => fileStop.abort();
+      stop.signal.addEventListener('abort', onStop);
+      const reader = new StreamReader(path, deframer, {
+        follow: true,
+        start,
+        signal: fileStop.signal,
+      });
+      // Rotation: the next file, and the size this one had when it appeared.
+      let next: string | null = null;
+      let doneAt = Infinity;
+      const member = rotationMember(path) !== null;
+      const look = (): void => {
+        if (next !== null) return;
+        const found = nextInRotation(path);
+        if (found === null) return;
+        doneAt = fs.statSync(path).size;
+        next = found;
+        if (reader.position >= doneAt) fileStop.abort();
+      };
+      const timer = member ? setInterval(look, 100) : null;
       let i = 0;
       try {
+        if (member) look();
         for await (const p of reader) {
           const at = {
             offset: reader.position - p.length - deframer.headerSize,
             frameIndex: firstIndex + i++,
           };
           // Frame 0 of a file may be its header, written after we opened it.
-          if (start === 0 && at.frameIndex === 0 && isHeaderPayload(p)) continue;
-          io.out(`${pr.line(p, at)}\n`);
-          io.flush?.();
+          if (!(start === 0 && at.frameIndex === 0 && isHeaderPayload(p))) {
+            io.out(`${pr.line(p, at)}\n`);
+            io.flush?.();
+          }
+          if (reader.position >= doneAt) break;
         }
-        return;
+        if (next === null) return;
+        path = next;
+        start = 0;
+        firstIndex = 0;
+        continue;
       } catch (err) {
         if (stop.signal.aborted) return;
+        if (next !== null && fileStop.signal.aborted) {
+          path = next; // complete and read to its end: on to the next file
+          start = 0;
+          firstIndex = 0;
+          continue;
+        }
         const reason =
           err instanceof FlatStreamError && err.code === 'ERR_FLATSTREAM_FILE_CHANGED'
             ? (err as unknown as { reason: string }).reason
@@ -549,6 +592,10 @@ async function follow(
           continue;
         }
         throw err;
+      } finally {
+        if (timer) clearInterval(timer);
+        stop.signal.removeEventListener('abort', onStop);
+        void reader.close();
       }
     }
   } finally {

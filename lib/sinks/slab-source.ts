@@ -5,7 +5,7 @@
  * and a `CaptureSink` (slabs lent from its staging file) implement it; the
  * writer only stages, the source seals and decides where the bytes go.
  *
- * Owns: SlabUnit, SlabSource, isSlabSource, checkUnit, sinkFailure.
+ * Owns: SlabUnit, SlabSource, RotationInfo, isSlabSource, checkUnit, sinkFailure.
  * Imports: errors.
  */
 import { FlatStreamError, IoError } from '../format/errors';
@@ -26,6 +26,17 @@ export interface SlabUnit {
   scratch: Uint8Array;
   /** Index into {@link SlabSource.commits} of this unit's commit cell. */
   cell: number;
+}
+
+/** One rotation: the file closed and the file its successor frames went to. */
+export interface RotationInfo {
+  /** The file left (complete: closed and synced). */
+  file: string;
+  /** Frames and bytes of the writer's frames in it (its stream header not counted). */
+  frames: number;
+  bytes: number;
+  /** The file the writer went on in. */
+  next: string;
 }
 
 /** The frame format a writer stages in, given to {@link SlabSource.bind}. */
@@ -87,6 +98,16 @@ export interface SlabSource {
   close(): void | Promise<void>;
   /** Resolves when every submitted unit has been released (optional: at once without it). */
   settled?(): Promise<void>;
+  /**
+   * Moves on to the next file (optional; a `RotatingSink`): called by
+   * `StreamWriter.rotate()` after the writer handed its unit back, so every
+   * frame staged before the call goes to the file being left and every
+   * later one to the next. Resolves once the file left is synced and
+   * closed (docs/design.md, "Rotation").
+   */
+  rotate?(): Promise<RotationInfo>;
+  /** Whether the writer should flush it at exit (a synchronous file sink inside); default false. */
+  readonly flushOnExit?: boolean;
   /** Slabs the source allocated, and slabs it still holds for a sink (optional: 0 without). */
   readonly slabsAllocated?: number;
   readonly slabsInFlight?: number;

@@ -103,11 +103,19 @@ export function resolveTarget(
       sink = target instanceof WritableSink ? target : new WritableSink(target);
     } else if (header !== undefined && (target instanceof FileSink || isSlabSource(target))) {
       throw typeError(
-        `The "header" option of a StreamWriter does not apply to a ${target instanceof FileSink ? 'FileSink' : 'CaptureSink'} you made: give it to that sink`,
+        `The "header" option of a StreamWriter does not apply to a ${target instanceof FileSink ? 'FileSink' : ((target as object).constructor?.name ?? 'CaptureSink')} you made: give it to that sink`,
       );
     } else if (isSlabSource(target)) {
-      if (flushOnExit === true) throw asyncExitSink('a CaptureSink (it has its own exit hook)');
-      return { sink: target, source: target, flushOnExit: false, writeHeader: false };
+      // A RotatingSink over files asks for the writer's exit flush; a capture has its own.
+      const wants = target.flushOnExit === true;
+      if (flushOnExit === true && !wants)
+        throw asyncExitSink('a CaptureSink (it has its own exit hook)');
+      return {
+        sink: target,
+        source: target,
+        flushOnExit: flushOnExit ?? wants,
+        writeHeader: false,
+      };
     } else if (typeof (target as Sink).write === 'function') {
       sink = target as Sink;
     } else {

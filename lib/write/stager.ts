@@ -38,7 +38,9 @@ export class Stager {
   readonly #custom: boolean;
   readonly #slabSize: number;
   readonly #large: boolean; // the source takes frames larger than a slab (submitLarge)
-  readonly #commits: Int32Array;
+  // The source's commit cells, read again with every unit it lends: a
+  // rotating source lends units of another file's staging after a rotation.
+  #commits: Int32Array;
   readonly #copier = new PayloadCopier();
   #unit: SlabUnit;
   #pos = 0;
@@ -181,12 +183,37 @@ export class Stager {
     }
   }
 
-  /** Calls the source under the guard: its failure is the writer's from then on. */
-  call<A, R>(fn: (s: SlabSource, arg?: A) => R, arg?: A): R {
+  /**
+   * Hands the current unit back before the source rotates (docs/design.md,
+   * "Rotation"): submitted when it holds frames, else returned empty (a
+   * zero-length submit), so that the next frame acquires a unit of the
+   * new file.
+   */
+  release(): void {
+    if (this.#pos > 0) return this.submit();
+    if (this.#limit === 0) return;
+    this.#limit = 0;
+    this.#guard.active = true;
+    try {
+      this.#source.submit(this.#unit, 0, 0);
+    } catch (err) {
+      throw (this.failure ??= sinkFailure(err));
+    } finally {
+      this.#guard.active = false;
+    }
+  }
+
+  /**
+   * Calls the source under the guard: its failure is the writer's from then
+   * on, unless `transient` (an error the source recovers from: a rotation
+   * whose next file could not be opened).
+   */
+  call<A, R>(fn: (s: SlabSource, arg?: A) => R, arg?: A, transient = false): R {
     this.#guard.active = true;
     try {
       return fn(this.#source, arg);
     } catch (err) {
+      if (transient) throw err;
       throw (this.failure ??= sinkFailure(err));
     } finally {
       this.#guard.active = false;
@@ -267,7 +294,11 @@ export class Stager {
     try {
       unit = this.#source.acquire();
       // Checked once per unit it lends, not again when the same comes back.
-      if (unit !== null && unit !== this.#unit) checkUnit(unit, this.#slabSize, this.#commits);
+      if (unit !== null && unit !== this.#unit) {
+        const commits = this.#source.commits;
+        checkUnit(unit, this.#slabSize, commits);
+        this.#commits = commits;
+      }
     } catch (err) {
       if (err instanceof StagingFullError) throw err; // transient: the next write tries again
       throw (this.failure ??= sinkFailure(err));

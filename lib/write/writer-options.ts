@@ -72,9 +72,9 @@ export interface StreamWriterOptions {
 
 /** Counters of a `StreamWriter`. */
 export interface WriterStats {
-  /** Frames accepted. */
+  /** Frames of yours accepted (the stream header frame is not one of them, whoever writes it). */
   frames: number;
-  /** Bytes accepted, headers included. */
+  /** Bytes of those frames, frame headers (length and checksum fields) included; the stream header's are not. */
   bytes: number;
   /** Chunks handed to the sink. */
   flushes: number;

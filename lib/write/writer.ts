@@ -19,7 +19,7 @@ import { encodeHeader } from '../format/header';
 import type { MemoryPolicy } from '../format/policy';
 import * as exitHook from '../sinks/exit-hook';
 import type { Sink } from '../sinks/sink';
-import { sinkFailure, type SlabSource } from '../sinks/slab-source';
+import { type RotationInfo, sinkFailure, type SlabSource } from '../sinks/slab-source';
 import { Arena } from './arena';
 import { ArenaBuilder, type BlockSource } from './arena-builder';
 import * as cb from './callbacks';
@@ -89,7 +89,12 @@ export class StreamWriter {
       this.#timer = startTimer(weak ? new WeakRef(this) : this, ms, StreamWriter.#tick);
     this.#stager.holdWhileStaged(this, this.#exitSlot, this.#timer && weak ? timed : null);
     // A plain Sink or Writable: the header is the first frame staged (docs/design.md, "Stream header").
-    if (target.writeHeader) this.write(encodeHeader(framer.checksum, options!.header!));
+    if (target.writeHeader) {
+      this.write(encodeHeader(framer.checksum, options!.header!));
+      // stats() counts the user's frames only (docs/design.md, "Rotation").
+      this.#stager.frames = 0;
+      this.#stager.bytes = 0;
+    }
   }
 
   /**
@@ -223,6 +228,27 @@ export class StreamWriter {
     this.#check('sync()');
     this.#flush();
     if (this.#source.sync) this.#stager.call(sourceSync);
+  }
+
+  /**
+   * Closes the current file and goes on in the next one (a `RotatingSink`):
+   * every frame written before the call is in the file left, every later
+   * one in the next; nothing is lost or written twice. The switch is
+   * synchronous and does not wait on the disk when the next file was
+   * prepared ahead (the sink does that off the event loop); the promise
+   * resolves once the file left is synced and closed. Throws a TypeError
+   * (`ERR_INVALID_ARG_TYPE`) for a sink that cannot rotate, and the sink's
+   * error when the next file cannot be opened (the writer then goes on in
+   * the current one). docs/design.md, "Rotation".
+   */
+  rotate(): Promise<RotationInfo> {
+    this.#check('rotate()');
+    if (typeof this.#source.rotate !== 'function')
+      throw typeError(
+        "writer.rotate() needs a sink that rotates (a RotatingSink); this writer's sink does not",
+      );
+    this.#stager.release();
+    return this.#stager.call(sourceRotate, undefined, true);
   }
 
   /**
@@ -360,6 +386,7 @@ const sourceFlush = (s: SlabSource): void => s.flush!();
 const sourceSync = (s: SlabSource): void => s.sync!();
 const sourceDrain = (s: SlabSource): Promise<void> => s.drain();
 const sourceClose = (s: SlabSource): void | Promise<void> => s.close();
+const sourceRotate = (s: SlabSource): Promise<RotationInfo> => s.rotate!();
 
 /**
  * A flush timer for `target`, held strongly (a writer) or weakly (a WeakRef).

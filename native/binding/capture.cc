@@ -59,6 +59,74 @@ Napi::Value region_buffer(Napi::Env env, const std::shared_ptr<Capture::Region>&
   return Napi::Value(env, ab);
 }
 
+// A capture opened off the event loop by openCaptureAsync, until a
+// CaptureHandle adopts it (docs/design.md, "Rotation": the prefetch). One
+// never adopted is closed when the External holding it is collected.
+struct PreparedCapture {
+  std::unique_ptr<Capture> capture;
+};
+
+// Reads a CaptureConfig from info[first..first+5] (slabSize, scratchSize,
+// slots, maxSlots, mode, syncIntervalMs).
+CaptureConfig config_args(const Napi::CallbackInfo& info, size_t first) {
+  CaptureConfig config;
+  config.slab_size = u32(info, first, "slabSize");
+  config.scratch_size = u32(info, first + 1, "scratchSize");
+  config.initial_slots = u32(info, first + 2, "slots");
+  config.max_slots = u32(info, first + 3, "maxSlots");
+  config.mode = u32(info, first + 4, "mode", 07777);
+  config.sync_interval_ms = u32(info, first + 5, "syncIntervalMs");
+  return config;
+}
+
+// Capture::open (files, claims, recovery, the staging's reservation and
+// mappings: the 1-23 ms a CaptureSink's constructor waits) on a libuv pool
+// thread; the callback gets (error) or (null, prepared).
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Function callback, std::string stream_path, std::string staging_path,
+             CaptureConfig config)
+      : Napi::AsyncWorker(callback, "flatstream capture open"),
+        stream_path_(std::move(stream_path)),
+        staging_path_(std::move(staging_path)),
+        config_(config) {}
+
+  void Execute() override {
+    capture_ = Capture::open(stream_path_, staging_path_, config_, error_);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (!capture_) {
+      Callback().Call({to_error(env, error_).Value()});
+      return;
+    }
+    auto* prepared = new PreparedCapture{std::move(capture_)};
+    Napi::Value ext = Napi::External<PreparedCapture>::New(
+        env, prepared, [](Napi::Env, PreparedCapture* p) { delete p; });
+    Callback().Call({env.Null(), ext});
+  }
+
+ private:
+  std::string stream_path_;
+  std::string staging_path_;
+  CaptureConfig config_;
+  std::unique_ptr<Capture> capture_;
+  SysError error_;
+};
+
+// openCaptureAsync(streamPath, stagingPath, slabSize, scratchSize, slots,
+//                  maxSlots, mode, syncIntervalMs, callback)
+Napi::Value OpenCaptureAsync(const Napi::CallbackInfo& info) {
+  const std::string stream_path = string_arg(info[0], "streamPath");
+  const std::string staging_path = string_arg(info[1], "stagingPath");
+  const CaptureConfig config = config_args(info, 2);
+  const Napi::Function callback = function_arg(info[8], "callback");
+  (new OpenWorker(callback, stream_path, staging_path, config))->Queue();
+  return info.Env().Undefined();
+}
+
 class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -87,22 +155,28 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
 
   // new CaptureHandle(streamPath, stagingPath, slabSize, scratchSize, slots,
   //                   maxSlots, mode, syncIntervalMs, exitTimeoutMs, onNotify)
+  // new CaptureHandle(prepared, exitTimeoutMs, onNotify): adopts a capture
+  //                   openCaptureAsync opened (once).
   explicit CaptureHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureHandle>(info) {
     Napi::Env env = info.Env();
-    const std::string stream_path = string_arg(info[0], "streamPath");
-    const std::string staging_path = string_arg(info[1], "stagingPath");
-    CaptureConfig config;
-    config.slab_size = u32(info, 2, "slabSize");
-    config.scratch_size = u32(info, 3, "scratchSize");
-    config.initial_slots = u32(info, 4, "slots");
-    config.max_slots = u32(info, 5, "maxSlots");
-    config.mode = u32(info, 6, "mode", 07777);
-    config.sync_interval_ms = u32(info, 7, "syncIntervalMs");
-    exit_timeout_ms_ = u32(info, 8, "exitTimeoutMs");
-    const Napi::Function on_notify = function_arg(info[9], "onNotify");
-    SysError e;
-    capture_ = Capture::open(stream_path, staging_path, config, e);
-    if (!capture_) throw to_error(env, e);
+    Napi::Function on_notify;
+    if (info[0].IsExternal()) {
+      auto* prepared = info[0].As<Napi::External<PreparedCapture>>().Data();
+      exit_timeout_ms_ = u32(info, 1, "exitTimeoutMs");
+      on_notify = function_arg(info[2], "onNotify");
+      if (!prepared || !prepared->capture)
+        throw Napi::Error::New(env, "this prepared capture was already adopted");
+      capture_ = std::move(prepared->capture);
+    } else {
+      const std::string stream_path = string_arg(info[0], "streamPath");
+      const std::string staging_path = string_arg(info[1], "stagingPath");
+      const CaptureConfig config = config_args(info, 2);
+      exit_timeout_ms_ = u32(info, 8, "exitTimeoutMs");
+      on_notify = function_arg(info[9], "onNotify");
+      SysError e;
+      capture_ = Capture::open(stream_path, staging_path, config, e);
+      if (!capture_) throw to_error(env, e);
+    }
     napi_threadsafe_function tsfn = nullptr;
     NAPI_THROW_IF_FAILED_VOID(
         env, napi_create_threadsafe_function(
@@ -335,4 +409,5 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
 
 void flatstream_binding::InitCapture(Napi::Env env, Napi::Object exports) {
   exports.Set("CaptureHandle", CaptureHandle::Define(env));
+  exports.Set("openCaptureAsync", Napi::Function::New(env, OpenCaptureAsync, "openCaptureAsync"));
 }

@@ -73,6 +73,8 @@ export { type Sink, MemorySink } from './sinks/sink';
 export { type SlabSource, type SlabUnit, type SlabFormat } from './sinks/slab-source';
 export {
   CaptureSink,
+  type CaptureSinkEvents,
+  type CaptureDropEvent,
   type CaptureLatency,
   type CapturePolicy,
   type CaptureRecovery,

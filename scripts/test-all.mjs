@@ -3,7 +3,8 @@
 // TypeScript fallback (FLATSTREAM_NATIVE=0), the other platforms
 // (docs/design.md, "Platforms": the linux-arm64 prebuild built and tested
 // under qemu, the win32-x64 build linked with mingw-w64 and smoke-tested
-// under wine), and the packed-tarball install test. Ends with one
+// under wine), and the packed-tarball test (installs, hygiene, the prebuild
+// under every Node major "engines" admits). Ends with one
 // "N passed, N failed" line over everything.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -94,8 +95,11 @@ step(
   ['scripts/cross-win64.mjs', '--wine'],
   { count: selfCount('cross-win64') },
 );
+step('x64 Node 18, 20, 22 and 24 from npm (scripts/setup-nodes.sh)', 'bash', [
+  'scripts/setup-nodes.sh',
+]);
 step(
-  'packed tarball: prebuilds, no-compiler fallback, source build, npm rebuild',
+  'packed tarball: prebuilds, no-compiler fallback, source build, npm rebuild, hygiene (attw, publint), the prebuild under Node 18-24',
   'node',
   ['scripts/pack-test.mjs'],
   { count: selfCount('pack-test') },

@@ -52,7 +52,12 @@ const here = `${process.platform}-${process.arch}`;
 const { check, add, done } = checks('pack-test');
 const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-run('npx', ['prebuildify', '--napi', '--strip', '--tag-libc']);
+// PACK_TEST_PREBUILDS (the release workflow's assemble job): the prebuilds
+// are every platform's job's output, already in prebuilds/, and each listed
+// "platform-arch[:libc]" must be in the tarball. Otherwise this machine's
+// is built here, and it and linux-arm64 (scripts/cross-arm64.mjs) must be.
+const assembled = process.env.PACK_TEST_PREBUILDS;
+if (!assembled) run('npx', ['prebuildify', '--napi', '--strip', '--tag-libc']);
 console.log(`prebuilds: ${readdirSync(join(root, 'prebuilds', here)).join(', ')}`);
 run('npm', ['run', 'build:ts']);
 
@@ -71,8 +76,14 @@ check(
   lacking.length === 0,
   lacking.join(', '),
 );
-for (const target of [here, 'linux-arm64']) {
-  const prebuild = files.find((f) => f.startsWith(`prebuilds/${target}/`) && f.endsWith('.node'));
+for (const target of assembled ? assembled.split(/\s+/).filter(Boolean) : [here, 'linux-arm64']) {
+  const [dirName, libc] = target.split(':');
+  const prebuild = files.find(
+    (f) =>
+      f.startsWith(`prebuilds/${dirName}/`) &&
+      f.endsWith('.node') &&
+      (libc === undefined || f.includes(`.${libc}.`)),
+  );
   check(`the tarball has a ${target} prebuild`, prebuild !== undefined, prebuild ?? 'none');
 }
 check(

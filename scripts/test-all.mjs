@@ -58,6 +58,12 @@ const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
 step('build the TypeScript', 'npm', ['run', 'build:ts'], { count: () => [0, 0] });
 step('typecheck (strict TS, lib and tests)', 'npm', ['run', 'typecheck']);
 step('module rules (dependency-cruiser, .dependency-cruiser.cjs)', 'npm', ['run', 'check:modules']);
+step(
+  'release workflow on paper (scripts/check-workflow.mjs)',
+  'node',
+  ['scripts/check-workflow.mjs'],
+  { count: selfCount('check-workflow') },
+);
 step('docs/design.md citations name sections that exist', 'node', [
   'scripts/check-design-refs.mjs',
 ]);

@@ -107,23 +107,37 @@ function nodeGyp() {
 }
 
 /**
+ * Whether `version` satisfies `spec`, for the one form package.json uses for
+ * node-addon-api: "^X.Y.Z" (same major, at least X.Y.Z).
+ */
+function satisfies(version, spec) {
+  const want = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(spec ?? '');
+  const have = /^(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
+  if (!want || !have) return false;
+  const [w, h] = [want.slice(1).map(Number), have.slice(1).map(Number)];
+  if (h[0] !== w[0]) return false;
+  return h[1] > w[1] || (h[1] === w[1] && h[2] >= w[2]);
+}
+
+/**
  * node-addon-api's headers for the source build (binding.gyp reads
  * FLATSTREAM_NODE_ADDON_API). It is a devDependency, not a dependency: users
  * with a prebuild never download it (docs/design.md, "Packaging"). One
- * installed where Node resolves it from here is used; otherwise npm installs
- * the version package.json's devDependencies name into a temporary prefix
- * (npm's own config applies: registry, cache, offline), removed after the
- * build. Returns { dir, tmp } or { why }.
+ * Node resolves from here is used if its version satisfies the range
+ * package.json's devDependencies give (a project may hoist an old major
+ * that lacks what the addon uses); otherwise npm installs that range into a
+ * temporary prefix (npm's own config applies: registry, cache, offline),
+ * removed after the build. Returns { dir, tmp } or { why }.
  */
 function addonApi(fd) {
+  const spec = require(path.join(root, 'package.json')).devDependencies?.['node-addon-api'];
   try {
-    return {
-      dir: path.resolve(require(require.resolve('node-addon-api', { paths: [root] })).include_dir),
-    };
+    const main = require.resolve('node-addon-api', { paths: [root] });
+    const { version } = require(path.join(path.dirname(main), 'package.json'));
+    if (satisfies(version, spec)) return { dir: path.resolve(require(main).include_dir) };
   } catch {
     // not installed: fetch it below
   }
-  const spec = require(path.join(root, 'package.json')).devDependencies?.['node-addon-api'];
   const npm = process.env.npm_execpath;
   const cmd =
     npm && /\.c?js$/.test(npm) && fs.existsSync(npm)

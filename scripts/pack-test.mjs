@@ -10,7 +10,11 @@
 //   3. that tarball with a compiler: the install builds from source;
 //   4. `npm rebuild flatstream` in project 1, with a compiler: builds;
 //   5. no prebuild and a compiler that fails: exit 0, one line naming the
-//      build's log, the TypeScript engine.
+//      build's log, the TypeScript engine;
+//   6. project 2 rebuilt with a compiler but no way to fetch node-addon-api
+//      (offline, empty cache): exit 0, one line, the TypeScript engine;
+//   7. project 3 holding an old node-addon-api of its own: rebuild passes
+//      it over and builds.
 // npm 11 runs a dependency's install script only when the project allows
 // it: project 1 installs unapproved (the prebuild needs no script), then
 // approves with `npm install-scripts approve flatstream` before its rebuild;
@@ -273,6 +277,21 @@ const cjsCheck = `
   console.log(JSON.stringify({ native: f.native, impl: f.XxHash64.impl }));
 `;
 
+/** `npm install-scripts approve flatstream` (npm 11) then `npm rebuild flatstream` in `app`. */
+function rebuild(app, env) {
+  if (Number(run('npm', ['--version']).split('.')[0]) >= 11)
+    spawnSync(join(bin, 'npm'), ['install-scripts', 'approve', 'flatstream'], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+    });
+  return spawnSync(join(bin, 'npm'), ['rebuild', ...scriptFlags, 'flatstream'], {
+    cwd: app,
+    env,
+    encoding: 'utf8',
+  });
+}
+
 // 1. The matching prebuild, no compiler, the install script not approved:
 // nothing runs at install, the prebuild is found at load.
 {
@@ -390,6 +409,33 @@ const cjsCheck = `
     js.ok && JSON.parse(js.out).native === false && JSON.parse(js.out).impl === 'js',
     js.out,
   );
+
+  // 6. A compiler now, but npm cannot fetch node-addon-api (offline, empty
+  // cache): exit 0, one line naming why and the log, the TypeScript engine.
+  const emptyCache = join(dir, 'empty-cache');
+  mkdirSync(emptyCache);
+  const rb = rebuild(app, {
+    ...withCompiler,
+    npm_config_offline: 'true',
+    npm_config_cache: emptyCache,
+  });
+  const rl = said(rb);
+  const m =
+    /building the native addon from source \(rebuild\) and npm could not install node-addon-api@\^8\.\d+\.\d+ \(its output: (\S+)\); the TypeScript engine is in use/.exec(
+      rl[0] ?? '',
+    );
+  check(
+    '6. rebuild with no way to fetch node-addon-api: exit 0, one line with the reason and its log',
+    rb.status === 0 && rl.length === 1 && m !== null && existsSync(m[1]),
+    rl.join(' | ') || rb.stderr.slice(-1500),
+  );
+  if (m) rmSync(m[1], { force: true });
+  const still = inApp(app, { ...noCompiler, NODE_NO_WARNINGS: '1' }, ['-e', cjsCheck]);
+  check(
+    '6. the package still runs on the TypeScript engine',
+    still.ok && JSON.parse(still.out).native === false,
+    still.out,
+  );
 }
 
 // 3. No prebuild for this platform, a compiler.
@@ -412,6 +458,28 @@ const cjsCheck = `
     !existsSync(join(app, 'node_modules', 'node-addon-api')) && leftover.length === 0,
     leftover.join(', '),
   );
+
+  // 7. The project has an old node-addon-api of its own (here a stand-in
+  // whose headers are missing): the source build does not take it.
+  const old = join(app, 'node_modules', 'node-addon-api');
+  mkdirSync(join(old, 'empty'), { recursive: true });
+  writeFileSync(join(old, 'package.json'), '{ "name": "node-addon-api", "version": "3.2.1" }\n');
+  writeFileSync(
+    join(old, 'index.js'),
+    `module.exports = { include_dir: ${JSON.stringify(join(old, 'empty'))} };\n`,
+  );
+  rmSync(join(app, 'node_modules', 'flatstream', 'build'), { recursive: true, force: true });
+  const rb = rebuild(app, withCompiler);
+  const rl = said(rb);
+  check(
+    "7. a project's node-addon-api 3.2.1 is passed over: rebuild builds from source",
+    rb.status === 0 &&
+      rl.length === 1 &&
+      rl[0].endsWith('built it from source with node-gyp (build/Release/flatstream.node)'),
+    rl.join(' | ') || rb.stderr.slice(-1500),
+  );
+  const rebuilt = inApp(app, noCompiler, ['-e', cjsCheck]);
+  check('7. that addon loads', rebuilt.ok && JSON.parse(rebuilt.out).native === true, rebuilt.out);
 }
 
 // 5. No prebuild, a compiler that fails: the install still exits 0.

@@ -331,6 +331,21 @@ function rebuild(app, env) {
     absent.length ? absent.join(', ') : `${frames.length} frames`,
   );
 
+  // The shipped example runs where it is installed (it imports
+  // ../dist/esm/index.mjs and the flatbuffers peer dependency).
+  const example = inApp(app, noCompiler, [
+    join(app, 'node_modules', 'flatstream', 'examples', 'agent.mjs'),
+    '--seconds',
+    '1',
+    '--rate',
+    '2000',
+  ]);
+  check(
+    '1. node_modules/flatstream/examples/agent.mjs runs and reads its capture back',
+    example.ok && example.out.split('\n').at(-1) === 'ok',
+    example.out.split('\n').slice(-2).join(' | '),
+  );
+
   // The linux-x64 prebuild under each Node "engines" admits (18, 20, 22,
   // 24), before npm rebuild below puts a build/ beside it.
   const engines = pkgJson.engines.node;

@@ -1,6 +1,8 @@
 # The shipping build: prebuildify and node-gyp-build drive node-gyp with this.
 # CMakeLists.txt builds the same addon for development; both read the one list
-# of sources in native/sources.json.
+# of sources in native/sources.json. node-addon-api is a devDependency: the
+# package's install script passes its headers in FLATSTREAM_NODE_ADDON_API
+# when it builds from source (docs/design.md, "Packaging").
 {
   "targets": [
     {
@@ -9,7 +11,7 @@
         "<!@(node -p \"const s=require('./native/sources.json');s.core.concat(s.binding).join(' ')\")"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!(node -p \"process.env.FLATSTREAM_NODE_ADDON_API||require('node-addon-api').include_dir\")",
         "native"
       ],
       # Pinned, identical in CMakeLists.txt and scripts/cross-win64.mjs: N-API 8,

@@ -78,6 +78,8 @@ export {
 } from './sinks/slab-source';
 export {
   CaptureSink,
+  type CaptureSinkEvents,
+  type CaptureDropEvent,
   type CaptureLatency,
   type CapturePolicy,
   type CaptureRecovery,

@@ -4,8 +4,10 @@
 // and ONE line starting "flatstream:" that says what it did.
 //   - A prebuilt addon for this platform that loads: nothing to build.
 //   - None (or `npm rebuild flatstream`, or --build-from-source): builds from
-//     source with node-gyp when a C++ compiler, make and Python are there;
-//     the build's output goes to a log file, named if it fails.
+//     source with node-gyp when a C++ compiler, make and Python are there,
+//     with node-addon-api's headers (a devDependency, installed into a
+//     temporary prefix when Node cannot resolve it from here); the build's
+//     output goes to a log file, named if it fails.
 //   - No toolchain, or the build failed: says which packages give a native
 //     build on this OS and that the TypeScript engine is in use.
 // In a development checkout (lib/*.ts present) it does nothing: `npm run
@@ -104,6 +106,77 @@ function nodeGyp() {
   }
 }
 
+/**
+ * Whether `version` satisfies `spec`, for the one form package.json uses for
+ * node-addon-api: "^X.Y.Z" (same major, at least X.Y.Z).
+ */
+function satisfies(version, spec) {
+  const want = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(spec ?? '');
+  const have = /^(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
+  if (!want || !have) return false;
+  const [w, h] = [want.slice(1).map(Number), have.slice(1).map(Number)];
+  if (h[0] !== w[0]) return false;
+  return h[1] > w[1] || (h[1] === w[1] && h[2] >= w[2]);
+}
+
+/**
+ * node-addon-api's headers for the source build (binding.gyp reads
+ * FLATSTREAM_NODE_ADDON_API). It is a devDependency, not a dependency: users
+ * with a prebuild never download it (docs/design.md, "Packaging"). One
+ * Node resolves from here is used if its version satisfies the range
+ * package.json's devDependencies give (a project may hoist an old major
+ * that lacks what the addon uses); otherwise npm installs that range into a
+ * temporary prefix (npm's own config applies: registry, cache, offline),
+ * removed after the build. Returns { dir, tmp } or { why }.
+ */
+function addonApi(fd) {
+  const spec = require(path.join(root, 'package.json')).devDependencies?.['node-addon-api'];
+  try {
+    const main = require.resolve('node-addon-api', { paths: [root] });
+    const { version } = require(path.join(path.dirname(main), 'package.json'));
+    if (satisfies(version, spec)) return { dir: path.resolve(require(main).include_dir) };
+  } catch {
+    // not installed: fetch it below
+  }
+  const npm = process.env.npm_execpath;
+  const cmd =
+    npm && /\.c?js$/.test(npm) && fs.existsSync(npm)
+      ? [process.execPath, npm]
+      : [which(['npm'])].filter(Boolean);
+  if (!spec || cmd.length === 0)
+    return { why: 'node-addon-api is not installed and npm is not at hand' };
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flatstream-napi-'));
+  const r = spawnSync(
+    cmd[0],
+    [
+      ...cmd.slice(1),
+      'install',
+      '--prefix',
+      tmp,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      `node-addon-api@${spec}`,
+    ],
+    {
+      cwd: tmp,
+      stdio: ['ignore', fd, fd],
+      windowsHide: true,
+      shell: process.platform === 'win32' && cmd.length === 1,
+    },
+  );
+  try {
+    const dir = path.resolve(require(path.join(tmp, 'node_modules', 'node-addon-api')).include_dir);
+    if (r.status === 0) return { dir, tmp };
+  } catch {
+    // reported below
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return { why: `npm could not install node-addon-api@${spec}` };
+}
+
 function build() {
   const missing = missingTools();
   const gyp = nodeGyp();
@@ -111,13 +184,19 @@ function build() {
   if (missing.length > 0) return { ok: false, why: `this machine lacks ${missing.join(', ')}` };
   const log = path.join(os.tmpdir(), `flatstream-build-${process.pid}.log`);
   const fd = fs.openSync(log, 'w');
+  const api = addonApi(fd);
+  if (!api.dir) {
+    fs.closeSync(fd);
+    return { ok: false, why: `${api.why} (its output: ${log})` };
+  }
   const r = spawnSync(gyp[0], [...gyp.slice(1), 'rebuild'], {
     cwd: root,
     stdio: ['ignore', fd, fd],
-    env: { JOBS: '2', ...process.env },
+    env: { JOBS: '2', ...process.env, FLATSTREAM_NODE_ADDON_API: api.dir },
     windowsHide: true,
   });
   fs.closeSync(fd);
+  if (api.tmp) fs.rmSync(api.tmp, { recursive: true, force: true });
   if (r.status !== 0) return { ok: false, why: `the build failed (its output: ${log})` };
   const built = loadable(false);
   if (!built.file)

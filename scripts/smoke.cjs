@@ -1,6 +1,8 @@
 // The smoke test of a built addon on a platform the jest suite does not run
 // on (Windows Node under wine: scripts/cross-win64.mjs; docs/design.md,
-// "Platforms"). Plain CommonJS, no dependencies beyond the package: loads
+// "Platforms"), and of the packed linux-x64 prebuild under each Node major
+// that "engines" admits (scripts/pack-test.mjs; docs/design.md,
+// "Packaging"). Plain CommonJS, Node 18 syntax and APIs, no dependencies beyond the package: loads
 // flatstream from the package directory given as argv[2] (its dist/ and its
 // addon, found by node-gyp-build), requires the native engine, and checks
 // the checksum known-answer values, a write/read round trip of every

@@ -3,7 +3,8 @@
 // TypeScript fallback (FLATSTREAM_NATIVE=0), the other platforms
 // (docs/design.md, "Platforms": the linux-arm64 prebuild built and tested
 // under qemu, the win32-x64 build linked with mingw-w64 and smoke-tested
-// under wine), and the packed-tarball install test. Ends with one
+// under wine), and the packed-tarball test (installs, hygiene, the prebuild
+// under every Node major "engines" admits). Ends with one
 // "N passed, N failed" line over everything.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -57,6 +58,12 @@ const hasClang = spawnSync('clang++-14', ['--version']).status === 0;
 step('build the TypeScript', 'npm', ['run', 'build:ts'], { count: () => [0, 0] });
 step('typecheck (strict TS, lib and tests)', 'npm', ['run', 'typecheck']);
 step('module rules (dependency-cruiser, .dependency-cruiser.cjs)', 'npm', ['run', 'check:modules']);
+step(
+  'release workflow on paper (scripts/check-workflow.mjs)',
+  'node',
+  ['scripts/check-workflow.mjs'],
+  { count: selfCount('check-workflow') },
+);
 step('docs/design.md citations name sections that exist', 'node', [
   'scripts/check-design-refs.mjs',
 ]);
@@ -94,8 +101,11 @@ step(
   ['scripts/cross-win64.mjs', '--wine'],
   { count: selfCount('cross-win64') },
 );
+step('x64 Node 18, 20, 22 and 24 from npm (scripts/setup-nodes.sh)', 'bash', [
+  'scripts/setup-nodes.sh',
+]);
 step(
-  'packed tarball: prebuilds, no-compiler fallback, source build, npm rebuild',
+  'packed tarball: prebuilds, no-compiler fallback, source build, npm rebuild, hygiene (attw, publint), the prebuild under Node 18-24',
   'node',
   ['scripts/pack-test.mjs'],
   { count: selfCount('pack-test') },

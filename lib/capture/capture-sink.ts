@@ -113,6 +113,38 @@ export interface CaptureDropEvent {
   bytes: number;
 }
 
+/**
+ * The events a {@link CaptureSink} emits, each with its listener's
+ * arguments: `sink.on('drop', (e) => …)` gets `e` typed as a
+ * {@link CaptureDropEvent}, and an event not listed here is a type error.
+ */
+export interface CaptureSinkEvents {
+  /** Frames the `'drop'` policy dropped: one event per episode, after the write that started it. */
+  drop: [event: CaptureDropEvent];
+  /** The writer thread failed (the writer's next call throws the same error); emitted only to a listener. */
+  error: [err: IoError];
+}
+
+type Listener<K extends keyof CaptureSinkEvents> = (...args: CaptureSinkEvents[K]) => void;
+
+/**
+ * The typed listener methods of {@link CaptureSink} (merged into the class;
+ * the `EventEmitter` methods run them).
+ */
+export interface CaptureSink {
+  on<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  once<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  addListener<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  prependListener<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  prependOnceListener<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  off<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  removeListener<K extends keyof CaptureSinkEvents>(event: K, listener: Listener<K>): this;
+  removeAllListeners(event?: keyof CaptureSinkEvents): this;
+  listenerCount<K extends keyof CaptureSinkEvents>(event: K, listener?: Listener<K>): number;
+  listeners<K extends keyof CaptureSinkEvents>(event: K): Listener<K>[];
+  emit<K extends keyof CaptureSinkEvents>(event: K, ...args: CaptureSinkEvents[K]): boolean;
+}
+
 /** Latency of the writer thread's slab writes, in microseconds. */
 export interface CaptureLatency {
   p50: number;
@@ -288,7 +320,9 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
  * docs/capture.md for the guarantees.
  *
  * Emits `'error'` (an {@link IoError}) when the writer thread fails, if a
- * listener is attached; the writer's next call throws it either way.
+ * listener is attached; the writer's next call throws it either way. Emits
+ * `'drop'` (a {@link CaptureDropEvent}) once per drop episode. The events
+ * and their arguments are typed: {@link CaptureSinkEvents}.
  *
  * @example
  * ```ts

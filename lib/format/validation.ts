@@ -98,6 +98,7 @@ export const NoValidator: Validator = Object.freeze({ name: 'none', validate: ()
 /** Accepts payloads of `min`..`max` bytes. */
 export class SizeValidator extends BuiltinValidator {
   readonly name = 'size';
+  /** @internal */
   readonly spec: NativeSpec;
 
   constructor(
@@ -118,6 +119,7 @@ export class SizeValidator extends BuiltinValidator {
  */
 export class TableRootValidator extends BuiltinValidator {
   readonly name = 'table-root';
+  /** @internal */
   readonly spec: NativeSpec;
 
   constructor(limits?: VerifierLimits) {
@@ -172,6 +174,7 @@ export class TypedValidator {
 
 class SchemaValidator extends BuiltinValidator {
   readonly name: string;
+  /** @internal */
   readonly spec: NativeSpec;
 
   constructor(bfbs: Uint8Array, options?: SchemaOptions) {

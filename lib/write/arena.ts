@@ -26,7 +26,7 @@ export interface ArenaOptions {
   baseline?: number;
 }
 
-export type { ArenaEngine, ArenaStats } from '../engine/contract';
+export type { ArenaStats } from '../engine/contract';
 import type { ArenaEngine, ArenaStats } from '../engine/contract';
 
 /** Every block starts on a multiple of this many bytes. */

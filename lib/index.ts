@@ -79,6 +79,7 @@ export {
   type CaptureSinkOptions,
   type CaptureStats,
 } from './capture/capture-sink';
+export { type CaptureGuarantees, type CaptureMode } from './capture/portable-capture';
 export { FileSink, type FileSinkOptions, type FileWriteError } from './sinks/file-sink';
 export { WritableSink, type WritableSinkOptions } from './sinks/writable-sink';
 export {

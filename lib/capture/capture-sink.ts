@@ -4,7 +4,8 @@
  * shared mapping of a staging file (memory the kernel keeps when the process
  * dies); a dedicated native thread seals them and writes them to the stream
  * file. The event loop never waits on the disk, except where the `'block'`
- * policy says so.
+ * policy says so. Without the addon the same class runs in portable mode
+ * (lib/capture/portable-capture.ts; docs/design.md, "Portable capture").
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -14,6 +15,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from '../format/args';
 import { nativeExport } from '../engine/load';
+import {
+  type CaptureGuarantees,
+  type CaptureMode,
+  GUARANTEES,
+  PortableCapture,
+  chooseCaptureMode,
+  warnPortable,
+} from './portable-capture';
 import {
   ClosedError,
   IoError,
@@ -84,6 +93,12 @@ export interface CaptureSinkOptions {
    * checksum is a `FormatMismatchError` before a byte is written.
    */
   header?: HeaderOptions;
+  /**
+   * Refuse to run without the native addon (`NativeRequiredError`) instead
+   * of degrading to portable mode, which loses unflushed frames on SIGKILL
+   * (default false; see {@link CaptureSink.guarantees}).
+   */
+  requireNative?: boolean;
 }
 
 /** What opening a capture drained from a writer that died. */
@@ -296,8 +311,12 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
 export class CaptureSink extends EventEmitter implements SlabSource {
   /** The stream file, absolute. */
   readonly path: string;
-  /** The staging file. */
-  readonly stagingPath: string;
+  /** The staging file; null in portable mode, which has none. */
+  readonly stagingPath: string | null;
+  /** `'native'`, or `'portable'` when the addon is not loaded (docs/capture.md, "Portable mode"). */
+  readonly captureMode: CaptureMode;
+  /** What survives, in this mode, of frames written and not yet flushed. */
+  readonly guarantees: CaptureGuarantees;
   readonly policy: CapturePolicy;
   #recovery: CaptureRecovery;
   readonly slabSize: number;
@@ -326,8 +345,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
 
   constructor(file: string | URL, options?: CaptureSinkOptions) {
     super();
-    const Ctor = nativeExport('CaptureHandle') as HandleCtor | undefined;
-    if (typeof Ctor !== 'function') throw new NativeRequiredError('CaptureSink');
+    const nativeCtor = nativeExport('CaptureHandle') as HandleCtor | undefined;
+    const { mode, implicit } = chooseCaptureMode(nativeCtor, options?.requireNative);
+    const Ctor = mode === 'native' ? nativeCtor! : (PortableCapture as HandleCtor);
+    this.captureMode = mode;
+    this.guarantees = GUARANTEES[mode];
     if (typeof file !== 'string' && !(file instanceof URL))
       throw typeError('The "path" argument must be a string or a URL');
     checkOptions(options, 'options');
@@ -362,7 +384,8 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.#highWater = Math.floor(maxSlots / 2);
 
     this.path = path.resolve(typeof file === 'string' ? file : fileURLToPath(file));
-    this.stagingPath = path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
+    this.stagingPath =
+      mode === 'portable' ? null : path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
     this.policy = policy;
     this.slabSize = o.slabSize;
     this.flushIntervalMs = o.flushIntervalMs;
@@ -371,7 +394,7 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     try {
       this.#handle = new Ctor(
         this.path,
-        this.stagingPath,
+        this.stagingPath ?? '',
         o.slabSize,
         SCRATCH,
         o.slabs,
@@ -408,6 +431,7 @@ export class CaptureSink extends EventEmitter implements SlabSource {
       }
       set.add(this);
     }
+    if (implicit) warnPortable();
   }
 
   /**
@@ -516,12 +540,16 @@ export class CaptureSink extends EventEmitter implements SlabSource {
   /** Slab protocol: hands a slab to the writer thread, which seals and writes it. */
   submit(unit: SlabUnit, end: number, frames: number): void {
     this.#check();
-    this.#handle.submit(
-      (unit.cell * 4 - StagingLayout.commitFieldOffset - StagingLayout.headerSize) /
-        StagingLayout.slotRecordSize,
-      end,
-      frames,
-    );
+    try {
+      this.#handle.submit(
+        (unit.cell * 4 - StagingLayout.commitFieldOffset - StagingLayout.headerSize) /
+          StagingLayout.slotRecordSize,
+        end,
+        frames,
+      );
+    } catch (err) {
+      throw this.#fail(asIoError(err as Error, `cannot write ${this.path}`)); // portable mode
+    }
   }
 
   /** Frames dropped by the policy since open (also `stats().drops`). */
@@ -562,7 +590,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
   /** Queues an fdatasync of the stream file after everything handed over so far. */
   sync(): void {
     this.#check();
-    this.#handle.requestSync();
+    try {
+      this.#handle.requestSync();
+    } catch (err) {
+      throw this.#fail(asIoError(err as Error, `cannot sync ${this.path}`)); // portable mode
+    }
   }
 
   /**
@@ -706,11 +738,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
 
   #threadFailure(): IoError {
     const e = this.#handle.error();
-    return this.#fail(
-      e
-        ? asIoError(e, `capture writer thread failed`)
-        : new IoError('capture writer thread failed'),
-    );
+    return this.#fail(e ? asIoError(e, this.#failedWhat()) : new IoError(this.#failedWhat()));
+  }
+
+  #failedWhat(): string {
+    return this.captureMode === 'native' ? 'capture writer thread failed' : 'capture write failed';
   }
 
   #fail(err: IoError): IoError {
@@ -719,7 +751,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.#onFailure?.(err);
     for (const w of this.#waiters.splice(0)) w.reject(err);
     for (const resolve of this.#drainWaiters.splice(0)) resolve(); // the writer's next call throws
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    // Never from inside the writer's call that failed (a listener could not
+    // call it back): on the next turn, as the thread's failures arrive.
+    setImmediate(() => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
     return err;
   }
 

@@ -274,6 +274,20 @@ describe('writes', () => {
     expect(readPayloads(file()).length).toBe(11);
   });
 
+  test('a failed write cuts only its own bytes: a stream truncated by someone else meanwhile is not grown back', () => {
+    const sink = new CaptureSink(file(), { slabSize: 1024, flushIntervalMs: 60_000 });
+    const w = new StreamWriter(sink, new DefaultFramer());
+    for (let i = 0; i < 11; i++) w.writePayload(bytes(96, i)); // the first slab: 1000 bytes written
+    expect(fs.statSync(file()).size).toBe(1000);
+    fs.truncateSync(file(), 300); // someone else
+    (sink as unknown as { _injectFault(f: object): void })._injectFault({ code: 'EIO' });
+    for (let i = 11; i < 20; i++) w.writePayload(bytes(96, i));
+    expect(thrown(() => w.writePayload(bytes(96, 20))).systemCode).toBe('EIO');
+    // The half slab that reached the file (at its end, O_APPEND) is gone; nothing else changed.
+    expect(fs.statSync(file()).size).toBe(300);
+    expect(() => w.close()).toThrow(IoError);
+  });
+
   test('an unheard failure does not crash the process: no error listener, the write throws', () => {
     const sink = new CaptureSink(file(), { slabSize: 1024 });
     const w = new StreamWriter(sink, new DefaultFramer());

@@ -241,8 +241,6 @@ export class PortableCapture {
   #key: string;
   #kind = StagingLayout.unboundKind as number;
   #headerSize = 0;
-  // Where the stream file ends: what this capture wrote after the walk.
-  #end = 0;
   #error: SystemError | null = null;
   #closed = false;
   #dirty = false; // bytes written since the last fdatasync
@@ -308,7 +306,6 @@ export class PortableCapture {
       this.#key = `${st.dev}:${st.ino}`;
       if (openStreams.has(this.#key))
         throw systemError('EBUSY', 'open', `${path}: another CaptureSink of this process holds it`);
-      this.#end = st.size;
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -331,7 +328,6 @@ export class PortableCapture {
       throw systemError('EINVAL', 'bind', 'invalid frame format');
     const size = fs.fstatSync(this.#fd).size;
     if (size > 0) this.#walk(size, kind, headerSize);
-    this.#end = fs.fstatSync(this.#fd).size;
     this.#kind = kind;
     this.#headerSize = headerSize;
   }
@@ -465,28 +461,33 @@ export class PortableCapture {
     const started = performance.now();
     let done = 0;
     try {
+      if (this.#fault.delayMs > 0) sleep(this.#fault.delayMs);
+      if (this.#fault.errno !== 0 && this.#fault.afterWrites-- <= 0) {
+        // A torn write, as a full disk leaves one: half the bytes, then the error.
+        done += fs.writeSync(this.#fd, slot.bytes, from, (end - from) >> 1);
+        throw this.#injected();
+      }
       while (done < end - from) {
-        if (this.#fault.delayMs > 0) sleep(this.#fault.delayMs);
-        if (this.#fault.errno !== 0 && this.#fault.afterWrites-- <= 0) {
-          // A torn write, as a full disk leaves one: half the bytes, then the error.
-          fs.writeSync(this.#fd, slot.bytes, from, (end - from) >> 1);
-          throw this.#injected();
-        }
         const n = fs.writeSync(this.#fd, slot.bytes, from + done, end - from - done);
         if (n <= 0) throw systemError('EIO', 'write', this.#path);
         done += n;
       }
     } catch (err) {
       this.#stats.errors++;
-      try {
-        fs.ftruncateSync(this.#fd, this.#end);
-      } catch {
-        // the write's error is the one to report
+      // Cut what reached the file of this slab: the `done` bytes at its
+      // end (O_APPEND put them there). Never below them, so that a file
+      // someone else truncated meanwhile is not grown or cut further.
+      if (done > 0) {
+        try {
+          const size = fs.fstatSync(this.#fd).size;
+          if (size >= done) fs.ftruncateSync(this.#fd, size - done);
+        } catch {
+          // the write's error is the one to report
+        }
       }
       throw this.#fail(err as SystemError);
     }
     this.#record(performance.now() - started);
-    this.#end += end - from;
     this.#dirty = true;
     this.#completed++;
     this.#stats.writes++;

@@ -298,8 +298,14 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
  * no loose chunks (it is not a `Sink`): give it to one writer. See
  * docs/capture.md for the guarantees.
  *
- * Emits `'error'` (an {@link IoError}) when the writer thread fails, if a
- * listener is attached; the writer's next call throws it either way.
+ * Without the native addon it runs in portable mode ({@link captureMode}):
+ * plain slabs appended with synchronous writes when handed over, written at
+ * exit, but lost on SIGKILL until then ({@link guarantees}); one process
+ * warning says so. `requireNative: true` refuses instead.
+ *
+ * Emits `'error'` (an {@link IoError}) when the writer thread (in portable
+ * mode, a write) fails, on the next turn, if a listener is attached; the
+ * writer's next call throws it either way.
  *
  * @example
  * ```ts
@@ -537,7 +543,10 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     throw this.#threadFailure();
   }
 
-  /** Slab protocol: hands a slab to the writer thread, which seals and writes it. */
+  /**
+   * Slab protocol: hands a slab to the writer thread, which seals and writes
+   * it (portable mode: seals and appends it before returning).
+   */
   submit(unit: SlabUnit, end: number, frames: number): void {
     this.#check();
     try {
@@ -587,7 +596,10 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.#check();
   }
 
-  /** Queues an fdatasync of the stream file after everything handed over so far. */
+  /**
+   * Queues an fdatasync of the stream file after everything handed over so
+   * far (portable mode: does it before returning).
+   */
   sync(): void {
     this.#check();
     try {

@@ -288,6 +288,44 @@ describe('writes', () => {
     expect(() => w.close()).toThrow(IoError);
   });
 
+  test('a failed fdatasync is a typed error: from writer.sync(), and from the syncIntervalMs timer at the next call', async () => {
+    const eio = () =>
+      Object.assign(new Error('EIO: i/o error, fdatasync'), {
+        code: 'EIO',
+        errno: -5,
+        syscall: 'fdatasync',
+      });
+    const spy = jest.spyOn(fs, 'fdatasyncSync').mockImplementation(() => {
+      throw eio();
+    });
+    try {
+      const a = new CaptureSink(file('a.fst'));
+      const wa = new StreamWriter(a, new DefaultFramer());
+      wa.writePayload(bytes(5));
+      const e = thrown(() => wa.sync());
+      expect(e).toBeInstanceOf(IoError);
+      expect([e.systemCode, e.syscall]).toEqual(['EIO', 'fdatasync']);
+      expect(e.message).toBe(`cannot sync ${file('a.fst')}: EIO: i/o error, fdatasync`);
+      expect(fs.statSync(file('a.fst')).size).toBe(9); // the frame was written first
+      expect(() => wa.writePayload(bytes(1))).toThrow(e);
+
+      const b = new CaptureSink(file('b.fst'), { syncIntervalMs: 5 });
+      const wb = new StreamWriter(b, new DefaultFramer());
+      const heard = new Promise<Error>((resolve) => b.once('error', resolve));
+      wb.writePayload(bytes(5));
+      wb.flush();
+      const t = (await heard) as IoError;
+      expect(t).toBeInstanceOf(IoError);
+      expect(t.message).toBe('capture write failed: EIO: i/o error, fdatasync');
+      expect(() => wb.writePayload(bytes(1))).toThrow(t);
+      expect(b.stats().errors).toBe(1);
+      expect(() => wa.close()).toThrow(e);
+      expect(() => wb.close()).toThrow(t);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('an unheard failure does not crash the process: no error listener, the write throws', () => {
     const sink = new CaptureSink(file(), { slabSize: 1024 });
     const w = new StreamWriter(sink, new DefaultFramer());

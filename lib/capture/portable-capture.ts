@@ -294,10 +294,12 @@ export class PortableCapture {
     );
     this.#commits = new Int32Array(this.#header);
     const { O_RDWR, O_CREAT, O_APPEND } = fs.constants;
-    // O_NONBLOCK: a FIFO at the path never blocks the open (refused below).
+    // As the native open (native/capture/posix_io.cc): O_NONBLOCK, so a FIFO
+    // at the path never blocks the open (refused below), and O_NOCTTY, so a
+    // terminal never becomes the process's controlling one.
     const fd = fs.openSync(
       path,
-      O_RDWR | O_CREAT | O_APPEND | (fs.constants.O_NONBLOCK ?? 0),
+      O_RDWR | O_CREAT | O_APPEND | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOCTTY ?? 0),
       mode,
     );
     try {
@@ -356,7 +358,13 @@ export class PortableCapture {
       pos += consumed;
       frames += index[IndexSlot.frames]!;
       const status = index[IndexSlot.status]!;
-      if (status === ScanStatus.ChecksumMismatch)
+      // No validators and no length bound: anything but these is damage too
+      // (and must not be scanned again from the same offset for ever).
+      if (
+        status !== ScanStatus.End &&
+        status !== ScanStatus.Partial &&
+        status !== ScanStatus.IndexFull
+      )
         throw systemError(
           'EINVAL',
           'open',

@@ -415,6 +415,31 @@ describe('opening', () => {
     expect(fs.readFileSync(file('t.txt'))).toEqual(text);
   });
 
+  test('the walk at bind reads each byte at most about twice, whatever the frame sizes (frames larger than its 1 MiB window included)', () => {
+    // Frames just over half a window (the worst re-read), over a whole
+    // window, and small ones between: about 12 MiB, a torn tail at the end.
+    const framer = new ChecksumFramer(XxHash64);
+    const sizes = [600 << 10, 1 << 20, (1 << 20) + 5000, 40, 3 << 20, 700 << 10, 10];
+    const parts: Buffer[] = [];
+    for (let i = 0; parts.length < 14; i++)
+      parts.push(Buffer.from(framer.frame(Buffer.alloc(sizes[i % sizes.length]!, i))));
+    const whole = Buffer.concat(parts);
+    fs.writeFileSync(file(), Buffer.concat([whole, whole.subarray(0, 9)]));
+    const spy = jest.spyOn(fs, 'readSync');
+    try {
+      const sink = new CaptureSink(file(), { slabSize: 64 << 10 });
+      new StreamWriter(sink, framer);
+      expect(sink.recovery).toMatchObject({ walked: true, tornBytes: 9 });
+      const read = spy.mock.results.reduce((n, r) => n + (r.value as number), 0);
+      expect(read).toBeGreaterThanOrEqual(whole.length);
+      expect(read).toBeLessThan(2 * whole.length + (1 << 20));
+      sink.closeSync();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fs.readFileSync(file()).equals(whole)).toBe(true); // toEqual would compare 12 M elements
+  });
+
   test('a FIFO is refused without blocking; a second sink on one stream in this process is EBUSY', () => {
     spawnSync('mkfifo', [file('fifo')]);
     const e = thrown(() => new CaptureSink(file('fifo'))) as unknown as RecoveryRefusedError;

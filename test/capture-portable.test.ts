@@ -535,6 +535,35 @@ describe('exits and kills (child processes of the built package)', () => {
     expectExactly(readFrames(c.file), 3000);
   });
 
+  test.each(['return', 'process.exit'])(
+    'a worker thread that ends (%s) without closing its sink: every frame is in the file',
+    (end) => {
+      const c = cfg('worker', { n: 500, cap: 300, options: SMALL });
+      const code = `
+        const { Worker } = require('node:worker_threads');
+        const w = new Worker(${JSON.stringify(`
+          const lib = require(${JSON.stringify(INDEX)});
+          const { makePayloads } = require(${JSON.stringify(CHILD)});
+          const c = ${JSON.stringify(c)};
+          const sink = new lib.CaptureSink(c.file, c.options);
+          const writer = new lib.StreamWriter(sink, new lib.ChecksumFramer(lib.XxHash64));
+          const payload = makePayloads(c.cap);
+          for (let i = 0; i < c.n; i++) writer.writePayload(payload(0, i));
+          require('node:worker_threads').parentPort.postMessage(sink.captureMode);
+          ${end === 'process.exit' ? 'process.exit(0);' : ''}
+        `)}, { eval: true });
+        w.on('message', (m) => console.log(m));
+        w.on('exit', (code) => console.log('exit', code));`;
+      const r = node(['-e', code]);
+      expect({ code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({
+        code: 0,
+        stderr: '',
+        stdout: 'portable\nexit 0\n',
+      });
+      expectExactly(readFrames(c.file, 300), 500);
+    },
+  );
+
   test('SIGKILL without a flush: the staged frames are lost (no staging to drain), the file stays a valid stream', () => {
     const c = cfg('noflush', { n: 100, cap: 300, options: SMALL });
     const p = spawn(process.execPath, [CHILD, 'noflush', JSON.stringify(c)], {

@@ -352,7 +352,12 @@ export class CaptureSink extends EventEmitter implements SlabSource {
   constructor(file: string | URL, options?: CaptureSinkOptions) {
     super();
     const nativeCtor = nativeExport('CaptureHandle') as HandleCtor | undefined;
-    const { mode, implicit } = chooseCaptureMode(nativeCtor, options?.requireNative);
+    const arena = nativeExport('Arena') as { externalBuffers?: boolean } | undefined;
+    const { mode, lack } = chooseCaptureMode(
+      nativeCtor,
+      options?.requireNative,
+      arena?.externalBuffers !== false,
+    );
     const Ctor = mode === 'native' ? nativeCtor! : (PortableCapture as HandleCtor);
     this.captureMode = mode;
     this.guarantees = GUARANTEES[mode];
@@ -437,7 +442,7 @@ export class CaptureSink extends EventEmitter implements SlabSource {
       }
       set.add(this);
     }
-    if (implicit) warnPortable();
+    if (lack !== null) warnPortable(lack);
   }
 
   /**

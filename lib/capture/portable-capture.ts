@@ -76,36 +76,54 @@ export const GUARANTEES: Readonly<Record<CaptureMode, CaptureGuarantees>> = Obje
 /** The test-only switch that forces portable mode with the addon loaded (docs/design.md, "Portable capture"). */
 const FORCE_ENV = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
 
+/** Why a new sink cannot run natively: null when it can. */
+export type NativeLack = 'not-loaded' | 'no-external-buffers' | null;
+
 /**
- * The mode of a new sink: native when the addon's capture is there (or
- * required: NativeRequiredError without it), portable otherwise. `implicit`
- * is true when portable mode was not asked for (the addon is missing).
+ * The mode of a new sink: native when the addon's capture is there and
+ * usable (or required: NativeRequiredError otherwise), portable otherwise.
+ * The addon's capture lends its staging to JS as external ArrayBuffers,
+ * which some hosts forbid (Electron's memory cage): `externalBuffers` is
+ * the addon's probe (its Arena class's). `lack` says why portable mode
+ * was not asked for, and is null when it was (or when native runs).
  */
 export function chooseCaptureMode(
   nativeCtor: unknown,
   requireNative: unknown,
-): { mode: CaptureMode; implicit: boolean } {
+  externalBuffers: boolean,
+): { mode: CaptureMode; lack: NativeLack } {
   if (requireNative !== undefined && typeof requireNative !== 'boolean')
     throw typeError(
       `The "requireNative" option must be of type boolean. Received type ${typeof requireNative}`,
     );
-  const loaded = typeof nativeCtor === 'function';
+  const lack: NativeLack =
+    typeof nativeCtor !== 'function'
+      ? 'not-loaded'
+      : !externalBuffers
+        ? 'no-external-buffers'
+        : null;
   if (requireNative === true) {
-    if (!loaded) throw new NativeRequiredError('CaptureSink');
-    return { mode: 'native', implicit: false };
+    if (lack === 'not-loaded') throw new NativeRequiredError('CaptureSink');
+    if (lack !== null)
+      throw new NativeRequiredError('CaptureSink (in a host that forbids external ArrayBuffers)');
+    return { mode: 'native', lack: null };
   }
-  if (loaded && process.env[FORCE_ENV] !== '1') return { mode: 'native', implicit: false };
-  return { mode: 'portable', implicit: !loaded };
+  if (lack === null && process.env[FORCE_ENV] !== '1') return { mode: 'native', lack: null };
+  return { mode: 'portable', lack };
 }
 
 let warned = false;
 
-/** Says once per process (per thread) that a capture degraded to portable mode. */
-export function warnPortable(): void {
+/** Says once per process (per thread) that a capture degraded to portable mode, and why. */
+export function warnPortable(lack: Exclude<NativeLack, null>): void {
   if (warned) return;
   warned = true;
+  const why =
+    lack === 'not-loaded'
+      ? 'the native addon is not loaded'
+      : 'this host forbids the external ArrayBuffers the native capture lends its staging as';
   process.emitWarning(
-    'flatstream: CaptureSink runs in portable mode (the native addon is not loaded): frames are written synchronously on the event loop and reach the file on exit, process.exit() and an uncaught exception, but frames not yet flushed are lost on SIGKILL, a crash or an OOM kill; pass { requireNative: true } to refuse instead',
+    `flatstream: CaptureSink runs in portable mode (${why}): frames are written synchronously on the event loop and reach the file on exit, process.exit() and an uncaught exception, but frames not yet flushed are lost on SIGKILL, a crash or an OOM kill; pass { requireNative: true } to refuse instead`,
     { code: 'FLATSTREAM_CAPTURE_PORTABLE' },
   );
 }

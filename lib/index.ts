@@ -93,6 +93,7 @@ export {
   type RotationSettle,
 } from './capture/rotating-sink';
 export { listRotation, nextInRotation, rotationFile } from './format/rotation';
+export { type CaptureGuarantees, type CaptureMode } from './capture/portable-capture';
 export { FileSink, type FileSinkOptions, type FileWriteError } from './sinks/file-sink';
 export { WritableSink, type WritableSinkOptions } from './sinks/writable-sink';
 export {

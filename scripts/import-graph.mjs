@@ -2,7 +2,8 @@
 // Prints lib/'s import graph (who imports whom, and each file's level: 0 for
 // a file that imports nothing of lib/, else 1 + the highest level it imports)
 // and native/'s include graph, for docs/design.md, "Module map".
-// Usage: node scripts/import-graph.mjs
+// Usage: node scripts/import-graph.mjs [--table]
+// (--table: only lib/'s level table, the rows of docs/design.md, "Module map").
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -75,16 +76,36 @@ function print(title, files, { deps, typeDeps, level }) {
   console.log(`\nlevels: ${Math.max(...level.values()) + 1}, files: ${files.length}\n`);
 }
 
+// lib/'s levels as the rows of docs/design.md's table: `| L1 | a/{b,c}, d/e |`.
+function table(files, { level }) {
+  const byLevel = new Map();
+  for (const f of [...files].sort()) {
+    const l = level.get(f);
+    if (!byLevel.has(l)) byLevel.set(l, new Map());
+    const name = relative(join(root, 'lib'), f).replace(/\.ts$/, '');
+    const cut = name.lastIndexOf('/');
+    const dir = cut < 0 ? '' : name.slice(0, cut + 1);
+    const group = byLevel.get(l);
+    if (!group.has(dir)) group.set(dir, []);
+    group.get(dir).push(name.slice(cut + 1));
+  }
+  for (const l of [...byLevel.keys()].sort((a, b) => a - b)) {
+    const parts = [...byLevel.get(l)].map(([d, n]) => d + (n.length === 1 ? n[0] : `{${n}}`));
+    console.log(`| L${l} | ${parts.join(', ')} |`);
+  }
+}
+
 const ts = walk(join(root, 'lib'), ['.ts']);
-print(
-  'lib/ (TypeScript imports)',
+const tsGraph = graph(
   ts,
-  graph(
-    ts,
-    /(?:^|\n)\s*(?:import|export)\s+(type\s+)?(?:[^;']*?\s+from\s+)?'(\.[^']+)'/g,
-    (f, spec) => resolve(dirname(f), spec.replace(/\.js$/, '') + '.ts'),
-  ),
+  /(?:^|\n)\s*(?:import|export)\s+(type\s+)?(?:[^;']*?\s+from\s+)?'(\.[^']+)'/g,
+  (f, spec) => resolve(dirname(f), spec.replace(/\.js$/, '') + '.ts'),
 );
+if (process.argv.includes('--table')) {
+  table(ts, tsGraph);
+  process.exit(0);
+}
+print('lib/ (TypeScript imports)', ts, tsGraph);
 const cc = walk(join(root, 'native'), ['.h', '.cc']);
 print(
   'native/ (#include "...")',

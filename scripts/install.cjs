@@ -229,7 +229,7 @@ function main() {
     say(`${reason}: ${r.why}; keeping the prebuilt addon ${path.relative(root, pre.file)}`);
   } else {
     say(
-      `${reason} and ${r.why}; the TypeScript engine is in use (CaptureSink needs the addon); ${howTo()}`,
+      `${reason} and ${r.why}; the TypeScript engine is in use (CaptureSink in portable mode: unflushed frames die with a SIGKILL); ${howTo()}`,
     );
   }
 }

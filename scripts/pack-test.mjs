@@ -6,7 +6,8 @@
 //      and sh; CC/CXX point nowhere): the addon loads, CommonJS and ESM;
 //   2. the same tarball without the linux-x64 prebuild, no compiler: the
 //      install exits 0 with one line saying the TypeScript engine is in use
-//      and how to get a native build, and the package loads without it;
+//      and how to get a native build, and the package loads without it (a
+//      CaptureSink in portable mode, its frames in the file at exit);
 //   3. that tarball with a compiler: the install builds from source;
 //   4. `npm rebuild flatstream` in project 1, with a compiler: builds;
 //   5. no prebuild and a compiler that fails: exit 0, one line naming the
@@ -424,7 +425,35 @@ function rebuild(app, env) {
     js.ok && JSON.parse(js.out).native === false && JSON.parse(js.out).impl === 'js',
     js.out,
   );
-
+  // The agent still runs: a CaptureSink in portable mode, said once; its
+  // frames are in the file when the process exits without closing it.
+  const cap = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const f = require('flatstream');
+      const s = new f.CaptureSink('cap.fst');
+      const w = new f.StreamWriter(s, new f.ChecksumFramer(f.XxHash64));
+      for (let i = 0; i < 1000; i++) w.writePayload(Buffer.from('event ' + i));
+      new f.CaptureSink('other.fst');
+      console.log(s.captureMode, s.guarantees.processDeath);`,
+    ],
+    { cwd: app, env: noCompiler, encoding: 'utf8' },
+  );
+  const capRead = inApp(app, { ...noCompiler, NODE_NO_WARNINGS: '1' }, [
+    '-e',
+    `const f = require('flatstream');
+    console.log(new f.StreamReader('cap.fst', new f.ChecksumDeframer(f.XxHash64)).processAll(() => {}));`,
+  ]);
+  check(
+    '2. CaptureSink runs in portable mode (one warning for two sinks); 1000 frames in the file at exit',
+    cap.status === 0 &&
+      cap.stdout.trim() === 'portable false' &&
+      (cap.stderr.match(/\[FLATSTREAM_CAPTURE_PORTABLE\]/g) ?? []).length === 1 &&
+      capRead.ok &&
+      capRead.out === '1000',
+    `${cap.stdout}${cap.stderr}`.slice(-1500) + capRead.out,
+  );
   // 6. A compiler now, but npm cannot fetch node-addon-api (offline, empty
   // cache): exit 0, one line naming why and the log, the TypeScript engine.
   const emptyCache = join(dir, 'empty-cache');

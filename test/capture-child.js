@@ -453,7 +453,62 @@ async function enospcStream(lib, c) {
   out({ accepted, thrown, sizeAtFailure, recoveredFrames: recovered.frames, frames, mismatches });
 }
 
+// Portable mode on a full disk (run in a private mount namespace: c.file is
+// on a small tmpfs): writes until a write() throws, then reports what the
+// sink wrote, what the file holds (read back frame by frame) and what a
+// later write() and the 'error' event said.
+async function fullDisk(lib, c) {
+  const sink = new lib.CaptureSink(c.file, c.options);
+  const writer = new lib.StreamWriter(sink, new lib.ChecksumFramer(lib.XxHash64));
+  const heard = [];
+  sink.on('error', (e) => heard.push(e.systemCode));
+  const payload = makePayloads(c.cap);
+  let accepted = 0;
+  let thrown = null;
+  for (let i = 0; i < c.max && !thrown; i++) {
+    try {
+      writer.writePayload(payload(0, i));
+      accepted++;
+    } catch (e) {
+      thrown = errorInfo(e);
+    }
+  }
+  const stats = sink.stats();
+  let afterwards = null;
+  try {
+    writer.writePayload(payload(0, accepted));
+  } catch (e) {
+    afterwards = { code: e.code, systemCode: e.systemCode };
+  }
+  try {
+    writer.close();
+  } catch {}
+  await writer.finished().catch(() => {});
+  await tick();
+  const expected = makePayloads(c.cap);
+  let frames = 0;
+  let mismatches = 0;
+  new lib.StreamReader(c.file, new lib.ChecksumDeframer(lib.XxHash64)).processAll((p) => {
+    if (Buffer.compare(Buffer.from(p.buffer, p.byteOffset, p.length), expected(0, frames)) !== 0)
+      mismatches++;
+    frames++;
+  });
+  out({
+    mode: sink.captureMode,
+    thrown,
+    accepted,
+    framesWritten: stats.framesWritten,
+    bytesWritten: stats.bytesWritten,
+    size: fs.statSync(c.file).size,
+    frames,
+    mismatches,
+    heard,
+    afterwards,
+  });
+}
+
 const scenarios = {
+  fullDisk,
   enospcStream,
   shm,
   fillShm,

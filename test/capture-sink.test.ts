@@ -1,6 +1,10 @@
 // CaptureSink: the API contract (options, errors, bytes on the wire, policies
-// at the API level). Crash, kill, fault and shutdown behaviour is in
-// capture-reliability.test.ts and capture-shutdown.test.ts.
+// at the API level), in native mode and in portable mode (the fallback run's
+// only mode; forced in the native run with FLATSTREAM_TEST_PORTABLE_CAPTURE=1).
+// Tests of what portable mode lacks (the staging, the writer thread) run in
+// native mode only. Crash, kill, fault and shutdown behaviour is in
+// capture-reliability.test.ts, capture-shutdown.test.ts and, for portable
+// mode, capture-portable.test.ts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +21,6 @@ import {
   FileSink,
   IoError,
   MemorySink,
-  NativeRequiredError,
   StreamReader,
   StreamWriter,
   XxHash64,
@@ -52,15 +55,27 @@ function readPayloads(p: string, deframer: Deframer = new ChecksumDeframer(XxHas
 // A mix of payload sizes, some across slab boundaries of a 256-byte slab.
 const payloads = Array.from({ length: 300 }, (_, i) => bytes((i * 37) % 200, i + 1));
 
-if (!native) {
-  test('CaptureSink needs the native addon, and says so', () => {
-    const e = thrown(() => new CaptureSink(file()));
-    expect(e).toBeInstanceOf(NativeRequiredError);
-    expect(e.code).toBe('ERR_FLATSTREAM_NATIVE_REQUIRED');
-    expect(e.message).toBe('CaptureSink needs the native addon, which is not loaded');
-    expect(fs.existsSync(file())).toBe(false);
+const FORCE = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
+const modes = native ? (['native', 'portable'] as const) : (['portable'] as const);
+
+describe.each(modes)('%s mode', (mode) => {
+  const portable = mode === 'portable';
+  // What portable mode has no counterpart of: the staging file, the thread.
+  const nativeOnly = portable ? test.skip : test;
+  beforeAll(() => {
+    if (portable && native) process.env[FORCE] = '1';
   });
-} else {
+  afterAll(() => {
+    delete process.env[FORCE];
+  });
+
+  test('the sink is in this mode', () => {
+    const sink = open();
+    expect(sink.captureMode).toBe(mode);
+    expect(sink.stagingPath).toBe(portable ? null : staging());
+    sink.closeSync();
+  });
+
   describe('bytes on the wire', () => {
     // A JS checksum: the writer writes whole headers itself, nothing to seal natively.
     const sum8: Checksum = {
@@ -202,34 +217,37 @@ if (!native) {
   });
 
   describe('policies', () => {
-    test("'drop' drops the newest frames while the thread is busy, counts them, and write() says so", async () => {
-      const sink = open('d.fst', { slabSize: 256, slabs: 2, policy: 'drop', maxBytes: 512 });
-      const w = new StreamWriter(sink, new DefaultFramer());
-      sink._injectFault({ delayMs: 50 });
-      const kept: number[] = [];
-      let refused = 0;
-      for (let i = 0; i < 200; i++) {
-        const before = w.stats().drops;
-        const ok = w.writePayload(Buffer.from(String(i).padStart(12, '0')));
-        if (w.stats().drops === before) kept.push(i);
-        if (!ok) refused++;
-      }
-      expect(sink.needsDrain).toBe(true);
-      expect(refused).toBeGreaterThan(0);
-      sink._injectFault({});
-      w.close();
-      await w.finished();
-      const got = readPayloads(file('d.fst'), new DefaultDeframer()).map((p) =>
-        Number(p.toString()),
-      );
-      expect(got).toEqual(kept);
-      expect(sink.stats().drops).toBe(200 - kept.length);
-      expect(w.stats().drops).toBe(200 - kept.length);
-      expect(sink.drops).toBe(200 - kept.length); // one count, the sink's
-      expect(sink.stats().droppedBytes).toBe((200 - kept.length) * 16);
-    });
+    nativeOnly(
+      "'drop' drops the newest frames while the thread is busy, counts them, and write() says so",
+      async () => {
+        const sink = open('d.fst', { slabSize: 256, slabs: 2, policy: 'drop', maxBytes: 512 });
+        const w = new StreamWriter(sink, new DefaultFramer());
+        sink._injectFault({ delayMs: 50 });
+        const kept: number[] = [];
+        let refused = 0;
+        for (let i = 0; i < 200; i++) {
+          const before = w.stats().drops;
+          const ok = w.writePayload(Buffer.from(String(i).padStart(12, '0')));
+          if (w.stats().drops === before) kept.push(i);
+          if (!ok) refused++;
+        }
+        expect(sink.needsDrain).toBe(true);
+        expect(refused).toBeGreaterThan(0);
+        sink._injectFault({});
+        w.close();
+        await w.finished();
+        const got = readPayloads(file('d.fst'), new DefaultDeframer()).map((p) =>
+          Number(p.toString()),
+        );
+        expect(got).toEqual(kept);
+        expect(sink.stats().drops).toBe(200 - kept.length);
+        expect(w.stats().drops).toBe(200 - kept.length);
+        expect(sink.drops).toBe(200 - kept.length); // one count, the sink's
+        expect(sink.stats().droppedBytes).toBe((200 - kept.length) * 16);
+      },
+    );
 
-    test("'grow' adds slabs up to maxBytes instead of waiting", async () => {
+    nativeOnly("'grow' adds slabs up to maxBytes instead of waiting", async () => {
       const sink = open('g.fst', { slabSize: 4096, slabs: 1, policy: 'grow', maxBytes: 4 * 4096 });
       const w = new StreamWriter(sink, new DefaultFramer());
       sink._injectFault({ delayMs: 30 });
@@ -286,6 +304,7 @@ if (!native) {
     });
 
     test('reopening a stream with another frame format is refused', async () => {
+      // Native: the staging's record of the format; portable: the tail walk's checksums.
       const w = new StreamWriter(open(), new ChecksumFramer(XxHash64));
       w.writePayload(bytes(3));
       w.close();
@@ -293,39 +312,46 @@ if (!native) {
       const e = thrown(() => new StreamWriter(open(), new ChecksumFramer(Crc32)));
       expect(e).toBeInstanceOf(IoError);
       expect(e.systemCode).toBe('EINVAL');
-      expect(e.message).toMatch(/written with another frame format/);
+      expect(e.message).toMatch(
+        portable
+          ? /fails its checksum \(damage, or another frame format\)/
+          : /written with another frame format/,
+      );
     });
 
-    test("the thread's failure reaches 'error' listeners and the writer's very next call", async () => {
-      const sink = open('e.fst', { slabSize: 256, slabs: 4 });
-      const w = new StreamWriter(sink, new DefaultFramer());
-      // The first slab write succeeds, the second fails; each waits 100 ms
-      // first, so all 40 frames are staged before anything fails.
-      sink._injectFault({ code: 'EIO', afterWrites: 1, delayMs: 100 });
-      const heard = new Promise<Error>((resolve) => sink.once('error', resolve));
-      for (let i = 0; i < 40; i++) w.writePayload(bytes(20, i)); // 24-byte frames: 10 per slab
-      w.flush();
-      const err = (await heard) as IoError;
-      expect(err).toBeInstanceOf(IoError);
-      expect(err.systemCode).toBe('EIO');
-      expect(err.syscall).toBe('write');
-      expect(err.message).toMatch(
-        /^capture writer thread failed: EIO: Input\/output error, write '.*e\.fst'$/,
-      );
-      expect(() => w.writePayload(bytes(1))).toThrow(err);
-      await expect(sink.flushed()).rejects.toBe(err);
-      expect(sink.stats()).toMatchObject({ errors: 1, framesWritten: 10, queueDepth: 3 });
-      expect(() => w.close()).toThrow(err); // closes the sink all the same
-      expect(sink.closed).toBe(true); // released at once: nothing is left to wait for
-      await expect(w.finished()).rejects.toBe(err);
-      // Nothing is lost: the next open writes what stayed staged.
-      const again = open('e.fst');
-      expect(again.recovery).toMatchObject({ slabs: 3, frames: 30 });
-      again.closeSync();
-      expect(readPayloads(file('e.fst'), new DefaultDeframer())).toEqual(
-        Array.from({ length: 40 }, (_, i) => bytes(20, i)),
-      );
-    });
+    nativeOnly(
+      "the thread's failure reaches 'error' listeners and the writer's very next call",
+      async () => {
+        const sink = open('e.fst', { slabSize: 256, slabs: 4 });
+        const w = new StreamWriter(sink, new DefaultFramer());
+        // The first slab write succeeds, the second fails; each waits 100 ms
+        // first, so all 40 frames are staged before anything fails.
+        sink._injectFault({ code: 'EIO', afterWrites: 1, delayMs: 100 });
+        const heard = new Promise<Error>((resolve) => sink.once('error', resolve));
+        for (let i = 0; i < 40; i++) w.writePayload(bytes(20, i)); // 24-byte frames: 10 per slab
+        w.flush();
+        const err = (await heard) as IoError;
+        expect(err).toBeInstanceOf(IoError);
+        expect(err.systemCode).toBe('EIO');
+        expect(err.syscall).toBe('write');
+        expect(err.message).toMatch(
+          /^capture writer thread failed: EIO: Input\/output error, write '.*e\.fst'$/,
+        );
+        expect(() => w.writePayload(bytes(1))).toThrow(err);
+        await expect(sink.flushed()).rejects.toBe(err);
+        expect(sink.stats()).toMatchObject({ errors: 1, framesWritten: 10, queueDepth: 3 });
+        expect(() => w.close()).toThrow(err); // closes the sink all the same
+        expect(sink.closed).toBe(true); // released at once: nothing is left to wait for
+        await expect(w.finished()).rejects.toBe(err);
+        // Nothing is lost: the next open writes what stayed staged.
+        const again = open('e.fst');
+        expect(again.recovery).toMatchObject({ slabs: 3, frames: 30 });
+        again.closeSync();
+        expect(readPayloads(file('e.fst'), new DefaultDeframer())).toEqual(
+          Array.from({ length: 40 }, (_, i) => bytes(20, i)),
+        );
+      },
+    );
 
     test('a CaptureSink belongs to one writer and takes no loose chunks: it is a SlabSource, not a Sink', () => {
       const sink = open();
@@ -375,7 +401,7 @@ if (!native) {
     expect(process.listenerCount('SIGUSR2')).toBe(before);
   });
 
-  test('the default staging file lives in /dev/shm, named after the stream path', () => {
+  nativeOnly('the default staging file lives in /dev/shm, named after the stream path', () => {
     const sink = new CaptureSink(file());
     const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);
     expect(sink.stagingPath).toBe(
@@ -384,32 +410,35 @@ if (!native) {
         : path.join(os.tmpdir(), `flatstream-${process.getuid!()}-${hash}.staging`),
     );
     sink.closeSync();
-    fs.rmSync(sink.stagingPath, { force: true });
+    fs.rmSync(sink.stagingPath!, { force: true });
   });
 
-  test('without a writable /dev/shm the default staging file lives in the OS temp directory', () => {
-    // A private mount namespace whose /dev/shm is a read-only tmpfs
-    // (docs/design.md, "Platforms"); the built package, in a child.
-    const index = path.join(__dirname, '..', 'dist', 'cjs', 'index.js');
-    const code = `const { CaptureSink } = require(${JSON.stringify(index)});
+  nativeOnly(
+    'without a writable /dev/shm the default staging file lives in the OS temp directory',
+    () => {
+      // A private mount namespace whose /dev/shm is a read-only tmpfs
+      // (docs/design.md, "Platforms"); the built package, in a child.
+      const index = path.join(__dirname, '..', 'dist', 'cjs', 'index.js');
+      const code = `const { CaptureSink } = require(${JSON.stringify(index)});
       const s = new CaptureSink(${JSON.stringify(file())});
       console.log(s.stagingPath); s.closeSync();`;
-    const r = spawnSync(
-      'unshare',
-      [
-        '-m',
-        'sh',
-        '-c',
-        'mount -t tmpfs -o ro,size=64k tmpfs /dev/shm && exec "$0" -e "$1"',
-        process.execPath,
-        code,
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(r.stderr).toBe('');
-    const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);
-    const expected = path.join(os.tmpdir(), `flatstream-${process.getuid!()}-${hash}.staging`);
-    expect(r.stdout.trim()).toBe(expected);
-    expect(fs.existsSync(expected)).toBe(false); // a clean close removed it
-  });
-}
+      const r = spawnSync(
+        'unshare',
+        [
+          '-m',
+          'sh',
+          '-c',
+          'mount -t tmpfs -o ro,size=64k tmpfs /dev/shm && exec "$0" -e "$1"',
+          process.execPath,
+          code,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(r.stderr).toBe('');
+      const hash = createHash('sha256').update(file()).digest('hex').slice(0, 16);
+      const expected = path.join(os.tmpdir(), `flatstream-${process.getuid!()}-${hash}.staging`);
+      expect(r.stdout.trim()).toBe(expected);
+      expect(fs.existsSync(expected)).toBe(false); // a clean close removed it
+    },
+  );
+});

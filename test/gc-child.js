@@ -16,8 +16,12 @@ const WARM = 200_000;
 // Scenarios named capture-default-<step> use the CaptureSink's default
 // policy ('drop', growing to maxBytes): a tight loop outruns the disk, so
 // the staging grows and then drops the newest frames, counted.
+// Scenarios named portable-<step> use a CaptureSink in portable mode (its
+// default options; forced with the addon loaded): the slab writes run on
+// this thread, inside the write() that fills a slab.
 const captureDefault = scenario.startsWith('capture-default-');
-const capture = scenario.startsWith('capture-');
+const portable = scenario.startsWith('portable-');
+const capture = scenario.startsWith('capture-') || portable;
 const file = scenario.startsWith('file-');
 const step = captureDefault
   ? scenario.slice('capture-default-'.length)
@@ -32,11 +36,14 @@ if (capture) {
   );
   // 'block' (the old default, 8 x 1 MiB): every message must reach the file;
   // the default 'drop' drops what a tight loop stages beyond maxBytes.
+  if (portable) process.env.FLATSTREAM_TEST_PORTABLE_CAPTURE = '1';
   sink = new fs.CaptureSink(
     `${tmp}/gc.fst`,
-    captureDefault
-      ? { stagingPath: `${tmp}/gc.staging` }
-      : { stagingPath: `${tmp}/gc.staging`, policy: 'block', slabSize: 1 << 20, slabs: 8 },
+    portable
+      ? {}
+      : captureDefault
+        ? { stagingPath: `${tmp}/gc.staging` }
+        : { stagingPath: `${tmp}/gc.staging`, policy: 'block', slabSize: 1 << 20, slabs: 8 },
   );
   // A slow disk (50 ms per slab write): the default policy must drop.
   if (captureDefault) sink._injectFault({ delayMs: 50 });

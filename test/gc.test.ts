@@ -87,6 +87,17 @@ describe.each(['serialize', 'writeFinished'])('%s', (scenario) => {
   });
 });
 
+// A CaptureSink in portable mode (the fallback run's; forced in the native
+// run): its slab writes on the event loop allocate nothing per message either.
+describe.each(['portable-writePayload', 'portable-writeWith'])('%s', (scenario) => {
+  test(`${N} messages through a portable CaptureSink cause no GC`, () => {
+    const r = run(scenario);
+    expect(r.frames).toBe(N + 200_000);
+    expect(r.gcs).toBe(0);
+    expect(r.heapBytesPerMessage).toBeLessThan(1);
+  });
+});
+
 // writeWith: an encoder writes each payload in place (reserve/commit), to
 // owned slabs, a FileSink and a CaptureSink's lent slabs: nothing allocates.
 describe.each(['writeWith', 'file-writeWith', ...(native ? ['capture-writeWith'] : [])])(

@@ -327,42 +327,54 @@ test('hostile header payloads: truncations and mutations are HeaderErrors or val
   expect(errors).toBeGreaterThan(good.length - 8);
 });
 
-(native ? test : test.skip)(
-  'CaptureSink: the header option starts an empty file; a headed file of another checksum is refused at bind (native only)',
-  async () => {
-    const path = join(dir, 'cap.fst');
-    const open = (framer: Framer, header?: typeof H) => {
-      const sink = new CaptureSink(path, {
-        stagingPath: join(dir, 'cap.staging'),
-        ...(header ? { header } : {}),
-      });
-      return { sink, writer: () => new StreamWriter(sink, framer) };
-    };
-    const a = open(new ChecksumFramer(XxHash64), H);
-    const w = a.writer();
-    for (const p of payloads(3)) w.writePayload(p);
-    await w.close();
-    await a.sink.close();
-    // Reopened with the header option again: checked, not written twice.
-    const b = open(new ChecksumFramer(XxHash64), H);
-    const w2 = b.writer();
-    w2.writePayload(bytes(7, 99));
-    await w2.close();
-    await b.sink.close();
-    const r = StreamReader.open(path);
-    expect(r.header?.checksum).toBe('xxhash64');
-    expect([...r.messages()].map((p) => Buffer.from(p))).toEqual([...payloads(3), bytes(7, 99)]);
-    const before = readFileSync(path);
-    const c = open(new ChecksumFramer(Crc32));
-    const e = thrown(() => c.writer());
-    expect(e).toBeInstanceOf(FormatMismatchError);
-    expect(e.message).toBe(
-      `'${path}' has a stream header for xxhash64 frames; appending crc32 frames would make it unreadable`,
-    );
-    await c.sink.close();
-    expect(readFileSync(path)).toEqual(before);
+// Both capture modes (portable is forced in the native run by the test-only
+// FLATSTREAM_TEST_PORTABLE_CAPTURE=1; it is the fallback run's only mode).
+test.each(native ? ['native', 'portable'] : ['portable'])(
+  'CaptureSink (%s mode): the header option starts an empty file; a headed file of another checksum is refused at bind',
+  async (mode) => {
+    if (mode === 'portable' && native) process.env.FLATSTREAM_TEST_PORTABLE_CAPTURE = '1';
+    try {
+      await captureHeader(mode);
+    } finally {
+      delete process.env.FLATSTREAM_TEST_PORTABLE_CAPTURE;
+    }
   },
 );
+
+async function captureHeader(mode: string): Promise<void> {
+  const path = join(dir, 'cap.fst');
+  const open = (framer: Framer, header?: typeof H) => {
+    const sink = new CaptureSink(path, {
+      stagingPath: join(dir, 'cap.staging'),
+      ...(header ? { header } : {}),
+    });
+    return { sink, writer: () => new StreamWriter(sink, framer) };
+  };
+  const a = open(new ChecksumFramer(XxHash64), H);
+  expect(a.sink.captureMode).toBe(mode);
+  const w = a.writer();
+  for (const p of payloads(3)) w.writePayload(p);
+  await w.close();
+  await a.sink.close();
+  // Reopened with the header option again: checked, not written twice.
+  const b = open(new ChecksumFramer(XxHash64), H);
+  const w2 = b.writer();
+  w2.writePayload(bytes(7, 99));
+  await w2.close();
+  await b.sink.close();
+  const r = StreamReader.open(path);
+  expect(r.header?.checksum).toBe('xxhash64');
+  expect([...r.messages()].map((p) => Buffer.from(p))).toEqual([...payloads(3), bytes(7, 99)]);
+  const before = readFileSync(path);
+  const c = open(new ChecksumFramer(Crc32));
+  const e = thrown(() => c.writer());
+  expect(e).toBeInstanceOf(FormatMismatchError);
+  expect(e.message).toBe(
+    `'${path}' has a stream header for xxhash64 frames; appending crc32 frames would make it unreadable`,
+  );
+  await c.sink.close();
+  expect(readFileSync(path)).toEqual(before);
+}
 
 test('the headerless guess reads furthest, the widest on a tie: zero-filled empty frames of flatstream-rs', () => {
   expect(StreamReader.open(Buffer.alloc(4)).deframer.checksum).toBe(NoChecksum);

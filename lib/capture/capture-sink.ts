@@ -4,7 +4,8 @@
  * shared mapping of a staging file (memory the kernel keeps when the process
  * dies); a dedicated native thread seals them and writes them to the stream
  * file. The event loop never waits on the disk, except where the `'block'`
- * policy says so.
+ * policy says so. Without the addon the same class runs in portable mode
+ * (lib/capture/portable-capture.ts; docs/design.md, "Portable capture").
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -14,6 +15,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkInteger, checkOptions, typeError } from '../format/args';
 import { nativeExport } from '../engine/load';
+import {
+  type CaptureGuarantees,
+  type CaptureMode,
+  GUARANTEES,
+  PortableCapture,
+  chooseCaptureMode,
+  warnPortable,
+} from './portable-capture';
 import {
   ClosedError,
   IoError,
@@ -84,6 +93,12 @@ export interface CaptureSinkOptions {
    * checksum is a `FormatMismatchError` before a byte is written.
    */
   header?: HeaderOptions;
+  /**
+   * Refuse to run without the native addon (`NativeRequiredError`) instead
+   * of degrading to portable mode, which loses unflushed frames on SIGKILL
+   * (default false; see {@link CaptureSink.guarantees}).
+   */
+  requireNative?: boolean;
 }
 
 /** What opening a capture drained from a writer that died. */
@@ -319,10 +334,16 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
  * no loose chunks (it is not a `Sink`): give it to one writer. See
  * docs/capture.md for the guarantees.
  *
- * Emits `'error'` (an {@link IoError}) when the writer thread fails, if a
- * listener is attached; the writer's next call throws it either way. Emits
- * `'drop'` (a {@link CaptureDropEvent}) once per drop episode. The events
- * and their arguments are typed: {@link CaptureSinkEvents}.
+ * Without the native addon it runs in portable mode ({@link captureMode}):
+ * plain slabs appended with synchronous writes when handed over, written at
+ * exit, but lost on SIGKILL until then ({@link guarantees}); one process
+ * warning says so. `requireNative: true` refuses instead.
+ *
+ * Emits `'error'` (an {@link IoError}) when the writer thread (in portable
+ * mode, a write) fails, on the next turn, if a listener is attached; the
+ * writer's next call throws it either way.
+ * Emits `'drop'` (a {@link CaptureDropEvent}) once per drop episode. The
+ * events and their arguments are typed: {@link CaptureSinkEvents}.
  *
  * @example
  * ```ts
@@ -334,8 +355,12 @@ function checkSignals(value: unknown): NodeJS.Signals[] {
 export class CaptureSink extends EventEmitter implements SlabSource {
   /** The stream file, absolute. */
   readonly path: string;
-  /** The staging file. */
-  readonly stagingPath: string;
+  /** The staging file; null in portable mode, which has none. */
+  readonly stagingPath: string | null;
+  /** `'native'`, or `'portable'` when the addon is not loaded (docs/capture.md, "Portable mode"). */
+  readonly captureMode: CaptureMode;
+  /** What survives, in this mode, of frames written and not yet flushed. */
+  readonly guarantees: CaptureGuarantees;
   readonly policy: CapturePolicy;
   #recovery!: CaptureRecovery;
   readonly slabSize: number;
@@ -364,8 +389,16 @@ export class CaptureSink extends EventEmitter implements SlabSource {
 
   constructor(file: string | URL, options?: CaptureSinkOptions) {
     super();
-    const Ctor = nativeExport('CaptureHandle') as HandleCtor | undefined;
-    if (typeof Ctor !== 'function') throw new NativeRequiredError('CaptureSink');
+    const nativeCtor = nativeExport('CaptureHandle') as HandleCtor | undefined;
+    const arena = nativeExport('Arena') as { externalBuffers?: boolean } | undefined;
+    const { mode, lack } = chooseCaptureMode(
+      nativeCtor,
+      options?.requireNative,
+      arena?.externalBuffers !== false,
+    );
+    const Ctor = mode === 'native' ? nativeCtor! : (PortableCapture as HandleCtor);
+    this.captureMode = mode;
+    this.guarantees = GUARANTEES[mode];
     if (typeof file !== 'string' && !(file instanceof URL))
       throw typeError('The "path" argument must be a string or a URL');
     checkOptions(options, 'options');
@@ -400,7 +433,8 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.#highWater = Math.floor(maxSlots / 2);
 
     this.path = path.resolve(typeof file === 'string' ? file : fileURLToPath(file));
-    this.stagingPath = path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
+    this.stagingPath =
+      mode === 'portable' ? null : path.resolve(o.stagingPath ?? defaultStagingPath(this.path));
     this.policy = policy;
     this.slabSize = o.slabSize;
     this.flushIntervalMs = o.flushIntervalMs;
@@ -409,19 +443,20 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     const config = [o.slabSize, SCRATCH, o.slabs, maxSlots, o.mode, o.syncIntervalMs ?? 0];
     const prepared = preparing;
     preparing = undefined;
-    if (prepared !== undefined) {
+    if (prepared !== undefined && mode === 'native') {
       // CaptureSink.open: the native open happens off the event loop first.
-      prepared.open(this.path, this.stagingPath, config);
+      prepared.open(this.path, this.stagingPath!, config);
       return;
     }
     try {
-      this.#handle = new Ctor(this.path, this.stagingPath, ...config, o.exitTimeoutMs, () =>
+      this.#handle = new Ctor(this.path, this.stagingPath ?? '', ...config, o.exitTimeoutMs, () =>
         this.#onNotify(),
       );
     } catch (err) {
       throw openError(err as NativeError, `cannot open capture of ${this.path}`);
     }
     this.#opened();
+    if (lack !== null) warnPortable(lack);
   }
 
   /**
@@ -434,7 +469,15 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     const open = nativeExport('openCaptureAsync') as
       | ((...args: [string, string, ...number[], (e: Error | null, p?: unknown) => void]) => void)
       | undefined;
-    if (typeof open !== 'function') return Promise.reject(new NativeRequiredError('CaptureSink'));
+    // Without the addon: portable mode (its open is synchronous), or the
+    // constructor's NativeRequiredError under requireNative.
+    if (typeof open !== 'function') {
+      try {
+        return Promise.resolve(new CaptureSink(file, options));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     return new Promise<CaptureSink>((resolve, reject) => {
       let sink: CaptureSink;
       preparing = {
@@ -455,6 +498,8 @@ export class CaptureSink extends EventEmitter implements SlabSource {
       };
       try {
         sink = new CaptureSink(file, options);
+        // A host without external ArrayBuffers: portable mode, opened already.
+        if (sink.captureMode === 'portable') resolve(sink);
       } catch (err) {
         reject(err);
       } finally {
@@ -594,15 +639,22 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     throw this.#threadFailure();
   }
 
-  /** Slab protocol: hands a slab to the writer thread, which seals and writes it. */
+  /**
+   * Slab protocol: hands a slab to the writer thread, which seals and writes
+   * it (portable mode: seals and appends it before returning).
+   */
   submit(unit: SlabUnit, end: number, frames: number): void {
     this.#check();
-    this.#handle.submit(
-      (unit.cell * 4 - StagingLayout.commitFieldOffset - StagingLayout.headerSize) /
-        StagingLayout.slotRecordSize,
-      end,
-      frames,
-    );
+    try {
+      this.#handle.submit(
+        (unit.cell * 4 - StagingLayout.commitFieldOffset - StagingLayout.headerSize) /
+          StagingLayout.slotRecordSize,
+        end,
+        frames,
+      );
+    } catch (err) {
+      throw this.#fail(asIoError(err as Error, `cannot write ${this.path}`)); // portable mode
+    }
   }
 
   /** Frames dropped by the policy since open (also `stats().drops`). */
@@ -640,10 +692,17 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.#check();
   }
 
-  /** Queues an fdatasync of the stream file after everything handed over so far. */
+  /**
+   * Queues an fdatasync of the stream file after everything handed over so
+   * far (portable mode: does it before returning).
+   */
   sync(): void {
     this.#check();
-    this.#handle.requestSync();
+    try {
+      this.#handle.requestSync();
+    } catch (err) {
+      throw this.#fail(asIoError(err as Error, `cannot sync ${this.path}`)); // portable mode
+    }
   }
 
   /**
@@ -787,11 +846,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
 
   #threadFailure(): IoError {
     const e = this.#handle.error();
-    return this.#fail(
-      e
-        ? asIoError(e, `capture writer thread failed`)
-        : new IoError('capture writer thread failed'),
-    );
+    return this.#fail(e ? asIoError(e, this.#failedWhat()) : new IoError(this.#failedWhat()));
+  }
+
+  #failedWhat(): string {
+    return this.captureMode === 'native' ? 'capture writer thread failed' : 'capture write failed';
   }
 
   #fail(err: IoError): IoError {
@@ -800,7 +859,11 @@ export class CaptureSink extends EventEmitter implements SlabSource {
     this.#onFailure?.(err);
     for (const w of this.#waiters.splice(0)) w.reject(err);
     for (const resolve of this.#drainWaiters.splice(0)) resolve(); // the writer's next call throws
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    // Never from inside the writer's call that failed (a listener could not
+    // call it back): on the next turn, as the thread's failures arrive.
+    setImmediate(() => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
     return err;
   }
 

@@ -71,6 +71,8 @@ async function main() {
     for (let i = 100; i < 200; i++) w.writePayload(payload(i));
     w.close();
     await w.finished();
+    // 'prepareError' is emitted on a later tick (a portable close can finish first).
+    await new Promise(setImmediate);
     const files = F.listRotation(path.join(arg, 'ev.fst')).map((f) => {
       const ids = [];
       for (const p of F.StreamReader.open(f).messages()) ids.push(Buffer.from(p).readUInt32LE(0));

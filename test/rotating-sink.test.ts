@@ -50,10 +50,36 @@ function numbers(base: string): { file: string; header: boolean; ids: number[] }
     return { file: path.basename(file), header: r.header !== null, ids };
   });
 }
+/**
+ * Runs a child to its end: exit code, stdout, and stderr without the one
+ * warning portable capture gives (the fallback run's CaptureSinks).
+ */
+function runChild(cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const p = spawn(cmd, args, env ? { env } : {});
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d));
+    p.stderr.on('data', (d: Buffer) => (err += d));
+    p.on('close', (code) =>
+      resolve({
+        code,
+        out,
+        err: err.replace(
+          /\(node:\d+\) \[FLATSTREAM_CAPTURE_PORTABLE\] Warning: .*\n(\(Use `node --trace-warnings \.\.\.` .*\n)?/,
+          '',
+        ),
+      }),
+    );
+  });
+}
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
 
-const modes: [string, boolean][] = [['files', false]];
-if (native) modes.push(['capture', true]);
+// Without the addon a capturing set runs its CaptureSinks in portable mode.
+const modes: [string, boolean][] = [
+  ['files', false],
+  ['capture', true],
+];
 
 describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
   const open = (opts: Record<string, unknown> = {}): RotatingSink =>
@@ -196,6 +222,7 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     w.writePayload(payload(1)); // the writer is still usable, in the same file
     w.close();
     await w.finished();
+    await new Promise(setImmediate); // 'prepareError' comes on a later tick
     expect(errors[0]).toBeInstanceOf(IoError);
     expect(numbers(path.join(dir, 'ev.fst'))).toEqual([
       { file: 'ev.000001.fst', header: false, ids: [0, 1] },
@@ -204,23 +231,16 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
 
   test('a full disk (no inode left) for the next file: prepareError and rotate() say ENOSPC, the stream stays in the first file, nothing half-written is left', async () => {
     const script = `mount -t tmpfs -o size=1m,nr_inodes=2 tmpfs "$1" && exec "$0" "$2" full-next "$1" "$3"`;
-    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const p = spawn('unshare', [
-        '-m',
-        'sh',
-        '-c',
-        script,
-        process.execPath,
-        dir,
-        path.join(__dirname, 'rotate-child.js'),
-        capture ? 'capture' : 'files',
-      ]);
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d: Buffer) => (out += d));
-      p.stderr.on('data', (d: Buffer) => (err += d));
-      p.on('close', (code) => resolve({ code, out, err }));
-    });
+    const r = await runChild('unshare', [
+      '-m',
+      'sh',
+      '-c',
+      script,
+      process.execPath,
+      dir,
+      path.join(__dirname, 'rotate-child.js'),
+      capture ? 'capture' : 'files',
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toEqual({
@@ -234,19 +254,12 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
 
   test('process.exit() in the middle of a rotation, without close(): both files complete and named, the prepared one removed', async () => {
     const base = path.join(dir, 'ev.fst');
-    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const p = spawn(process.execPath, [
-        path.join(__dirname, 'rotate-child.js'),
-        'exit',
-        base,
-        capture ? 'capture' : 'files',
-      ]);
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d: Buffer) => (out += d));
-      p.stderr.on('data', (d: Buffer) => (err += d));
-      p.on('close', (code) => resolve({ code, out, err }));
-    });
+    const r = await runChild(process.execPath, [
+      path.join(__dirname, 'rotate-child.js'),
+      'exit',
+      base,
+      capture ? 'capture' : 'files',
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     // The next file, and (once its open started) the one prepared after it.
@@ -300,7 +313,8 @@ describe.each(modes)('RotatingSink (%s)', (_name, capture) => {
     expect(sink.stats().rotations).toBe(0);
   });
 
-  (capture ? test : test.skip)(
+  // Portable capture has no claim another sink could see (docs/capture.md).
+  (capture && native ? test : test.skip)(
     'a second capturing sink on a live set is refused with EBUSY and changes nothing',
     async () => {
       const sink = open();
@@ -437,14 +451,18 @@ describe('rotation names', () => {
   });
 
   (native ? test.skip : test)(
-    'without the addon, CaptureSink.open and a capturing RotatingSink refuse with NativeRequiredError',
+    'without the addon, CaptureSink.open resolves a portable sink; requireNative refuses, in a capturing RotatingSink too',
     async () => {
-      await expect(CaptureSink.open(path.join(dir, 'a.fst'))).rejects.toBeInstanceOf(
-        NativeRequiredError,
-      );
-      const sink = new RotatingSink(path.join(dir, 'ev.fst'), { capture: true });
+      const a = await CaptureSink.open(path.join(dir, 'a.fst'));
+      expect(a.captureMode).toBe('portable');
+      a.closeSync();
+      await expect(
+        CaptureSink.open(path.join(dir, 'b.fst'), { requireNative: true }),
+      ).rejects.toBeInstanceOf(NativeRequiredError);
+      const base = path.join(dir, 'ev.fst');
+      const sink = new RotatingSink(base, { capture: { requireNative: true } });
       expect(() => new StreamWriter(sink, framer())).toThrow(NativeRequiredError);
-      expect(fs.readdirSync(dir)).toEqual([]);
+      expect(fs.readdirSync(dir).sort()).toEqual(['a.fst']);
     },
   );
 
@@ -513,31 +531,25 @@ describe('crashes and /dev/shm', () => {
     'the directory made read-only under a running writer (as a user permissions apply to): the rename of the next file fails with EACCES, the writer fails loudly, no frame is lost',
     async () => {
       fs.chownSync(dir, 65534, 65534); // nobody
-      const r = await new Promise<{ code: number | null; out: string[]; err: string }>(
-        (resolve) => {
-          const p = spawn(
-            'runuser',
-            [
-              '-u',
-              'nobody',
-              '--',
-              process.execPath,
-              path.join(__dirname, 'rotate-child.js'),
-              'readonly',
-              dir,
-            ],
-            { env: { ...process.env } },
-          );
-          let out = '';
-          let err = '';
-          p.stdout.on('data', (d: Buffer) => (out += d));
-          p.stderr.on('data', (d: Buffer) => (err += d));
-          p.on('close', (code) => resolve({ code, out: out.trim().split('\n'), err }));
-        },
+      const r = await runChild(
+        'runuser',
+        [
+          '-u',
+          'nobody',
+          '--',
+          process.execPath,
+          path.join(__dirname, 'rotate-child.js'),
+          'readonly',
+          dir,
+        ],
+        { ...process.env },
       );
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
-      const [first, second] = r.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const [first, second] = r.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(first).toEqual({
         rotated: 'IoError EACCES', // ev.000002.fst.pending could not be renamed
         next: 'IoError',

@@ -235,7 +235,14 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       throw typeError('The "deframer" option must be a Deframer');
     if (this.#iterated || this.#peeked)
       throw typeError('this JetStreamSource is already being read');
-    const first = await this.#step();
+    // A first message that fails (its headers, the connection) fails the
+    // reader's first read, like any later one: the reader's error from then on.
+    let first: IteratorResult<Uint8Array>;
+    try {
+      first = await this.#step();
+    } catch {
+      first = { done: true, value: undefined };
+    }
     this.#peeked = first;
     let deframer = given;
     const named = this.#checksum;
@@ -261,6 +268,10 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     return {
       next: () => {
         const peeked = this.#peeked;
+        if (this.#error) {
+          this.#peeked = null;
+          return Promise.reject(this.#error);
+        }
         if (peeked) {
           this.#peeked = null;
           return Promise.resolve(peeked);

@@ -1,0 +1,451 @@
+// JetStreamSource (docs/design.md, "Reading back from JetStream") against a
+// real nats-server (test/nats-server.ts): messages published here with the
+// contract's headers (lib/ship/wire.ts), read back through a StreamReader.
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import {
+  BatchContinuityError,
+  BatchHeaderError,
+  ChecksumFramer,
+  ChecksumMismatchError,
+  Crc32,
+  Deframer,
+  FormatMismatchError,
+  JetStreamSource,
+  MemorySink,
+  StreamWriter,
+  UnexpectedEofError,
+  XxHash64,
+  batchMsgId,
+  native,
+  type FileStart,
+} from '../lib/index';
+import { bytes, MODE } from './helpers';
+import { haveNatsServer, startNats, type NatsServer } from './nats-server';
+
+const maybe = haveNatsServer() || process.env.CI ? describe : describe.skip;
+
+const framer = new ChecksumFramer(XxHash64);
+const deframer = new Deframer(XxHash64);
+
+/** `n` frames of distinct payloads (sizes 1..40), and the payloads. */
+function frames(n: number, seed: number): { bytes: Buffer; payloads: Buffer[] } {
+  const payloads = Array.from({ length: n }, (_, i) =>
+    bytes(1 + ((i * 7 + seed) % 40), seed * 1000 + i),
+  );
+  return { bytes: Buffer.concat(payloads.map((p) => framer.frame(p))), payloads };
+}
+
+interface Pos {
+  stream: string;
+  file: number;
+  offset: number;
+  frames: number;
+}
+
+/** Publishes `data` with the contract's headers (each value a string, as given, or absent). */
+async function publish(
+  nc: NatsConnection,
+  subject: string,
+  data: Uint8Array,
+  h: Partial<Record<'stream' | 'file' | 'offset' | 'frames', string | number>>,
+  msgID?: string,
+): Promise<number> {
+  const hdrs = headers();
+  if (h.stream !== undefined) hdrs.set('Flatstream-Stream', String(h.stream));
+  if (h.file !== undefined) hdrs.set('Flatstream-File', String(h.file));
+  if (h.offset !== undefined) hdrs.set('Flatstream-Offset', String(h.offset));
+  if (h.frames !== undefined) hdrs.set('Flatstream-Frames', String(h.frames));
+  const ack = await jetstream(nc).publish(subject, data, {
+    headers: hdrs,
+    ...(msgID === undefined ? {} : { msgID }),
+  });
+  return ack.seq;
+}
+
+const pub = (nc: NatsConnection, subject: string, data: Uint8Array, p: Pos, msgID?: string) =>
+  publish(nc, subject, data, p, msgID ?? batchMsgId(p));
+
+/** Reads everything (follow: false) and returns the payloads and the error, if any. */
+async function readAll(
+  source: JetStreamSource,
+  d: Deframer = deframer,
+): Promise<{ got: Buffer[]; error: (Error & Record<string, unknown>) | null }> {
+  const reader = await source.reader({ deframer: d });
+  const got: Buffer[] = [];
+  try {
+    await reader.processAllAsync((p) => void got.push(Buffer.from(p)));
+    return { got, error: null };
+  } catch (e) {
+    return { got, error: e as Error & Record<string, unknown> };
+  } finally {
+    await source.close();
+  }
+}
+
+maybe(`JetStreamSource (${MODE})`, () => {
+  let srv: NatsServer;
+  let nc: NatsConnection;
+  let n = 0;
+  // A fresh JetStream stream per test: its name and subject.
+  const fresh = async (): Promise<{ stream: string; subject: string }> => {
+    const stream = `S${++n}`;
+    const subject = `s${n}.data`;
+    await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [`s${n}.>`] });
+    return { stream, subject };
+  };
+  const source = (
+    stream: string,
+    extra: Partial<ConstructorParameters<typeof JetStreamSource>[0]> = {},
+  ) => new JetStreamSource({ servers: srv.url, stream, durable: 'd', follow: false, ...extra });
+
+  beforeAll(async () => {
+    srv = await startNats();
+    nc = await connect({ servers: srv.url });
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await srv?.dispose();
+  });
+
+  test('reads the frames of consecutive batches, in order, and acks them all', async () => {
+    expect(native).toBe(MODE === 'native');
+    const { stream, subject } = await fresh();
+    const a = frames(10, 1);
+    const b = frames(5, 2);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 10 });
+    await pub(nc, subject, b.bytes, { stream: 'x', file: 0, offset: a.bytes.length, frames: 5 });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual([...a.payloads, ...b.payloads]);
+    expect(src.stats).toEqual({
+      messages: 2,
+      bytes: a.bytes.length + b.bytes.length,
+      duplicates: 0,
+      acked: 2,
+    });
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, 'd');
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.ack_floor.stream_seq).toBe(2);
+  }, 30_000);
+
+  test('follow: false on a drained consumer ends at once with nothing', async () => {
+    const { stream } = await fresh();
+    const { got, error } = await readAll(source(stream));
+    expect(error).toBeNull();
+    expect(got).toEqual([]);
+  }, 30_000);
+
+  test('a duplicate past the window (the same batch under another Msg-Id) is delivered once', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(4, 3);
+    const b = frames(3, 4);
+    const p0 = { stream: 'x', file: 0, offset: 0, frames: 4 };
+    await pub(nc, subject, a.bytes, p0, 'first');
+    await pub(nc, subject, a.bytes, p0, 'second'); // past the window: stored again
+    await pub(nc, subject, b.bytes, { stream: 'x', file: 0, offset: a.bytes.length, frames: 3 });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual([...a.payloads, ...b.payloads]);
+    expect(src.stats.duplicates).toBe(1);
+    expect(src.stats.acked).toBe(3);
+  }, 30_000);
+
+  test('a gap is a BatchContinuityError with both positions, after the frames before it', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(4, 5);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 4 });
+    const seq = await pub(nc, subject, a.bytes, {
+      stream: 'x',
+      file: 0,
+      offset: a.bytes.length + 10,
+      frames: 4,
+    });
+    const { got, error } = await readAll(source(stream));
+    expect(got).toEqual(a.payloads);
+    expect(error).toBeInstanceOf(BatchContinuityError);
+    expect(error).toMatchObject({
+      code: 'ERR_FLATSTREAM_BATCH_CONTINUITY',
+      reason: 'gap',
+      seq,
+      expected: { stream: 'x', file: 0, offset: a.bytes.length },
+      received: {
+        stream: 'x',
+        file: 0,
+        offset: a.bytes.length + 10,
+        frames: 4,
+        bytes: a.bytes.length,
+      },
+    });
+    // Not acked: the next reader of the durable meets it again.
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, 'd');
+    expect(info.ack_floor.stream_seq).toBe(1);
+  }, 30_000);
+
+  test('an overlapping batch and a skipped file are continuity errors too', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(4, 6);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 4 });
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 8, frames: 4 });
+    const r1 = await readAll(source(stream));
+    expect(r1.error).toMatchObject({
+      reason: 'overlap',
+      expected: { offset: a.bytes.length },
+      received: { offset: 8 },
+    });
+    const s2 = await fresh();
+    await pub(nc, s2.subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 4 });
+    await pub(nc, s2.subject, a.bytes, { stream: 'x', file: 2, offset: 0, frames: 4 });
+    const r2 = await readAll(source(s2.stream));
+    expect(r2.error).toMatchObject({
+      reason: 'gap',
+      expected: { file: 0, offset: a.bytes.length },
+      received: { file: 2, offset: 0 },
+    });
+    const s3 = await fresh();
+    await pub(nc, s3.subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 4 });
+    await pub(nc, s3.subject, a.bytes, { stream: 'x', file: 1, offset: 100, frames: 4 });
+    const r3 = await readAll(source(s3.stream));
+    expect(r3.error).toMatchObject({ reason: 'gap', received: { file: 1, offset: 100 } });
+  }, 30_000);
+
+  test('two streams on one consumer: a BatchContinuityError second-stream', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(2, 7);
+    await pub(nc, subject, a.bytes, { stream: 'agent-1', file: 0, offset: 0, frames: 2 });
+    await pub(nc, subject, a.bytes, { stream: 'agent-2', file: 0, offset: 0, frames: 2 });
+    const { got, error } = await readAll(source(stream));
+    expect(got).toEqual(a.payloads);
+    expect(error).toBeInstanceOf(BatchContinuityError);
+    expect(error).toMatchObject({
+      reason: 'second-stream',
+      expected: { stream: 'agent-1', offset: a.bytes.length },
+      received: { stream: 'agent-2', offset: 0 },
+    });
+  }, 30_000);
+
+  const ok = { stream: 'x', file: 0, offset: 0, frames: 2 };
+  test.each([
+    ['no stream header', { ...ok, stream: undefined }, /no Flatstream-Stream header/],
+    ['no offset header', { ...ok, offset: undefined }, /no Flatstream-Offset header/],
+    [
+      'a non-numeric offset',
+      { ...ok, offset: 'abc' },
+      /Flatstream-Offset header "abc" is not a non-negative integer/,
+    ],
+    [
+      'a negative file',
+      { ...ok, file: '-1' },
+      /Flatstream-File header "-1" is not a non-negative integer/,
+    ],
+    [
+      'a huge offset',
+      { ...ok, offset: '99999999999999999999' },
+      /Flatstream-Offset header "99999999999999999999"/,
+    ],
+    ['a padded frame count', { ...ok, frames: '02' }, /Flatstream-Frames header "02"/],
+    ['an offset past 2^53 with the bytes', { ...ok, offset: String(2 ** 53 - 10) }, /past 2\^53/],
+    ['more frames than the bytes hold', { ...ok, frames: 1000 }, /1000 frames cannot be/],
+    ['zero frames in bytes', { ...ok, frames: 0 }, /0 frames cannot be/],
+  ])(
+    'hostile headers: %s -> BatchHeaderError, nothing delivered',
+    async (_name, h, why) => {
+      const { stream, subject } = await fresh();
+      const a = frames(2, 8);
+      const seq = await publish(nc, subject, a.bytes, h);
+      const { got, error } = await readAll(source(stream));
+      expect(got).toEqual([]);
+      expect(error).toBeInstanceOf(BatchHeaderError);
+      expect(error).toMatchObject({ code: 'ERR_FLATSTREAM_BATCH_HEADER', seq });
+      expect(error!.message).toMatch(why);
+    },
+    30_000,
+  );
+
+  test('a corrupt frame is the reader’s ChecksumMismatchError, located in the shipped file', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(3, 9);
+    const b = frames(3, 10);
+    const bad = Buffer.from(b.bytes);
+    const second = 12 + b.payloads[0]!.length; // frame 1 of b
+    bad[second + 12] ^= 0x01; // a payload byte of it
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 1000, frames: 3 });
+    await pub(nc, subject, bad, { stream: 'x', file: 0, offset: 1000 + a.bytes.length, frames: 3 });
+    const src = source(stream);
+    const reader = await src.reader({ deframer });
+    const got: Buffer[] = [];
+    const error = await reader
+      .processAllAsync((p) => void got.push(Buffer.from(p)))
+      .catch((e: Error) => e);
+    expect(got).toEqual([...a.payloads, b.payloads[0]]);
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect(error).toMatchObject({ offset: a.bytes.length + second, frameIndex: 4 });
+    expect(src.locate((error as ChecksumMismatchError).offset!)).toEqual({
+      stream: 'x',
+      file: 0,
+      offset: 1000 + a.bytes.length + second,
+      seq: 2,
+    });
+    await src.close();
+  }, 30_000);
+
+  test('a batch that is not whole frames is the reader’s UnexpectedEofError at the end', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(3, 11);
+    await pub(nc, subject, a.bytes.subarray(0, a.bytes.length - 2), {
+      stream: 'x',
+      file: 0,
+      offset: 0,
+      frames: 3,
+    });
+    const { got, error } = await readAll(source(stream));
+    expect(got).toEqual(a.payloads.slice(0, 2));
+    expect(error).toBeInstanceOf(UnexpectedEofError);
+    const lastStart = a.bytes.length - 12 - a.payloads[2]!.length;
+    expect(error).toMatchObject({ offset: lastStart, frameIndex: 2, part: 'payload' });
+  }, 30_000);
+
+  test('rotation: each file’s header frame is not yielded; onFile names each file; one reader reads both', async () => {
+    const { stream, subject } = await fresh();
+    const files: Buffer[] = [];
+    for (const seed of [12, 13]) {
+      const sink = new MemorySink();
+      const w = new StreamWriter(sink, framer, { header: { rootType: `t.F${seed}` } });
+      for (const p of frames(3, seed).payloads) w.writePayload(p);
+      w.close();
+      files.push(sink.toBuffer());
+    }
+    await pub(nc, subject, files[0]!, { stream: 'x', file: 0, offset: 0, frames: 4 });
+    await pub(nc, subject, files[1]!, { stream: 'x', file: 1, offset: 0, frames: 4 });
+    const seen: FileStart[] = [];
+    const src = source(stream, { onFile: (f) => seen.push(f) });
+    const reader = await src.reader(); // the checksum from the header
+    expect(reader.deframer.checksum).toBe(XxHash64);
+    const got: Buffer[] = [];
+    await reader.processAllAsync((p) => void got.push(Buffer.from(p)));
+    expect(got).toEqual([...frames(3, 12).payloads, ...frames(3, 13).payloads]);
+    expect(seen.map((f) => [f.stream, f.file, f.header?.rootType])).toEqual([
+      ['x', 0, 't.F12'],
+      ['x', 1, 't.F13'],
+    ]);
+    expect(src.header?.rootType).toBe('t.F13');
+  }, 30_000);
+
+  test('rotation to a file of another checksum: FormatMismatchError', async () => {
+    const { stream, subject } = await fresh();
+    const parts: Buffer[] = [];
+    for (const f of [framer, new ChecksumFramer(Crc32)]) {
+      const sink = new MemorySink();
+      const w = new StreamWriter(sink, f, { header: {} });
+      w.writePayload(Buffer.from('abc'));
+      w.close();
+      parts.push(sink.toBuffer());
+    }
+    await pub(nc, subject, parts[0]!, { stream: 'x', file: 0, offset: 0, frames: 2 });
+    await pub(nc, subject, parts[1]!, { stream: 'x', file: 1, offset: 0, frames: 2 });
+    const { got, error } = await readAll(source(stream));
+    expect(got).toEqual([Buffer.from('abc')]);
+    expect(error).toBeInstanceOf(FormatMismatchError);
+    expect(error).toMatchObject({ streamChecksum: 'crc32', writerChecksum: 'xxhash64' });
+  }, 30_000);
+
+  test('acks follow the reader: a message is acked only once the reader asked past its frames', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(3, 14);
+    const b = frames(3, 15);
+    const c = frames(3, 16);
+    let off = 0;
+    for (const [i, f] of [a, b, c].entries()) {
+      await pub(nc, subject, f.bytes, { stream: 'x', file: 0, offset: off, frames: 3 });
+      off += f.bytes.length;
+      void i;
+    }
+    // Reader 1 stops inside the second message (a crash after delivery,
+    // before the ack: its connection closes).
+    const s1 = source(stream, { ackWaitMs: 500 });
+    const r1 = await s1.reader({ deframer });
+    const got1: Buffer[] = [];
+    await r1.processAllAsync((p) => {
+      got1.push(Buffer.from(p));
+      return got1.length < 4; // the first frame of b
+    });
+    await r1.close();
+    await s1.close();
+    expect(got1).toEqual([...a.payloads, b.payloads[0]]);
+    expect(s1.stats.acked).toBe(1);
+    // Reader 2, same durable: b again (from its first frame), then c; a never.
+    const s2 = source(stream);
+    const { got, error } = await readAll(s2);
+    expect(error).toBeNull();
+    expect(got).toEqual([...b.payloads, ...c.payloads]);
+  }, 60_000);
+
+  test('redelivery after the ack wait while the reader stalls is dropped by position', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(3, 17);
+    const b = frames(3, 18);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 3 });
+    await pub(nc, subject, b.bytes, { stream: 'x', file: 0, offset: a.bytes.length, frames: 3 });
+    // Ends once both redeliveries were seen and dropped (or after 20 s).
+    const ac = new AbortController();
+    const src = source(stream, {
+      durable: 'stall',
+      ackWaitMs: 300,
+      follow: true,
+      signal: ac.signal,
+    });
+    const watch = setInterval(() => src.stats.duplicates >= 2 && ac.abort(), 20);
+    const deadline = setTimeout(() => ac.abort(), 20_000);
+    const reader = await src.reader({ deframer });
+    const got: Buffer[] = [];
+    try {
+      for await (const p of reader) {
+        got.push(Buffer.from(p));
+        // Neither message is acked yet: both come again after 300 ms.
+        if (got.length === 1) await new Promise((r) => setTimeout(r, 1500));
+      }
+    } finally {
+      clearInterval(watch);
+      clearTimeout(deadline);
+    }
+    expect(got).toEqual([...a.payloads, ...b.payloads]);
+    // Each 300 ms of the stall redelivers both: how many times is timing.
+    expect(src.stats.duplicates).toBeGreaterThanOrEqual(2);
+    await src.close();
+  }, 60_000);
+
+  test('a second source on the durable starts after the ack floor: an old duplicate is dropped', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(3, 19);
+    const b = frames(2, 20);
+    const p0 = { stream: 'x', file: 0, offset: 0, frames: 3 };
+    await pub(nc, subject, a.bytes, p0);
+    const r1 = await readAll(source(stream));
+    expect(r1.got).toEqual(a.payloads);
+    await pub(nc, subject, a.bytes, p0, 'resent-past-the-window');
+    await pub(nc, subject, b.bytes, { stream: 'x', file: 0, offset: a.bytes.length, frames: 2 });
+    const s2 = source(stream);
+    const r2 = await readAll(s2);
+    expect(r2.error).toBeNull();
+    expect(r2.got).toEqual(b.payloads);
+    expect(s2.stats.duplicates).toBe(1);
+  }, 30_000);
+
+  test('signal: aborting ends a following iteration as a clean end', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(2, 21);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 2 });
+    const ac = new AbortController();
+    const src = source(stream, { follow: true, signal: ac.signal });
+    const reader = await src.reader({ deframer });
+    const got: Buffer[] = [];
+    const n = await reader.processAllAsync((p) => {
+      got.push(Buffer.from(p));
+      if (got.length === 2) setImmediate(() => ac.abort());
+    });
+    expect(n).toBe(2);
+    expect(got).toEqual(a.payloads);
+  }, 30_000);
+});

@@ -1,7 +1,8 @@
 // JetStreamSource (docs/design.md, "Reading back from JetStream") against a
 // real nats-server (test/nats-server.ts): messages published here with the
 // contract's headers (lib/ship/wire.ts), read back through a StreamReader.
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
   BatchContinuityError,

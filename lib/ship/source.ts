@@ -7,7 +7,7 @@
  * (the NATS client, loaded on first use), ship/wire (the message contract),
  * format (errors, args, header, framing), read/reader.
  */
-import type { JsMsg, Consumer, ConsumerMessages } from '@nats-io/jetstream';
+import type { JsMsg, Consumer, ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { checkFunction, checkInteger, checkOptions, typeError } from '../format/args';
 import {
@@ -53,6 +53,8 @@ export interface JetStreamSourceOptions {
   ackWaitMs?: number;
   /** More options for the NATS connection (`user`, `pass`, `token`, `name`, …). */
   connectOptions?: Record<string, unknown>;
+  /** Delete the durable consumer when the source closes (a consumer for one read, as `flatstream cat` makes). */
+  deleteOnClose?: boolean;
   /** Called when a file of the stream begins (offset 0: the first file, and each rotation). */
   onFile?: (file: FileStart) => void;
 }
@@ -136,6 +138,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   #ackWaitMs: number;
   #nc: NatsConnection | null = null;
   #consumer: Consumer | null = null;
+  #jsm: JetStreamManager | null = null;
   #connecting: Promise<void> | null = null;
   #msgs: ConsumerMessages | null = null;
   #it: AsyncIterator<JsMsg> | null = null;
@@ -175,6 +178,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw typeError('The "signal" option must be an AbortSignal');
     if (options.onFile !== undefined) checkFunction(options.onFile, 'onFile');
+    if (options.deleteOnClose !== undefined && typeof options.deleteOnClose !== 'boolean')
+      throw typeError('The "deleteOnClose" option must be a boolean');
     checkOptions(options.connectOptions, 'connectOptions');
     this.#batch = options.batch ?? 64;
     checkInteger(this.#batch, 'batch', 1, 10_000);
@@ -233,33 +238,40 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     const { deframer: given, maxFrameLen, ...rest } = options ?? {};
     if (given !== undefined && !(given instanceof Deframer))
       throw typeError('The "deframer" option must be a Deframer');
-    if (this.#iterated || this.#peeked)
-      throw typeError('this JetStreamSource is already being read');
-    // A first message that fails (its headers, the connection) fails the
-    // reader's first read, like any later one: the reader's error from then on.
-    let first: IteratorResult<Uint8Array>;
+    let found: { header: StreamHeader | null; checksum: BuiltinChecksum | null };
     try {
-      first = await this.#step();
+      found = await this.peek();
     } catch {
-      first = { done: true, value: undefined };
+      // The first message failed (its headers, the connection): the
+      // reader's first read fails with it, as any later one would.
+      found = { header: null, checksum: null };
     }
-    this.#peeked = first;
     let deframer = given;
-    const named = this.#checksum;
-    if (named !== null) {
-      if (given && given.checksum !== named)
+    if (found.header !== null && found.checksum !== null) {
+      if (given && given.checksum !== found.checksum)
         throw new FormatMismatchError(
-          `the stream's header names ${named.name} frames; the deframer given reads ${given.checksum.name}`,
-          named.name,
+          `the stream's header names ${found.checksum.name} frames; the deframer given reads ${given.checksum.name}`,
+          found.checksum.name,
           given.checksum.name,
         );
-      deframer ??= new Deframer(named, max(maxFrameLen));
     }
-    deframer ??= new Deframer(
-      first.done ? undefined : guessChecksum(first.value),
-      max(maxFrameLen),
-    );
+    deframer ??= new Deframer(found.checksum ?? undefined, max(maxFrameLen));
     return new StreamReader(this, deframer, rest);
+  }
+
+  /**
+   * Waits for the first message (it is yielded first all the same) and
+   * says what it found: the header of a file starting there and the
+   * checksum it names; without one, the checksum under which the first
+   * bytes verify furthest; nothing (`follow: false`, drained) gives nulls.
+   * Rejects with the error reading would meet.
+   */
+  async peek(): Promise<{ header: StreamHeader | null; checksum: BuiltinChecksum | null }> {
+    if (this.#iterated) throw typeError('this JetStreamSource is already being read');
+    this.#peeked ??= await this.#step();
+    const first = this.#peeked;
+    if (this.#checksum !== null) return { header: this.#header, checksum: this.#checksum };
+    return { header: null, checksum: first.done ? null : guessChecksum(first.value) };
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -512,6 +524,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
           if (p !== null && typeof p !== 'string')
             this.#resume = { stream: p.stream, file: p.file, offset: p.offset + m!.data.length };
         }
+        this.#jsm = jsm;
         this.#consumer = await nats.jetstream(nc).consumers.get(o.stream, o.durable);
       } catch (err) {
         throw new IoError(
@@ -530,6 +543,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     if (nc === null || nc.isClosed()) return;
     try {
       await nc.flush(); // the acks sent so far reach the server
+      if (this.options.deleteOnClose && this.#jsm)
+        await this.#jsm.consumers.delete(this.options.stream, this.options.durable);
     } catch {
       // the connection is failing: its acks are lost, the messages come again
     }

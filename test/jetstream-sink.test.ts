@@ -184,6 +184,31 @@ maybe(`JetStreamSink with the server away (${MODE})`, () => {
     }
   }, 120_000);
 
+  test('away before the first publish: the first connection is retried too, then all is stored once', async () => {
+    const srv = await startNats();
+    try {
+      await addStream(srv.url, 'LATE', ['late.>']);
+      await srv.stop();
+      const framer = new ChecksumFramer(XxHash64);
+      const sink = new JetStreamSink({ servers: srv.url, subject: 'late.a', framer, maxSlabs: 2 });
+      const writer = new StreamWriter(sink, framer, { slabSize: 1024 });
+      const input = payloads(400, 14);
+      let i = 0;
+      while (writer.writePayload(input[i++]!));
+      expect(sink.stats.held).toBe(2);
+      while (sink.stats.retries < 2) await new Promise((r) => setTimeout(r, 20));
+      await srv.restart();
+      for (; i < input.length; i++) if (!writer.writePayload(input[i]!)) await writer.drain();
+      writer.close();
+      await writer.finished();
+      expect(sink.stats).toMatchObject({ held: 0, maxHeld: 2, ackedFrames: 400 });
+      const { got } = await readBack(srv.url, 'LATE', 'r');
+      expect(got).toEqual(input);
+    } finally {
+      await srv.dispose();
+    }
+  }, 60_000);
+
   test('close() while the server stays away: rejects after closeTimeoutMs naming what is lost', async () => {
     const srv = await startNats();
     try {
@@ -289,6 +314,16 @@ describe('the NATS client is optional', () => {
       message:
         'shipping to NATS JetStream needs the NATS client: npm install @nats-io/transport-node @nats-io/jetstream',
     });
+    // The sink fails at its first publish, not after retryForMs.
+    const framer = new lib.ChecksumFramer(lib.XxHash64);
+    const sink = new lib.JetStreamSink({ servers: 'nats://127.0.0.1:1', subject: 's', framer });
+    const writer = new lib.StreamWriter(sink, framer);
+    writer.writePayload(Buffer.from('x'));
+    writer.flush();
+    const w = await writer.finished().catch((err: Error) => err);
+    expect(w).toBeInstanceOf(lib.NatsClientMissingError);
+    expect(sink.stats.retries).toBe(0);
+    expect(() => writer.close()).toThrow(lib.NatsClientMissingError);
     jest.dontMock('@nats-io/jetstream');
   });
 });

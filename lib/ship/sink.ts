@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, typeError } from '../format/args';
-import { ClosedError, FlatStreamError, IoError } from '../format/errors';
+import { ClosedError, FlatStreamError, IoError, NatsClientMissingError } from '../format/errors';
 import { Framer } from '../format/framing';
 import type { Sink } from '../sinks/sink';
 import { type NatsClient, loadNats } from './client';
@@ -231,22 +231,30 @@ export class JetStreamSink implements Sink {
     if (this.#failure) throw this.#failure;
   }
 
+  // Connects once; a failed first connection is tried again by the next
+  // publish attempt (a server away at start is a server away: retryForMs),
+  // never by the client in the background, where close() could not stop it.
   #connect(): Promise<void> {
     this.#connecting ??= (async () => {
       this.#nats = await loadNats();
-      // The first connection is retried like every later one: a server
-      // away at start is a server away (retryForMs), not an error at once.
       const nc = await this.#nats.connect({
-        waitOnFirstConnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         ...this.#connectOptions,
         servers: this.#servers,
       });
+      if (this.#closing !== null && this.#stats.held === 0) {
+        await nc.close(); // closed while connecting, with nothing left to publish
+        throw new ClosedError('JetStreamSink');
+      }
       this.#nc = nc;
       this.#js = this.#nats.jetstream(nc);
     })();
-    return this.#connecting;
+    const connecting = this.#connecting;
+    connecting.catch(() => {
+      if (this.#connecting === connecting) this.#connecting = null;
+    });
+    return connecting;
   }
 
   // Publishes the queued jobs one at a time, in order, retrying each.
@@ -298,6 +306,10 @@ export class JetStreamSink implements Sink {
         const now = Date.now();
         if (failingSince === 0) failingSince = now;
         if (this.#failure) return; // closed meanwhile, past closeTimeoutMs
+        if (err instanceof NatsClientMissingError) {
+          this.#fail(err); // no retry installs it
+          return;
+        }
         if (now - failingSince >= this.#retryForMs) {
           this.#fail(
             new IoError(

@@ -1,5 +1,7 @@
 // JetStreamSink (docs/design.md, "Direct JetStream sink") against a real
 // nats-server (test/nats-server.ts), read back through JetStreamSource.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import {
@@ -208,6 +210,27 @@ maybe(`JetStreamSink with the server away (${MODE})`, () => {
       await srv.dispose();
     }
   }, 60_000);
+
+  test('a server never there: close() rejects and the process exits on its own (no connection left trying)', async () => {
+    const srv = await startNats();
+    const url = srv.url;
+    await srv.dispose(); // a port nothing listens on
+    const script = `
+      const f = require(${JSON.stringify(join(__dirname, '..', 'dist/cjs/index.js'))});
+      const framer = new f.ChecksumFramer(f.XxHash64);
+      const sink = new f.JetStreamSink({ servers: ${JSON.stringify(url)}, subject: 's', framer, closeTimeoutMs: 200 });
+      const w = new f.StreamWriter(sink, framer);
+      w.writePayload(Buffer.from('x'));
+      w.close();
+      w.finished().then(() => console.log('resolved'), (e) => console.log(e.constructor.name, e.message));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.signal).toBeNull(); // not killed by the timeout: it exited
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(
+      /^IoError JetStreamSink closed after 200 ms with 1 frame in 1 slab \(stream bytes 0 to 13\) not acknowledged: lost\n$/,
+    );
+  }, 30_000);
 
   test('close() while the server stays away: rejects after closeTimeoutMs naming what is lost', async () => {
     const srv = await startNats();

@@ -131,6 +131,24 @@ maybe(`JetStreamSink (${MODE})`, () => {
     expect(sink.streamId).toMatch(/^[0-9a-f-]{36}$/);
   }, 60_000);
 
+  test('a frame larger than the server’s max_payload fails the sink at once, not after retryForMs', async () => {
+    await addStream(srv.url, 'BIG', ['big.>']);
+    const framer = new ChecksumFramer(XxHash64);
+    const sink = new JetStreamSink({ servers: srv.url, subject: 'big.a', framer });
+    const writer = new StreamWriter(sink, framer, { slabSize: 4096 });
+    writer.writePayload(Buffer.alloc(100));
+    writer.flush();
+    await writer.drain();
+    writer.writePayload(Buffer.alloc(2 << 20)); // a frame of its own, larger than a slab
+    const e = await writer.finished().catch((err: Error) => err);
+    expect(e).toBeInstanceOf(IoError);
+    expect((e as Error).message).toBe(
+      `JetStreamSink: a slab of ${(2 << 20) + 12} bytes (at stream byte 112) does not fit the server's max_payload of 1048576 bytes with its headers; 1 frame in 1 slab (stream bytes 112 to ${112 + (2 << 20) + 12}) not acknowledged: lost`,
+    );
+    expect(sink.stats).toMatchObject({ acked: 1, ackedBytes: 112, retries: 0, held: 0 });
+    expect(() => writer.close()).toThrow(IoError);
+  }, 30_000);
+
   test('a framer that is not the writer’s: the slab is refused, the writer fails', async () => {
     const sink = new JetStreamSink({
       servers: srv.url,

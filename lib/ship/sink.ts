@@ -291,6 +291,17 @@ export class JetStreamSink implements Sink {
     for (;;) {
       try {
         await this.#connect();
+        // A message the server can never take is not retried: a frame
+        // larger than max_payload (1 MiB by default) fails the sink at once.
+        const max = this.#nc!.info?.max_payload ?? Infinity;
+        if (job.chunk.length > max - 1024) {
+          this.#fail(
+            new IoError(
+              `JetStreamSink: a slab of ${job.chunk.length} bytes (at stream byte ${job.offset}) does not fit the server's max_payload of ${max} bytes with its headers; ${this.#lost()} not acknowledged: lost`,
+            ),
+          );
+          return;
+        }
         const h = this.#nats!.headers();
         h.set(HDR_STREAM, this.streamId);
         h.set(HDR_FILE, '0');

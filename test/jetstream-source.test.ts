@@ -16,6 +16,7 @@ import {
   Crc32,
   Deframer,
   FormatMismatchError,
+  JetStreamSink,
   JetStreamSource,
   MemorySink,
   StreamWriter,
@@ -26,7 +27,7 @@ import {
   native,
   type FileStart,
 } from '../lib/index';
-import { bytes, MODE } from './helpers';
+import { bytes, MODE, thrown } from './helpers';
 import { haveNatsServer, startNats, type NatsServer } from './nats-server';
 
 const maybe = haveNatsServer() || process.env.CI ? describe : describe.skip;
@@ -731,4 +732,70 @@ maybe(`JetStreamSource: faults (${MODE})`, () => {
       await srv.dispose();
     }
   }, 60_000);
+});
+
+describe('JetStreamSource and JetStreamSink: arguments', () => {
+  const base = { servers: 'nats://127.0.0.1:1', stream: 'S', durable: 'd' };
+  test.each([
+    [{ ...base, servers: '' }, 'The "servers" option must be a URL string or an array of them'],
+    [{ ...base, servers: [1] }, 'The "servers" option must be a URL string or an array of them'],
+    [{ ...base, stream: '' }, 'The "stream" option must be a non-empty string'],
+    [{ ...base, durable: 7 }, 'The "durable" option must be a non-empty string'],
+    [{ ...base, follow: 'no' }, 'The "follow" option must be a boolean'],
+    [{ ...base, signal: {} }, 'The "signal" option must be an AbortSignal'],
+    [{ ...base, onFile: 1 }, /"onFile"/],
+  ])('source: %j -> TypeError ERR_INVALID_ARG_TYPE', (opts, message) => {
+    const e = thrown(() => new JetStreamSource(opts as never));
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(e.message).toMatch(message);
+  });
+
+  test.each([
+    [{ ...base, batch: 0 }, 'batch'],
+    [{ ...base, batch: 10_001 }, 'batch'],
+    [{ ...base, ackWaitMs: 99 }, 'ackWaitMs'],
+  ])('source: %j -> RangeError ERR_OUT_OF_RANGE', (opts, name) => {
+    const e = thrown(() => new JetStreamSource(opts as never));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.code).toBe('ERR_OUT_OF_RANGE');
+    expect(e.message).toMatch(name);
+  });
+
+  const sinkBase = { servers: 'nats://127.0.0.1:1', subject: 's', framer };
+  test.each([
+    [{ ...sinkBase, subject: '' }, 'The "subject" option must be a non-empty string'],
+    [{ ...sinkBase, framer: deframer }, `The "framer" option must be the Framer the writer uses`],
+    [
+      { ...sinkBase, streamId: 'a:b' },
+      'The "streamId" option must be a non-empty string without spaces or colons',
+    ],
+  ])('sink: %j -> TypeError', (opts, message) => {
+    const e = thrown(() => new JetStreamSink(opts as never));
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.message).toBe(message);
+  });
+
+  test.each([
+    [{ ...sinkBase, maxSlabs: 0 }, 'maxSlabs'],
+    [{ ...sinkBase, retryForMs: -1 }, 'retryForMs'],
+    [{ ...sinkBase, closeTimeoutMs: 1.5 }, 'closeTimeoutMs'],
+  ])('sink: %j -> RangeError', (opts, name) => {
+    const e = thrown(() => new JetStreamSink(opts as never));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toMatch(name);
+  });
+
+  test('a source is iterated once, one step at a time', async () => {
+    const src = new JetStreamSource(base);
+    const it = src[Symbol.asyncIterator]();
+    expect(() => src[Symbol.asyncIterator]()).toThrow('a JetStreamSource is iterated once');
+    const first = it.next();
+    await expect(it.next()).rejects.toThrow(
+      'JetStreamSource: next() called while a step is in progress',
+    );
+    await expect(first).rejects.toThrow(/cannot connect to nats:\/\/127\.0\.0\.1:1/);
+    await expect(it.next()).rejects.toThrow(/cannot connect/); // the error stays
+    await src.close();
+  });
 });

@@ -134,7 +134,13 @@ for (const [size, n] of [
     ['sink', 'frames/s', 'MB/s', 'ms/run', 'note'],
     cases.map((c, i) => {
       const s = median(samples[i]);
-      return [c.name, fmt.rate(n / s), (bytes / s / 1e6).toFixed(1), (s * 1e3).toFixed(0), notes[i]];
+      return [
+        c.name,
+        fmt.rate(n / s),
+        (bytes / s / 1e6).toFixed(1),
+        (s * 1e3).toFixed(0),
+        notes[i],
+      ];
     }),
     'lrrrl',
   );

@@ -786,6 +786,29 @@ describe('JetStreamSource and JetStreamSink: arguments', () => {
     expect(e.message).toMatch(name);
   });
 
+  test('a signal aborted before reading: a clean end without connecting (no server needed)', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const src = new JetStreamSource({ ...base, signal: ac.signal });
+    const reader = await src.reader({ deframer });
+    expect(await reader.processAllAsync(() => undefined)).toBe(0);
+    expect(reader.error).toBeNull();
+  });
+
+  test('a signal aborted while connecting ends the iteration cleanly at once', async () => {
+    const ac = new AbortController();
+    // 192.0.2.1 (TEST-NET-1) never answers: the connection attempt hangs.
+    const src = new JetStreamSource({
+      ...base,
+      servers: 'nats://192.0.2.1:4222',
+      signal: ac.signal,
+    });
+    const it = src[Symbol.asyncIterator]();
+    const step = it.next();
+    setImmediate(() => ac.abort());
+    await expect(step).resolves.toEqual({ done: true, value: undefined });
+  });
+
   test('a source is iterated once, one step at a time', async () => {
     const src = new JetStreamSource(base);
     const it = src[Symbol.asyncIterator]();

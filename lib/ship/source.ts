@@ -424,7 +424,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   // The next message from the consumer, or null at the end (aborted, or
   // drained with follow: false).
   async #nextMessage(): Promise<JsMsg | null> {
-    await this.#connect();
+    if (this.options.signal?.aborted) return null; // never connects for nothing
+    await Promise.race([this.#connect(), this.#aborted]);
     for (;;) {
       if (this.#done || this.options.signal?.aborted) return null;
       if (!this.#follow && this.#sawEnd) {

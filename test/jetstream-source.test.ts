@@ -16,6 +16,7 @@ import {
   Crc32,
   Deframer,
   FormatMismatchError,
+  IoError,
   JetStreamSink,
   JetStreamSource,
   MemorySink,
@@ -338,6 +339,28 @@ maybe(`JetStreamSource (${MODE})`, () => {
       ['x', 1, 't.F13'],
     ]);
     expect(src.header?.rootType).toBe('t.F13');
+  }, 30_000);
+
+  test('an onFile that throws stops reading with its error as the cause, the message unacked', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(2, 22);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 2 });
+    const mine = new RangeError('not this file');
+    const { got, error } = await readAll(
+      source(stream, {
+        onFile: () => {
+          throw mine;
+        },
+      }),
+    );
+    expect(got).toEqual([]);
+    // The reader wraps what a source throws in its IoError, located; the
+    // cause is the callback's own error, not a wrapper of it.
+    expect(error).toBeInstanceOf(IoError);
+    expect(error!.message).toBe('source stream failed: not this file (frame 0 at offset 0)');
+    expect(error!.cause).toBe(mine);
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, 'd');
+    expect(info.ack_floor.stream_seq).toBe(0);
   }, 30_000);
 
   test('rotation to a file of another checksum: FormatMismatchError', async () => {

@@ -155,6 +155,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   #busy = false;
   #iterated = false;
   #error: Error | null = null;
+  #thrown: unknown = undefined; // what onFile threw
   #aborted: Promise<void>;
   #stats: JetStreamSourceStats = { messages: 0, bytes: 0, duplicates: 0, acked: 0 };
 
@@ -334,7 +335,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       }
     } catch (err) {
       const e =
-        err instanceof FlatStreamError
+        err instanceof FlatStreamError || (err === this.#thrown && err instanceof Error)
           ? err
           : new IoError(`JetStream: ${(err as Error)?.message ?? String(err)}`, err);
       this.#error = e;
@@ -409,7 +410,12 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         headerBytes = found.frameLength;
       }
       this.#header = found?.header ?? null;
-      this.options.onFile?.({ stream: pos.stream, file: pos.file, header: this.#header });
+      try {
+        this.options.onFile?.({ stream: pos.stream, file: pos.file, header: this.#header });
+      } catch (err) {
+        this.#thrown = err; // the caller's own error, as it threw it
+        throw err;
+      }
     }
     this.#expect = { stream: pos.stream, file: pos.file, offset: pos.offset + bytes };
     const out = data.subarray(headerBytes);

@@ -579,6 +579,55 @@ maybe('flatstream cat --from nats://', () => {
     expect(consumers).toEqual([]);
   }, 60_000);
 
+  test('--subject: two agents on one stream, each read alone through its filter', async () => {
+    await (await jetstreamManager(nc)).streams.add({ name: 'CAT4', subjects: ['CAT4.>'] });
+    const a = frames(2, 50);
+    const b = frames(3, 51);
+    await pub(nc, 'CAT4.a', a.bytes, { stream: 'agent-a', file: 0, offset: 0, frames: 2 });
+    await pub(nc, 'CAT4.b', b.bytes, { stream: 'agent-b', file: 0, offset: 0, frames: 3 });
+    const hex = (p: Buffer[]): string[] => p.map((x) => x.toString('hex'));
+    const all = await run(
+      'cat',
+      '--from',
+      srv.url,
+      '--stream',
+      'CAT4',
+      '--raw',
+      'hex',
+      '--checksum',
+      'xxhash64',
+    );
+    expect(all.status).toBe(1);
+    expect(all.stderr).toMatch(
+      /second-stream: expected stream "agent-a" file 0 offset \d+, received stream "agent-b" file 0 offset 0/,
+    );
+    for (const [subject, f] of [
+      ['CAT4.a', a],
+      ['CAT4.b', b],
+    ] as const) {
+      const r = await run(
+        'cat',
+        '--from',
+        srv.url,
+        '--stream',
+        'CAT4',
+        '--subject',
+        subject,
+        '--raw',
+        'hex',
+        '--checksum',
+        'xxhash64',
+      );
+      expect(r.status).toBe(0);
+      expect(
+        r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).hex),
+      ).toEqual(hex(f.payloads));
+    }
+  }, 60_000);
+
   test('--durable: read through it and acked; a second cat finds nothing new', async () => {
     await ship('CAT2');
     const first = await run(

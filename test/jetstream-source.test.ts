@@ -741,6 +741,42 @@ maybe(`JetStreamSource: faults (${MODE})`, () => {
     }
   }, 60_000);
 
+  test('the consumer deleted under a following source: an IoError, not a retry loop', async () => {
+    const srv = await startNats();
+    const nc = await connect({ servers: srv.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'DEL', subjects: ['del.>'] });
+      const a = frames(2, 32);
+      await pub(nc, 'del.a', a.bytes, { stream: 'x', file: 0, offset: 0, frames: 2 });
+      const ac = new AbortController();
+      const deadline = setTimeout(() => ac.abort(), 30_000);
+      const src = new JetStreamSource({
+        servers: srv.url,
+        stream: 'DEL',
+        durable: 'd',
+        signal: ac.signal,
+      });
+      const reader = await src.reader({ deframer });
+      const got: Buffer[] = [];
+      const error = await (async () => {
+        for await (const p of reader) {
+          got.push(Buffer.from(p));
+          if (got.length === 2) await jsm.consumers.delete('DEL', 'd');
+        }
+        return null;
+      })().catch((e: Error) => e);
+      clearTimeout(deadline);
+      expect(ac.signal.aborted).toBe(false);
+      expect(got).toEqual(a.payloads);
+      expect(error).toBeInstanceOf(IoError);
+      expect(error!.message).toMatch(/consumer/i);
+    } finally {
+      await nc.close();
+      await srv.dispose();
+    }
+  }, 60_000);
+
   test('a reader process SIGKILLed between delivery and ack: the next reader resumes at a message boundary, nothing lost', async () => {
     const srv = await startNats();
     const nc = await connect({ servers: srv.url });

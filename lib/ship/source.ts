@@ -470,12 +470,24 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     }
   }
 
-  // A pull that failed: the connection is gone for good (an error), or the
-  // client is reconnecting (pull again shortly).
+  // A pull that failed: the connection is gone for good, or the consumer
+  // or the stream is (an error), or the client is reconnecting (pull again
+  // shortly). A pull that only timed out ("heartbeats missed") asks the
+  // server whether the consumer still exists: a deleted one is an error,
+  // never a pull retried forever.
   async #retry(err: unknown): Promise<void> {
     if (this.#nc === null || this.#nc.isClosed()) throw err;
-    const msg = String((err as Error)?.message ?? err);
-    if (/not found|does not exist/i.test(msg)) throw err;
+    const gone = /not found|does not exist|deleted/i;
+    const why = String((err as Error)?.message ?? err);
+    if (gone.test(why)) throw err;
+    if (/heartbeat/i.test(why) && !this.#nc.isClosed()) {
+      try {
+        await this.#consumer!.info();
+      } catch (e) {
+        if (gone.test(String((e as Error)?.message ?? e))) throw e;
+        // no answer: the server is away, the client reconnects
+      }
+    }
     await Promise.race([new Promise((r) => setTimeout(r, 250)), this.#aborted]);
   }
 

@@ -292,6 +292,30 @@ maybe(`JetStreamSink with the server away (${MODE})`, () => {
     }
   }, 60_000);
 
+  test('refused credentials fail the sink at once, naming what is lost', async () => {
+    const srv = await startNats({ auth: { user: 'u', pass: 'p' } });
+    try {
+      const framer = new ChecksumFramer(XxHash64);
+      const sink = new JetStreamSink({
+        servers: srv.url,
+        subject: 'a.b',
+        framer,
+        connectOptions: { user: 'u', pass: 'wrong' },
+      });
+      const writer = new StreamWriter(sink, framer);
+      writer.writePayload(Buffer.from('x'));
+      writer.flush();
+      const e = await writer.finished().catch((err: Error) => err);
+      expect(e).toBeInstanceOf(IoError);
+      expect((e as Error).message).toMatch(
+        /^JetStreamSink: .*Authorization.*; 1 frame in 1 slab \(stream bytes 0 to 13\) not acknowledged: lost$/i,
+      );
+      expect(sink.stats.retries).toBe(0);
+    } finally {
+      await srv.dispose();
+    }
+  }, 30_000);
+
   test('a subject no stream captures: retried for retryForMs, then the writer fails', async () => {
     const srv = await startNats();
     try {

@@ -321,6 +321,20 @@ export class JetStreamSink implements Sink {
           this.#fail(err); // no retry installs it
           return;
         }
+        if (
+          /authorization|authentication|permissions? violation/i.test(
+            String((err as Error)?.message),
+          )
+        ) {
+          // No retry makes the credentials right: fail at once.
+          this.#fail(
+            new IoError(
+              `JetStreamSink: ${(err as Error).message}; ${this.#lost()} not acknowledged: lost`,
+              err,
+            ),
+          );
+          return;
+        }
         if (now - failingSince >= this.#retryForMs) {
           this.#fail(
             new IoError(

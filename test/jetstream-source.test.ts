@@ -741,6 +741,26 @@ maybe(`JetStreamSource: faults (${MODE})`, () => {
     }
   }, 60_000);
 
+  test('refused credentials: the reader fails with an IoError naming the server', async () => {
+    const srv = await startNats({ auth: { user: 'u', pass: 'p' } });
+    try {
+      const src = new JetStreamSource({
+        servers: srv.url,
+        stream: 'S',
+        durable: 'd',
+        connectOptions: { user: 'u', pass: 'wrong' },
+      });
+      const reader = await src.reader({ deframer });
+      const e = await reader.processAllAsync(() => undefined).catch((err: Error) => err);
+      expect(e).toBeInstanceOf(IoError);
+      expect((e as Error).message).toMatch(
+        new RegExp(`^cannot connect to ${srv.url.replace(/\./g, '\\.')}: .*Authorization`, 'i'),
+      );
+    } finally {
+      await srv.dispose();
+    }
+  }, 30_000);
+
   test('the consumer deleted under a following source: an IoError, not a retry loop', async () => {
     const srv = await startNats();
     const nc = await connect({ servers: srv.url });

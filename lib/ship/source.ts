@@ -103,7 +103,8 @@ const POSITION_HEADERS = (msg: JsMsg) => (name: string) => msg.headers?.get(name
  * **Acks.** A message is acked when the iterator is asked for the next
  * chunk after it: a StreamReader asks only once it has delivered every
  * frame of the chunk it holds (messages hold whole frames), so an ack means
- * the reader's consumer has had all of the message's frames. A message
+ * the reader's consumer has had all of the message's frames (through
+ * `reader.toStream()`, which reads ahead, that they reached its buffer). A message
  * yielded last before `return()`, an abort or a crash is not acked: the
  * durable delivers it again to the next reader (its frames may be seen
  * twice; nothing is lost). A message the source drops (a duplicate, a

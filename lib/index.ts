@@ -64,6 +64,10 @@ export {
   RecoveryRefusedError,
   type RecoveryRefusal,
   ReentrantCallError,
+  NatsClientMissingError,
+  BatchHeaderError,
+  BatchContinuityError,
+  type BatchBreak,
   HeaderError,
   FormatMismatchError,
   FollowedFileChangedError,
@@ -147,3 +151,19 @@ export {
   type TableCodec,
   type TableView,
 } from './codec/compile';
+export {
+  JetStreamSource,
+  type JetStreamSourceOptions,
+  type JetStreamSourceStats,
+  type FileStart,
+  type DeliveredBatch,
+} from './ship/source';
+export { JetStreamSink, type JetStreamSinkOptions, type JetStreamSinkStats } from './ship/sink';
+export {
+  type BatchPosition,
+  HDR_STREAM,
+  HDR_FILE,
+  HDR_OFFSET,
+  HDR_FRAMES,
+  batchMsgId,
+} from './ship/wire';

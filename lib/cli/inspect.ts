@@ -5,10 +5,12 @@
  * arguments, a file that cannot be read as a file: missing, a directory, a
  * FIFO). Text for people on stdout, `--json` for programs; errors on stderr.
  *
- * Owns: the four subcommands. Imports: lib/read (StreamReader,
+ * Owns: the four subcommands. Imports: lib/ship (JetStreamSource, for
+ * `cat --from`), lib/read (StreamReader,
  * recoverFile), lib/codec (compileSchema), lib/format (header, checksums,
  * framing, errors, validation).
  */
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { compileSchema, type TableCodec } from '../codec/compile';
@@ -20,6 +22,7 @@ import { listRotation, nextInRotation, rotationMember } from '../format/rotation
 import { TypedValidator } from '../format/validation';
 import { StreamReader } from '../read/reader';
 import { recoverFile } from '../read/recover';
+import { JetStreamSource } from '../ship/source';
 
 /** Where a subcommand writes. */
 export interface Io {
@@ -318,14 +321,26 @@ interface Printer {
   line: (p: Uint8Array, at: { offset: number; frameIndex: number }) => string;
 }
 
-function printer(cmd: string, args: Args, path: string, io: Io): Printer {
+// `known`: the header already found (a JetStream stream); else `path` is probed.
+function printer(
+  cmd: string,
+  args: Args,
+  path: string,
+  io: Io,
+  known?: { header: StreamHeader | null },
+): Printer {
   const raw = args.flags.get('--raw');
   if (raw !== undefined && raw !== 'hex' && raw !== 'base64')
     throw new UsageError('--raw must be hex or base64');
   const schemaArg = args.flags.get('--schema') ?? 'auto';
   const root = args.flags.get('--root');
-  const probe = open(path, args);
-  void probe.reader.close();
+  let probe: { header: StreamHeader | null };
+  if (known) probe = known;
+  else {
+    const opened = open(path, args);
+    void opened.reader.close();
+    probe = opened;
+  }
   let bfbs: Uint8Array | undefined;
   if (raw === undefined) {
     if (schemaArg === 'auto') {
@@ -398,9 +413,16 @@ function printer(cmd: string, args: Args, path: string, io: Io): Printer {
   };
 }
 
-/** `flatstream cat FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]`: NDJSON. */
-export function cat(argv: readonly string[], io: Io): number {
-  const args = parseArgs(argv, PRINT_FLAGS);
+/**
+ * `flatstream cat FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]`:
+ * NDJSON; `--from nats://HOST:PORT --stream NAME [--subject S] [--durable D]`
+ * reads a JetStream stream instead of FILE.
+ */
+export function cat(argv: readonly string[], io: Io): number | Promise<number> {
+  const args = parseArgs(argv, { ...PRINT_FLAGS, ...FROM_FLAGS });
+  if (args.flags.has('--from')) return catFrom(args, io);
+  for (const f of Object.keys(FROM_FLAGS))
+    if (args.flags.has(f)) throw new UsageError(`${f} goes with --from nats://HOST:PORT`);
   const { path } = oneFile(args, 'cat');
   const pr = printer('cat', args, path, io);
   const { reader } = open(path, args, pr.deframer);
@@ -412,6 +434,76 @@ export function cat(argv: readonly string[], io: Io): number {
     return 1;
   }
   return 0;
+}
+
+/** The flags of `cat --from`. */
+const FROM_FLAGS = { '--from': true, '--stream': true, '--subject': true, '--durable': true };
+
+// `cat --from`: the frames shipped to a JetStream stream, read back through
+// a JetStreamSource (docs/design.md, "Reading back from JetStream") to the
+// last message present; printed as `cat FILE` prints them (offsets in the
+// shipped file, a headed stream's messages numbered from 1, counted on
+// across rotated files). Without --durable, a consumer of its own, deleted
+// after.
+async function catFrom(args: Args, io: Io): Promise<number> {
+  if (args.positional.length > 0)
+    throw new UsageError('cat --from reads a JetStream stream: give no FILE');
+  const from = args.flags.get('--from') as string;
+  if (!/^(nats|tls):\/\/[^\s]+$/.test(from))
+    throw new UsageError('--from takes a server URL, nats://HOST:PORT');
+  const stream = args.flags.get('--stream');
+  if (typeof stream !== 'string') throw new UsageError('cat --from needs --stream NAME');
+  const durable = args.flags.get('--durable') as string | undefined;
+  const subject = args.flags.get('--subject') as string | undefined;
+  const forced = checksumOption(args);
+  const source = new JetStreamSource({
+    servers: from,
+    stream,
+    durable: durable ?? `flatstream-cat-${process.pid}-${randomUUID().slice(0, 8)}`,
+    follow: false,
+    deleteOnClose: durable === undefined,
+    ...(subject === undefined ? {} : { subject }),
+  });
+  const where = (err: FlatStreamError): string => {
+    const at = err.offset === undefined ? null : source.locate(err.offset);
+    return at
+      ? ` (JetStream message ${at.seq}: stream ${JSON.stringify(at.stream)} file ${at.file} offset ${at.offset})`
+      : '';
+  };
+  try {
+    let found;
+    try {
+      found = await source.peek();
+    } catch (err) {
+      if (!(err instanceof FlatStreamError)) throw err;
+      io.err(`flatstream cat: ${err.message}\n`);
+      return 1;
+    }
+    const { header, checksum } = found;
+    if (header && forced && forced.name !== header.checksum)
+      throw new UsageError(`--checksum ${forced.name} contradicts the header (${header.checksum})`);
+    const pr = printer('cat', args, `${from} stream ${stream}`, io, { header });
+    const reader = new StreamReader(
+      source,
+      pr.deframer(new Deframer(forced ?? checksum ?? undefined)),
+    );
+    const first = header === null ? 0 : 1;
+    try {
+      await reader.processAllAsync((p, at) => {
+        const loc = source.locate(at.offset);
+        io.out(
+          `${pr.line(p, { offset: loc?.offset ?? at.offset, frameIndex: at.frameIndex + first })}\n`,
+        );
+      });
+    } catch (err) {
+      if (!(err instanceof FlatStreamError)) throw err;
+      io.err(`flatstream cat: ${err.message}${where(err)}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await source.close();
+  }
 }
 
 function count(args: Args): number {

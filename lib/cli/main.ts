@@ -34,10 +34,16 @@ on past it (a checksummed stream). A progress bar on a terminal for files of
 64 MiB or more (never when piped, with --json or --quiet).
 Exit 0 if every frame verifies, 1 if damage was found, 2 on usage.`,
   cat: `usage: flatstream cat FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]
+       flatstream cat --from nats://HOST:PORT --stream NAME [--subject S] [--durable D] [cat's options]
 Prints one JSON line per message: decoded through the schema (--schema auto,
 the default, takes it from the header; every payload is verified against
 it first), or --raw: {"frame":N,"offset":O,"hex"|"base64":"..."}.
-Exit 0 at a clean end, 1 at damage (after the messages before it), 2 on usage.`,
+--from reads the frames shipped to the JetStream stream NAME instead, to
+the last message present, through the durable consumer D (acked as read;
+without --durable, a consumer of its own, deleted after); offsets are in
+the shipped file.
+Exit 0 at a clean end, 1 at damage (after the messages before it) or a
+server error, 2 on usage.`,
   head: `usage: flatstream head [-n N] FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]
 Prints the first N messages (default 10) as cat does.
 Exit 0, 1 at damage before the Nth message, 2 on usage.`,
@@ -69,7 +75,8 @@ const USAGE = `usage: flatstream <command> [options]  (flatstream <command> --he
 commands:
   info FILE      header, frames, sizes, checksum, how the file ends
   verify FILE    check every frame, list damaged ranges
-  cat FILE       messages as NDJSON (through a schema, or --raw hex|base64)
+  cat FILE       messages as NDJSON (through a schema, or --raw hex|base64);
+                 --from nats://… reads them from a JetStream stream
   head FILE      the first messages (-n N)
   tail FILE      the last messages (-n N); -f follows the file
   recover FILE   report a torn tail; --truncate repairs it

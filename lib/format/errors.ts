@@ -24,7 +24,10 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_REENTRANT_CALL'
   | 'ERR_FLATSTREAM_FILE_CHANGED'
   | 'ERR_FLATSTREAM_BAD_HEADER'
-  | 'ERR_FLATSTREAM_FORMAT_MISMATCH';
+  | 'ERR_FLATSTREAM_FORMAT_MISMATCH'
+  | 'NATS_CLIENT_MISSING'
+  | 'ERR_FLATSTREAM_BATCH_HEADER'
+  | 'ERR_FLATSTREAM_BATCH_CONTINUITY';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -284,5 +287,81 @@ export class FormatMismatchError extends FlatStreamError {
     readonly writerChecksum: string,
   ) {
     super(message, 'ERR_FLATSTREAM_FORMAT_MISMATCH');
+  }
+}
+
+/**
+ * The NATS client packages (`@nats-io/transport-node`, `@nats-io/jetstream`),
+ * optional peer dependencies loaded on first use by the JetStream classes,
+ * are not installed.
+ */
+export class NatsClientMissingError extends FlatStreamError {
+  constructor(
+    /** The packages to install. */
+    readonly packages: readonly string[],
+    cause?: unknown,
+  ) {
+    super(
+      `shipping to NATS JetStream needs the NATS client: npm install ${packages.join(' ')}`,
+      'NATS_CLIENT_MISSING',
+      undefined,
+      { cause },
+    );
+  }
+}
+
+/**
+ * A JetStream message read by a `JetStreamSource` does not carry the
+ * position headers of the message contract (docs/design.md, "Shipping to
+ * JetStream"): one missing, not a canonical non-negative integer, or too
+ * large. Nothing of the message was delivered.
+ */
+export class BatchHeaderError extends FlatStreamError {
+  constructor(
+    /** What is wrong with the headers. */
+    readonly reason: string,
+    /** The message's sequence number in the JetStream stream. */
+    readonly seq: number,
+  ) {
+    super(`JetStream message ${seq}: ${reason}`, 'ERR_FLATSTREAM_BATCH_HEADER');
+  }
+}
+
+/** How a message breaks the continuity of a stream (see {@link BatchContinuityError}). */
+export type BatchBreak =
+  /** It starts past the end of what was delivered: bytes are missing between. */
+  | 'gap'
+  /** It starts inside what was delivered and ends past it: batches that overlap. */
+  | 'overlap'
+  /** It names another stream than the messages before it on the same consumer. */
+  | 'second-stream';
+
+/**
+ * A message read by a `JetStreamSource` does not continue the stream where
+ * the messages before it ended (docs/design.md, "Reading back from
+ * JetStream"). `expected` is where the next message had to start (the
+ * stream, the file and the byte offset in it); `received` is the message's
+ * own position. Every message before it was delivered; it was not.
+ */
+export class BatchContinuityError extends FlatStreamError {
+  constructor(
+    readonly reason: BatchBreak,
+    readonly expected: { readonly stream: string; readonly file: number; readonly offset: number },
+    readonly received: {
+      readonly stream: string;
+      readonly file: number;
+      readonly offset: number;
+      readonly frames: number;
+      readonly bytes: number;
+    },
+    /** The message's sequence number in the JetStream stream. */
+    readonly seq: number,
+  ) {
+    const at = (p: { stream: string; file: number; offset: number }): string =>
+      `stream ${JSON.stringify(p.stream)} file ${p.file} offset ${p.offset}`;
+    super(
+      `JetStream message ${seq}: ${reason}: expected ${at(expected)}, received ${at(received)} (${received.bytes} bytes)`,
+      'ERR_FLATSTREAM_BATCH_CONTINUITY',
+    );
   }
 }

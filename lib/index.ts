@@ -64,6 +64,9 @@ export {
   RecoveryRefusedError,
   type RecoveryRefusal,
   ReentrantCallError,
+  NatsClientMissingError,
+  ShipError,
+  type ShipFailure,
   HeaderError,
   FormatMismatchError,
   FollowedFileChangedError,
@@ -132,3 +135,19 @@ export {
   type TableCodec,
   type TableView,
 } from './codec/compile';
+export {
+  JetStreamShipper,
+  type JetStreamShipperOptions,
+  type ShipperStats,
+  type ShipPosition,
+} from './ship/shipper';
+export { type StreamFile, naturalCompare } from './ship/files';
+export {
+  HDR_STREAM,
+  HDR_FILE,
+  HDR_OFFSET,
+  HDR_FRAMES,
+  type BatchPosition,
+  batchMsgId,
+  readBatchPosition,
+} from './ship/wire';

@@ -41,7 +41,9 @@ export function readBatchPosition(get: (name: string) => string): BatchPosition 
   for (const h of [HDR_FILE, HDR_OFFSET, HDR_FRAMES]) {
     const v = get(h);
     if (!DECIMAL.test(v) || !Number.isSafeInteger(Number(v))) {
-      return v ? `${h} header ${JSON.stringify(v)} is not a non-negative integer` : `no ${h} header`;
+      return v
+        ? `${h} header ${JSON.stringify(v)} is not a non-negative integer`
+        : `no ${h} header`;
     }
     nums.push(Number(v));
   }

@@ -1,0 +1,75 @@
+/**
+ * The NATS client, loaded on first use (docs/design.md, "Shipping to
+ * JetStream"): `@nats-io/transport-node` and `@nats-io/jetstream` are
+ * optional peer dependencies, so a user who never ships does not install
+ * them and never loads them. Everything in lib/ship/ that talks to a server
+ * gets the client from {@link loadNats}, the one place that imports it.
+ *
+ * Owns: loadNats. Imports: lib/format/errors.
+ */
+import type { connect as natsConnect } from '@nats-io/transport-node';
+import type {
+  jetstream as natsJetstream,
+  jetstreamManager as natsJetstreamManager,
+} from '@nats-io/jetstream';
+import { NatsClientMissingError } from '../format/errors';
+
+/** Message headers as the client makes them (`headers()`). */
+export interface NatsHeaders {
+  set(key: string, value: string): void;
+  get(key: string): string;
+}
+
+/** The parts of the NATS client flatstream uses. */
+export interface NatsClient {
+  connect: typeof natsConnect;
+  jetstream: typeof natsJetstream;
+  jetstreamManager: typeof natsJetstreamManager;
+  headers: () => NatsHeaders;
+}
+
+/** A connection, as `connect` resolves it. */
+export type NatsConnection = Awaited<ReturnType<typeof natsConnect>>;
+
+const PACKAGES = ['@nats-io/transport-node', '@nats-io/jetstream'] as const;
+
+let loaded: Promise<NatsClient> | null = null;
+
+function missing(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code !== 'MODULE_NOT_FOUND' && e?.code !== 'ERR_MODULE_NOT_FOUND') return false;
+  // Only the packages themselves: a broken install of one of them (a
+  // dependency of theirs missing) is reported as it is.
+  return PACKAGES.some((p) => String(e.message).includes(`'${p}'`));
+}
+
+/**
+ * Loads the NATS client (once; later calls share the first load). Rejects
+ * with {@link NatsClientMissingError} (`ERR_FLATSTREAM_NATS_CLIENT_MISSING`)
+ * naming the packages to install when they are not there.
+ */
+export function loadNats(): Promise<{
+  connect: NatsClient['connect'];
+  jetstream: NatsClient['jetstream'];
+  jetstreamManager: NatsClient['jetstreamManager'];
+  headers: NatsClient['headers'];
+}> {
+  loaded ??= (async () => {
+    try {
+      const transport = await import('@nats-io/transport-node');
+      const js = await import('@nats-io/jetstream');
+      return {
+        connect: transport.connect,
+        // Re-exported from @nats-io/nats-core, whose typings this build cannot resolve.
+        headers: (transport as unknown as { headers: () => NatsHeaders }).headers,
+        jetstream: js.jetstream,
+        jetstreamManager: js.jetstreamManager,
+      };
+    } catch (err) {
+      loaded = null; // installed later in the same process: try again then
+      if (missing(err)) throw new NatsClientMissingError(PACKAGES, err);
+      throw err;
+    }
+  })();
+  return loaded;
+}

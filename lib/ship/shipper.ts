@@ -1,0 +1,1024 @@
+/**
+ * JetStreamShipper: follows a capture file (or a directory of rotated
+ * files) and publishes its frames to a NATS JetStream subject, exactly once
+ * per stream and in order (docs/design.md, "Shipping to JetStream").
+ *
+ * One message per batch of whole frames, byte for byte as in the file, with
+ * the headers of wire.ts and `Nats-Msg-Id` = `batchMsgId(...)`. The
+ * acknowledged position is kept in a checkpoint file (checkpoint.ts) and
+ * resumed from. Batches are pipelined on ONE connection that never
+ * reconnects by itself: when it fails, it is closed, and the unacknowledged
+ * batches are sent again in order on the next one, so JetStream stores each
+ * stream's batches in file order (the duplicate window drops the resends it
+ * already stored).
+ *
+ * Owns: JetStreamShipper. Imports: lib/read (follow mode), lib/format, ./wire,
+ * ./client, ./checkpoint, ./files.
+ */
+import { EventEmitter } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { basename, resolve as resolvePath } from 'node:path';
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import { checkInteger, checkOptions, rangeError, typeError } from '../format/args';
+import { type BuiltinChecksum, checksums } from '../format/checksum';
+import { ShipError } from '../format/errors';
+import type { PayloadDecoder, PayloadView } from '../format/decoder';
+import type { Deframer } from '../format/framing';
+import { StreamReader } from '../read/reader';
+import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { type NatsClient, type NatsConnection, loadNats } from './client';
+import {
+  DEFAULT_MATCH,
+  type StreamFile,
+  detectFormat,
+  dirStreamId,
+  fileStreamId,
+  isDirectory,
+  listStreamFiles,
+} from './files';
+import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
+
+/** Options of a {@link JetStreamShipper}. */
+export interface JetStreamShipperOptions {
+  /** NATS server URL(s), e.g. `'nats://127.0.0.1:4222'`. */
+  servers: string | string[];
+  /** The subject to publish to; a JetStream stream must take it (see `createStream`). */
+  subject: string;
+  /**
+   * A stream file, or a directory of rotated stream files: those whose
+   * name matches `match` (default: ending in `.fst`), in natural
+   * (numeric-aware) name order; a file's sequence number (`Flatstream-File`)
+   * is its index in that order. A file is finished once a later one exists
+   * and it has been read to its end. Never remove or rename files of a set
+   * being shipped: indexes would shift (the checkpoint catches it).
+   */
+  path: string;
+  /** The checkpoint file (default: `path` + `.ship-checkpoint`). */
+  checkpoint?: string;
+  /**
+   * The stream's id (`Flatstream-Stream`, the first part of `Nats-Msg-Id`).
+   * Default: from the file's header (`h-` + XXH3-64 of the header frame),
+   * else from this host's name and the real path (`p-…` for a file, `d-…`
+   * for a directory).
+   */
+  streamId?: string;
+  /** The checksum of a stream without a header (a built-in's name or object); default: detected. */
+  checksum?: string | BuiltinChecksum;
+  /** The most bytes of frames in one message (default 64 KiB; at most the server's `max_payload` less 4 KiB for headers). A larger frame goes alone. */
+  batchBytes?: number;
+  /** How many messages may await their acknowledgement at once (default 16). */
+  inFlight?: number;
+  /** Stops the shipper as {@link JetStreamShipper.close} does. */
+  signal?: AbortSignal;
+  /** Credentials: user and password, or a token. */
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** How long an acknowledgement may take before the connection is deemed broken (default 5000 ms). */
+  ackTimeoutMs?: number;
+  /** Backoff between connection attempts while the server is away: `initialMs` (100) doubling to `maxMs` (5000), each delay scaled by a random factor in [0.5, 1). */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Least time between two checkpoint writes (default 1000 ms); `close()` writes the last one. */
+  checkpointIntervalMs?: number;
+  /** How often a file waiting for frames and a directory waiting for files are looked at (default 100 ms). */
+  pollIntervalMs?: number;
+  /** How long `close()` waits for outstanding acknowledgements (default 10000 ms). */
+  closeTimeoutMs?: number;
+  /** The largest frame accepted, as the reader's `maxFrameLen`. */
+  maxFrameLen?: number;
+  /** If no JetStream stream takes `subject`, create one of this name over it (file storage). */
+  createStream?: string;
+  /** A directory: which names are stream files (default `/\.fst$/`; `.orphaned-` files never). */
+  match?: RegExp;
+}
+
+/** A position in the stream: the file (its sequence number and name) and a byte offset in it. */
+export interface ShipPosition {
+  readonly file: number;
+  readonly name: string;
+  readonly offset: number;
+}
+
+/** What a shipper did so far (`stats()`). */
+export interface ShipperStats {
+  /** Frames and bytes acknowledged by JetStream (resends counted once). */
+  readonly frames: number;
+  readonly bytes: number;
+  /** Messages acknowledged. */
+  readonly batches: number;
+  /** Messages JetStream reported as duplicates (a resend it had stored). */
+  readonly duplicates: number;
+  /** Connections that failed and were replaced. */
+  readonly reconnects: number;
+  /** Batches stored after a later batch of the same stream (see docs/design.md; 0 unless the server rejected one message and accepted the next). */
+  readonly reordered: number;
+  /** Everything before this is acknowledged (null before the stream's start is known). */
+  readonly acked: ShipPosition | null;
+  /** Bytes of the current file after the acknowledged position, as of the last look. */
+  readonly lagBytes: number;
+  /** Whether a connection is up. */
+  readonly connected: boolean;
+}
+
+interface Batch {
+  readonly file: number;
+  readonly name: string;
+  readonly offset: number;
+  end: number;
+  frames: number;
+  used: number;
+  buf: Uint8Array;
+  readonly pooled: boolean;
+  sentEpoch: number;
+  acked: boolean;
+  seq: number;
+}
+
+// Hands the cursor's window and payload start to the shipper (the frame's
+// bytes are read in place, header included: docs/design.md, "Shipping to
+// JetStream"). One instance, rebound per frame, allocation-free.
+class FrameGrab implements PayloadView {
+  w: Uint8Array = new Uint8Array(0);
+  at = 0;
+  $bind(buf: Uint8Array, _view: DataView, at: number): this {
+    this.w = buf;
+    this.at = at;
+    return this;
+  }
+}
+
+const HEADROOM = 4096; // max_payload bytes kept for the message's headers
+const DEFAULT_BATCH = 64 * 1024;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function errName(err: unknown): string {
+  return (err as Error | undefined)?.name ?? '';
+}
+
+function isAuthError(err: unknown): boolean {
+  const e = err as Error | undefined;
+  return (
+    errName(err) === 'AuthorizationError' ||
+    errName(err) === 'PermissionViolationError' ||
+    /authorization violation|authentication/i.test(String(e?.message))
+  );
+}
+
+/**
+ * Ships a capture file (or a directory of rotated files) to NATS
+ * JetStream, exactly once and in order per stream (docs/design.md,
+ * "Shipping to JetStream"). Needs the optional peer dependencies
+ * `@nats-io/transport-node` and `@nats-io/jetstream`.
+ *
+ * Events: `'connect'` (`{ server, stream }`: the JetStream stream),
+ * `'disconnect'` (`error`), `'backoff'` (`{ attempt, delayMs, error }`),
+ * `'resume'` (`{ checkpoint: 'ok' | 'missing' | 'torn', detail?, from }`),
+ * `'file'` (a {@link StreamFile}: reading moved to it), `'checkpoint'`
+ * (the {@link ShipPosition} just made durable).
+ *
+ * @example
+ * ```ts
+ * const shipper = new JetStreamShipper({ servers: 'nats://127.0.0.1:4222', subject: 'telemetry.a1', path: 'events.fst' });
+ * process.once('SIGTERM', () => void shipper.close());
+ * await shipper.run(); // resolves once closed; rejects with a ShipError, or the read error at damage
+ * ```
+ */
+export class JetStreamShipper extends EventEmitter {
+  readonly #servers: string[];
+  readonly #subject: string;
+  readonly #path: string;
+  readonly #checkpointPath: string;
+  readonly #checksum: BuiltinChecksum | undefined;
+  readonly #batchBytes: number;
+  readonly #inFlight: number;
+  readonly #auth: { user?: string; pass?: string; token?: string };
+  readonly #ackTimeoutMs: number;
+  readonly #backoffInitial: number;
+  readonly #backoffMax: number;
+  readonly #cpInterval: number;
+  readonly #pollMs: number;
+  readonly #closeTimeoutMs: number;
+  readonly #maxFrameLen: number | undefined;
+  readonly #createStream: string | undefined;
+  readonly #match: RegExp;
+  readonly #signal: AbortSignal | undefined;
+
+  #streamId: string | null;
+  #nats: NatsClient | null = null;
+  #nc: NatsConnection | null = null;
+  #js: JetStreamClient | null = null;
+  #epoch = 0;
+  #connectedOnce = false;
+  #probing = false;
+  #inflightCount = 0;
+  #maxPayload = 1024 * 1024;
+  #connecting = false;
+
+  #pending: Batch[] = [];
+  #cur: Batch | null = null;
+  #pool: Uint8Array[] = [];
+  #sealScheduled = false;
+  #hdr = 4;
+  #fileIndex = 0;
+  #fileName = '';
+  #position = 0; // end of the last frame taken from the current file
+  #size = 0; // the current file's size at the last look
+
+  #acked: ShipPosition | null = null;
+  #cpWritten: ShipPosition | null = null;
+  #cpWriting: Promise<void> | null = null;
+  #cpTimer: NodeJS.Timeout | null = null;
+  #cpDirty = false;
+
+  #frames = 0;
+  #bytes = 0;
+  #batches = 0;
+  #duplicates = 0;
+  #reconnects = 0;
+  #reordered = 0;
+  #attempt = 0;
+
+  #running = false;
+  #stopping = false;
+  #fatal: Error | null = null;
+  #stop = new AbortController(); // ends waits (backoff, polls) when stopping
+  #readAbort: AbortController | null = null;
+  #roomWaiter: (() => void) | null = null;
+  #drainWaiter: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
+  #done: Promise<void> | null = null;
+  readonly #grab = new FrameGrab();
+  readonly #decoder: PayloadDecoder<FrameGrab>;
+  readonly #onFrame: (v: FrameGrab, info: { offset: number }) => boolean;
+
+  constructor(options: JetStreamShipperOptions) {
+    super();
+    checkOptions(options, 'options');
+    if (options === undefined) throw typeError('The "options" argument must be an object');
+    const o = options;
+    const servers = typeof o.servers === 'string' ? [o.servers] : o.servers;
+    if (
+      !Array.isArray(servers) ||
+      servers.length === 0 ||
+      servers.some((s) => typeof s !== 'string' || s === '')
+    )
+      throw typeError('The "servers" option must be a URL string or a non-empty array of them');
+    if (typeof o.subject !== 'string' || !/^[^\s*>]+$/.test(o.subject))
+      throw typeError('The "subject" option must be a subject without spaces or wildcards');
+    if (typeof o.path !== 'string' || o.path === '')
+      throw typeError('The "path" option must be a path string');
+    if (o.checkpoint !== undefined && (typeof o.checkpoint !== 'string' || o.checkpoint === ''))
+      throw typeError('The "checkpoint" option must be a path string');
+    if (
+      o.streamId !== undefined &&
+      (typeof o.streamId !== 'string' || !/^[!-~]{1,200}$/.test(o.streamId))
+    )
+      throw typeError(
+        'The "streamId" option must be 1 to 200 printable ASCII characters without spaces',
+      );
+    let checksum: BuiltinChecksum | undefined;
+    if (o.checksum !== undefined) {
+      const name =
+        typeof o.checksum === 'string' ? o.checksum : (o.checksum as { name?: unknown })?.name;
+      checksum = (checksums as Record<string, BuiltinChecksum>)[String(name)];
+      if (checksum === undefined || (typeof o.checksum !== 'string' && o.checksum !== checksum))
+        throw typeError(
+          `The "checksum" option must be a built-in checksum or its name (${Object.keys(checksums).join(', ')})`,
+        );
+    }
+    const int = (
+      v: number | undefined,
+      name: string,
+      min: number,
+      max: number,
+      dflt: number,
+    ): number => {
+      if (v === undefined) return dflt;
+      checkInteger(v, name, min, max);
+      return v;
+    };
+    this.#batchBytes = int(o.batchBytes, 'batchBytes', 1024, 64 << 20, DEFAULT_BATCH);
+    this.#inFlight = int(o.inFlight, 'inFlight', 1, 1024, 16);
+    this.#ackTimeoutMs = int(o.ackTimeoutMs, 'ackTimeoutMs', 1, 3_600_000, 5000);
+    checkOptions(o.backoff, 'backoff');
+    this.#backoffInitial = int(o.backoff?.initialMs, 'backoff.initialMs', 1, 3_600_000, 100);
+    this.#backoffMax = int(o.backoff?.maxMs, 'backoff.maxMs', 1, 3_600_000, 5000);
+    if (this.#backoffMax < this.#backoffInitial)
+      throw rangeError('backoff.maxMs must be at least backoff.initialMs');
+    this.#cpInterval = int(o.checkpointIntervalMs, 'checkpointIntervalMs', 0, 3_600_000, 1000);
+    this.#pollMs = int(o.pollIntervalMs, 'pollIntervalMs', 1, 3_600_000, 100);
+    this.#closeTimeoutMs = int(o.closeTimeoutMs, 'closeTimeoutMs', 0, 3_600_000, 10_000);
+    if (o.maxFrameLen !== undefined) checkInteger(o.maxFrameLen, 'maxFrameLen', 0, 2 ** 32 - 1);
+    for (const k of ['user', 'pass', 'token', 'createStream'] as const)
+      if (o[k] !== undefined && typeof o[k] !== 'string')
+        throw typeError(`The "${k}" option must be a string`);
+    if (o.match !== undefined && !(o.match instanceof RegExp))
+      throw typeError('The "match" option must be a RegExp');
+    if (
+      o.signal !== undefined &&
+      (typeof o.signal !== 'object' || o.signal === null || typeof o.signal.aborted !== 'boolean')
+    )
+      throw typeError('The "signal" option must be an AbortSignal');
+    this.#servers = servers;
+    this.#subject = o.subject;
+    this.#path = resolvePath(o.path);
+    this.#checkpointPath = resolvePath(
+      o.checkpoint ?? `${o.path.replace(/[/\\]+$/, '')}.ship-checkpoint`,
+    );
+    this.#streamId = o.streamId ?? null;
+    this.#checksum = checksum;
+    this.#auth = { user: o.user, pass: o.pass, token: o.token };
+    this.#maxFrameLen = o.maxFrameLen;
+    this.#createStream = o.createStream;
+    this.#match = o.match ?? DEFAULT_MATCH;
+    this.#signal = o.signal;
+    const grab = this.#grab;
+    this.#decoder = { name: 'frame', createView: () => grab };
+    this.#onFrame = (v, info) => this.#take(v, info.offset);
+  }
+
+  /** The stream id (known once `run()` has looked at the file). */
+  get streamId(): string | null {
+    return this.#streamId;
+  }
+
+  /** The checkpoint file's path. */
+  get checkpointPath(): string {
+    return this.#checkpointPath;
+  }
+
+  /**
+   * Ships until {@link close} or the `signal`; resolves then, after the
+   * last checkpoint is written. Rejects with a `ShipError` for what a retry
+   * cannot fix (no JetStream stream takes the subject, credentials refused,
+   * a frame over `max_payload`, a checkpoint of another stream), with the
+   * reader's error at damage (`ChecksumMismatchError`, `InvalidFrameError`,
+   * `FollowedFileChangedError`, ... with its `offset`) after every frame
+   * before it was acknowledged, or with `NatsClientMissingError`.
+   */
+  run(): Promise<void> {
+    if (this.#running) return Promise.reject(typeError('run() was already called'));
+    this.#running = true;
+    this.#done = this.#run();
+    return this.#done;
+  }
+
+  /**
+   * Stops reading, waits (up to `closeTimeoutMs`) for the acknowledgements
+   * of what was read, writes the checkpoint and closes the connection.
+   * Idempotent; resolves when `run()` has ended (never rejects).
+   */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#halt(null);
+      this.#closing = (this.#done ?? Promise.resolve()).then(
+        () => undefined,
+        () => undefined,
+      );
+    }
+    return this.#closing;
+  }
+
+  /** Counters, the acknowledged position and the lag. */
+  stats(): ShipperStats {
+    const acked = this.#acked;
+    return {
+      frames: this.#frames,
+      bytes: this.#bytes,
+      batches: this.#batches,
+      duplicates: this.#duplicates,
+      reconnects: this.#reconnects,
+      reordered: this.#reordered,
+      acked,
+      lagBytes:
+        acked !== null && acked.file === this.#fileIndex
+          ? Math.max(0, this.#size - acked.offset)
+          : this.#size,
+      connected: this.#nc !== null && !this.#connecting,
+    };
+  }
+
+  // ---- the run -----------------------------------------------------------
+
+  async #run(): Promise<void> {
+    const onAbort = (): void => void this.close();
+    this.#signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (this.#signal?.aborted) return;
+      this.#nats = await loadNats();
+      const start = await this.#prepare();
+      if (start === null) return; // stopped while waiting for the file
+      void this.#connectLoop();
+      await this.#readLoop(start);
+    } catch (err) {
+      this.#halt(err as Error);
+    } finally {
+      this.#signal?.removeEventListener('abort', onAbort);
+      await this.#shutdown();
+    }
+    if (this.#fatal) throw this.#fatal;
+  }
+
+  // Stops everything that waits; the first fatal error is what run() rejects with.
+  #halt(err: Error | null): void {
+    if (err && !this.#fatal) this.#fatal = err;
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#stop.abort();
+    this.#readAbort?.abort();
+    this.#wakeRoom();
+  }
+
+  // Where reading starts: the checkpoint, checked against the file set.
+  async #prepare(): Promise<{
+    file: StreamFile;
+    format: Awaited<ReturnType<typeof detectFormat>>;
+    offset: number;
+  } | null> {
+    const dir = await isDirectory(this.#path);
+    const cp = readCheckpoint(this.#checkpointPath);
+    let file: StreamFile;
+    if (dir) {
+      const wanted = cp.state === 'ok' ? cp.checkpoint.file : 0;
+      for (;;) {
+        const files = await listStreamFiles(this.#path, this.#match);
+        if (files.length > wanted) {
+          file = files[wanted]!;
+          break;
+        }
+        if (cp.state === 'ok')
+          throw new ShipError(
+            'checkpoint',
+            `the checkpoint ${this.#checkpointPath} names file ${wanted} (${cp.checkpoint.name}) of ${this.#path}, which has ${files.length} stream files`,
+            this.#path,
+          );
+        await sleep(this.#pollMs, this.#stop.signal);
+        if (this.#stopping) return null;
+      }
+    } else file = { index: 0, name: basename(this.#path), path: this.#path };
+    const format = await this.#waitFormat(file.path);
+    if (format === null) return null;
+    this.#streamId ??= dir
+      ? await dirStreamId(this.#path)
+      : await fileStreamId(this.#path, format.headerFrame);
+    let offset = format.start;
+    if (cp.state === 'ok') {
+      const c = cp.checkpoint;
+      if (c.stream !== this.#streamId || c.name !== file.name || c.offset < format.start)
+        throw new ShipError(
+          'checkpoint',
+          `the checkpoint ${this.#checkpointPath} is for stream ${c.stream} file ${c.file} (${c.name}) at ${c.offset}, not for stream ${this.#streamId} file ${file.index} (${file.name}) from ${format.start}: remove it to ship from the start`,
+          file.path,
+        );
+      offset = c.offset;
+    }
+    this.#acked = { file: file.index, name: file.name, offset };
+    this.#cpWritten = cp.state === 'ok' ? this.#acked : null;
+    this.emit('resume', {
+      checkpoint: cp.state,
+      ...(cp.state === 'torn' ? { detail: cp.detail } : {}),
+      from: this.#acked,
+    });
+    return { file, format, offset };
+  }
+
+  async #waitFormat(path: string): Promise<Awaited<ReturnType<typeof detectFormat>>> {
+    for (;;) {
+      const f = await detectFormat(path, this.#checksum, this.#maxFrameLen);
+      if (f !== null) return f;
+      await sleep(this.#pollMs, this.#stop.signal);
+      if (this.#stopping) return null;
+    }
+  }
+
+  // Reads file after file; each file with follow mode, reopened at the last
+  // frame taken whenever reading paused for room in the window.
+  async #readLoop(first: {
+    file: StreamFile;
+    format: Awaited<ReturnType<typeof detectFormat>>;
+    offset: number;
+  }): Promise<void> {
+    const dir = first.file.path !== this.#path;
+    let file = first.file;
+    let format = first.format!;
+    let start = first.offset;
+    for (;;) {
+      this.#fileIndex = file.index;
+      this.#fileName = file.name;
+      this.#hdr = 4 + format.deframer.checksum.width;
+      this.#position = start;
+      this.emit('file', file);
+      const finished = await this.#readFile(file, format.deframer, dir);
+      if (!finished || this.#stopping) return;
+      this.#seal();
+      const files = await listStreamFiles(this.#path, this.#match);
+      const next = files[file.index + 1];
+      if (next === undefined || files[file.index]?.name !== file.name)
+        throw new ShipError(
+          'checkpoint',
+          `the stream files of ${this.#path} changed under the shipper (file ${file.index} was ${file.name})`,
+          file.path,
+        );
+      const f = await this.#waitFormat(next.path);
+      if (f === null) return;
+      file = next;
+      format = f;
+      start = f.start;
+    }
+  }
+
+  // Reads one file from `start`; true when it is finished (a directory's
+  // file with a later one, read to its end), false when stopping.
+  async #readFile(file: StreamFile, deframer: Deframer, dir: boolean): Promise<boolean> {
+    let finished = false;
+    let lastSize = -1;
+    let still = 0;
+    let lastPos = -1;
+    const watch = setInterval(() => {
+      void (async () => {
+        try {
+          this.#size = (await stat(file.path)).size;
+        } catch {
+          return; // the reader reports a file gone
+        }
+        if (!dir || this.#readAbort === null) return;
+        const files = await listStreamFiles(this.#path, this.#match).catch(() => []);
+        if (files.length <= file.index + 1) return;
+        const size = this.#size;
+        if (size === this.#position && size === lastSize) {
+          finished = true;
+          this.#readAbort?.abort();
+          return;
+        }
+        // A later file exists, and this one ends in bytes that do not grow
+        // into a frame: a torn tail no writer will complete.
+        still = size === lastSize && this.#position === lastPos ? still + 1 : 0;
+        if (still >= 20 && this.#roomWaiter === null)
+          this.#halt(
+            new ShipError(
+              'torn-file',
+              `${file.path} ends in a torn frame (${size - this.#position} bytes) and a later file exists: no writer will complete it`,
+              file.path,
+              { offset: this.#position, frameIndex: -1 },
+            ),
+          );
+        lastSize = size;
+        lastPos = this.#position;
+      })();
+    }, this.#pollMs);
+    watch.unref();
+    try {
+      while (!this.#stopping && !finished) {
+        await this.#room();
+        if (this.#stopping || finished) break;
+        const ac = new AbortController();
+        this.#readAbort = ac;
+        const reader = new StreamReader(file.path, deframer, {
+          follow: true,
+          start: this.#position,
+          signal: ac.signal,
+          pollIntervalMs: this.#pollMs,
+          readSize: Math.max(256 * 1024, this.#batchBytes * 2),
+        });
+        try {
+          await reader.processWithAsync(this.#decoder, this.#onFrame);
+        } catch (err) {
+          if (!ac.signal.aborted) {
+            // Damage (or a file changed under us): everything before it is
+            // sent; what comes after is never read.
+            this.#seal();
+            this.#halt(err as Error);
+          }
+        } finally {
+          this.#readAbort = null;
+          await reader.close();
+        }
+      }
+    } finally {
+      clearInterval(watch);
+    }
+    return finished && !this.#stopping;
+  }
+
+  // Waits until the window has room for more reading (half of it free, so
+  // a reader is not reopened for every acknowledgement).
+  #room(): Promise<void> {
+    if (this.#pending.length <= this.#inFlight >> 1 || this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#roomWaiter = resolve;
+    });
+  }
+
+  #wakeRoom(): void {
+    const w = this.#roomWaiter;
+    if (w && (this.#pending.length <= this.#inFlight >> 1 || this.#stopping)) {
+      this.#roomWaiter = null;
+      w();
+    }
+  }
+
+  // One frame from the reader: copied into the current batch. Returns false
+  // (ending this reading session) when the window is full.
+  #take(v: FrameGrab, offset: number): boolean {
+    const w = v.w;
+    const from = v.at - this.#hdr;
+    const len =
+      (w[from]! | (w[from + 1]! << 8) | (w[from + 2]! << 16) | (w[from + 3]! << 24)) >>> 0;
+    const n = this.#hdr + len;
+    let b = this.#cur;
+    if (b !== null && b.used + n > b.buf.length) {
+      this.#seal();
+      b = null;
+    }
+    if (b === null) {
+      if (n > this.#maxPayload - HEADROOM) {
+        this.#halt(
+          new ShipError(
+            'frame-too-large',
+            `a frame of ${n} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+            this.#path,
+            { offset, frameIndex: -1 },
+          ),
+        );
+        return false;
+      }
+      b = this.#cur = this.#newBatch(offset, n);
+    }
+    const buf = b.buf;
+    let at = b.used;
+    if (n <= 64) for (let i = from, e = from + n; i < e; i++) buf[at++] = w[i]!;
+    else buf.set(w.subarray(from, from + n), at);
+    b.used += n;
+    b.frames++;
+    b.end = offset + n;
+    this.#position = b.end;
+    if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      setImmediate(this.#sealSoon);
+    }
+    return this.#pending.length < this.#inFlight;
+  }
+
+  // What the reader has given so far goes out once it waits for the file.
+  readonly #sealSoon = (): void => {
+    this.#sealScheduled = false;
+    this.#seal();
+  };
+
+  #newBatch(offset: number, first: number): Batch {
+    const size = this.#effectiveBatch();
+    const pooled = first <= size;
+    const buf = pooled ? (this.#pool.pop() ?? new Uint8Array(size)) : new Uint8Array(first);
+    return {
+      file: this.#fileIndex,
+      name: this.#fileName,
+      offset,
+      end: offset,
+      frames: 0,
+      used: 0,
+      buf,
+      pooled,
+      sentEpoch: -1,
+      acked: false,
+      seq: 0,
+    };
+  }
+
+  #effectiveBatch(): number {
+    return Math.min(this.#batchBytes, this.#maxPayload - HEADROOM);
+  }
+
+  #seal(): void {
+    const b = this.#cur;
+    if (b === null || b.frames === 0) return;
+    this.#cur = null;
+    this.#pending.push(b);
+    this.#pump();
+  }
+
+  // ---- publishing --------------------------------------------------------
+
+  #pump(): void {
+    const js = this.#js;
+    if (js === null || this.#connecting) return;
+    const limit = this.#probing ? 1 : this.#inFlight;
+    const epoch = this.#epoch;
+    const nats = this.#nats!;
+    for (const b of this.#pending) {
+      if (this.#inflightCount >= limit) break;
+      if (b.sentEpoch === epoch || b.acked) continue;
+      b.sentEpoch = epoch;
+      this.#inflightCount++;
+      const h = nats.headers();
+      h.set(HDR_STREAM, this.#streamId!);
+      h.set(HDR_FILE, String(b.file));
+      h.set(HDR_OFFSET, String(b.offset));
+      h.set(HDR_FRAMES, String(b.frames));
+      const msgID = batchMsgId({ stream: this.#streamId!, file: b.file, offset: b.offset });
+      let p: Promise<PubAck>;
+      try {
+        p = js.publish(this.#subject, b.buf.subarray(0, b.used), {
+          msgID,
+          headers: h as never, // the client's own MsgHdrs (see client.ts)
+          timeout: this.#ackTimeoutMs,
+        });
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      p.then(
+        (ack) => this.#onAck(b, epoch, ack),
+        (err) => this.#onFail(epoch, err),
+      );
+    }
+  }
+
+  #onAck(b: Batch, epoch: number, ack: PubAck): void {
+    if (epoch === this.#epoch) {
+      this.#inflightCount--;
+      if (this.#probing) this.#probing = false;
+    }
+    if (b.acked) return;
+    b.acked = true;
+    b.seq = ack.seq;
+    if (ack.duplicate) this.#duplicates++;
+    else
+      for (const later of this.#pending)
+        if (later.acked && later.seq < ack.seq && this.#after(later, b)) {
+          this.#reordered++;
+          break;
+        }
+    this.#attempt = 0;
+    let moved = false;
+    while (this.#pending.length > 0 && this.#pending[0]!.acked) {
+      const d = this.#pending.shift()!;
+      this.#frames += d.frames;
+      this.#bytes += d.used;
+      this.#batches++;
+      this.#acked = { file: d.file, name: d.name, offset: d.end };
+      if (d.pooled && d.buf.length === this.#effectiveBatch()) this.#pool.push(d.buf);
+      moved = true;
+    }
+    if (moved) this.#checkpointSoon();
+    this.#wakeRoom();
+    if (this.#pending.length === 0) this.#drainWaiter?.();
+    this.#pump();
+  }
+
+  #after(a: Batch, b: Batch): boolean {
+    return a.file > b.file || (a.file === b.file && a.offset > b.offset);
+  }
+
+  #onFail(epoch: number, err: unknown): void {
+    if (epoch !== this.#epoch) return; // that connection was already given up
+    this.#inflightCount--;
+    const name = errName(err);
+    if (name === 'PermissionViolationError' || isAuthError(err)) {
+      this.#halt(
+        new ShipError(
+          'auth',
+          `publishing to ${this.#subject} was refused: ${(err as Error).message}`,
+          this.#path,
+          undefined,
+          err,
+        ),
+      );
+      return;
+    }
+    if (name === 'JetStreamApiError' && /maximum|size/i.test((err as Error).message)) {
+      this.#halt(
+        new ShipError(
+          'rejected',
+          `JetStream refused a message: ${(err as Error).message}`,
+          this.#path,
+          undefined,
+          err,
+        ),
+      );
+      return;
+    }
+    this.#broken(err);
+  }
+
+  // The connection failed (or an acknowledgement did not come): give it up
+  // and send the unacknowledged batches again, in order, on a new one.
+  #broken(err: unknown): void {
+    if (this.#connecting || this.#nc === null) return;
+    this.#epoch++;
+    this.#inflightCount = 0;
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#js = null;
+    void nc.close().catch(() => undefined);
+    this.#reconnects++;
+    this.emit('disconnect', err);
+    if (!this.#stopping || this.#draining()) void this.#connectLoop();
+  }
+
+  // Stopping, but what was read may still go out (until closeTimeoutMs).
+  #draining(): boolean {
+    return !this.#closeExpired && this.#pending.length > 0 && !this.#connectionFatal();
+  }
+
+  #connectionFatal(): boolean {
+    const f = this.#fatal;
+    return (
+      f instanceof ShipError &&
+      (f.reason === 'auth' ||
+        f.reason === 'stream-not-found' ||
+        f.reason === 'jetstream-disabled' ||
+        f.reason === 'rejected')
+    );
+  }
+
+  async #connectLoop(): Promise<void> {
+    if (this.#connecting) return;
+    this.#connecting = true;
+    const nats = this.#nats!;
+    try {
+      for (;;) {
+        if (this.#stopping && !this.#draining()) return;
+        let nc: NatsConnection | null = null;
+        try {
+          nc = await nats.connect({
+            servers: this.#servers,
+            reconnect: false,
+            timeout: this.#ackTimeoutMs,
+            name: 'flatstream-ship',
+            ...(this.#auth.user !== undefined ? { user: this.#auth.user } : {}),
+            ...(this.#auth.pass !== undefined ? { pass: this.#auth.pass } : {}),
+            ...(this.#auth.token !== undefined ? { token: this.#auth.token } : {}),
+          });
+          const jsm = await nats.jetstreamManager(nc, { timeout: this.#ackTimeoutMs });
+          let stream: string;
+          try {
+            stream = await jsm.streams.find(this.#subject);
+          } catch (err) {
+            if (errName(err) !== 'StreamNotFoundError') throw err;
+            if (this.#createStream === undefined)
+              throw new ShipError(
+                'stream-not-found',
+                `no JetStream stream takes the subject ${this.#subject} on ${this.#servers.join(',')} (create one, or give createStream)`,
+                this.#path,
+                undefined,
+                err,
+              );
+            await jsm.streams.add({ name: this.#createStream, subjects: [this.#subject] });
+            stream = this.#createStream;
+          }
+          if (this.#stopping && !this.#draining()) {
+            void nc.close().catch(() => undefined);
+            return;
+          }
+
+          const mp = nc.info?.max_payload;
+          if (typeof mp === 'number' && mp > HEADROOM) this.#maxPayload = mp;
+          this.#js = nats.jetstream(nc, { timeout: this.#ackTimeoutMs });
+          this.#nc = nc;
+          this.#epoch++;
+          this.#inflightCount = 0;
+          this.#probing = true; // one message first: order is kept while JetStream settles
+          this.#connectedOnce = true;
+          const mine = nc;
+          void nc.closed().then((err: Error | void) => {
+            if (this.#nc === mine) this.#broken(err ?? new Error('connection closed'));
+          });
+          this.#connecting = false;
+          this.emit('connect', { server: nc.getServer(), stream });
+          this.#pump();
+          return;
+        } catch (err) {
+          if (nc !== null) void nc.close().catch(() => undefined);
+          if (err instanceof ShipError) {
+            this.#halt(err);
+            return;
+          }
+          if (isAuthError(err)) {
+            this.#halt(
+              new ShipError(
+                'auth',
+                `${this.#servers.join(',')} refused the credentials: ${(err as Error).message}`,
+                this.#path,
+                undefined,
+                err,
+              ),
+            );
+            return;
+          }
+          if (errName(err) === 'JetStreamNotEnabled' && !this.#connectedOnce) {
+            this.#halt(
+              new ShipError(
+                'jetstream-disabled',
+                `${this.#servers.join(',')} has no JetStream: ${(err as Error).message}`,
+                this.#path,
+                undefined,
+                err,
+              ),
+            );
+            return;
+          }
+          const delayMs = Math.round(
+            Math.min(this.#backoffMax, this.#backoffInitial * 2 ** Math.min(this.#attempt, 30)) *
+              (0.5 + Math.random() / 2),
+          );
+          this.#attempt++;
+          this.emit('backoff', { attempt: this.#attempt, delayMs, error: err });
+          await sleep(delayMs, this.#stopping ? new AbortController().signal : this.#stop.signal);
+        }
+      }
+    } finally {
+      this.#connecting = false;
+    }
+  }
+
+  #closeExpired = false;
+
+  // ---- checkpoint --------------------------------------------------------
+
+  #checkpointSoon(): void {
+    if (this.#cpTimer !== null || this.#cpWriting !== null) {
+      this.#cpDirty = true;
+      return;
+    }
+    this.#cpTimer = setTimeout(() => {
+      this.#cpTimer = null;
+      void this.#writeCheckpoint();
+    }, this.#cpInterval);
+    this.#cpTimer.unref();
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    while (this.#cpWriting !== null) await this.#cpWriting;
+    const pos = this.#acked;
+    if (pos === null || this.#streamId === null) return;
+    const w = this.#cpWritten;
+    if (w !== null && w.file === pos.file && w.offset === pos.offset) return;
+    const cp: Checkpoint = {
+      stream: this.#streamId,
+      file: pos.file,
+      name: pos.name,
+      offset: pos.offset,
+    };
+    this.#cpDirty = false;
+    this.#cpWriting = writeCheckpoint(this.#checkpointPath, cp).then(
+      () => {
+        this.#cpWritten = pos;
+        this.emit('checkpoint', pos);
+      },
+      (err: unknown) => {
+        // A checkpoint that cannot be written costs only resends after a crash.
+        this.emit('checkpointError', err);
+      },
+    );
+    try {
+      await this.#cpWriting;
+    } finally {
+      this.#cpWriting = null;
+    }
+    if (this.#cpDirty && !this.#stopping) this.#checkpointSoon();
+  }
+
+  // ---- the end -----------------------------------------------------------
+
+  async #shutdown(): Promise<void> {
+    this.#halt(null);
+    this.#seal();
+    // What was read goes out, if a connection can take it in time.
+    if (this.#closeTimeoutMs > 0 && this.#draining()) {
+      if (this.#nc === null && !this.#connecting) void this.#connectLoop();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, this.#closeTimeoutMs);
+        const self = this;
+        function done(): void {
+          clearTimeout(t);
+          self.#drainWaiter = null;
+          resolve();
+        }
+        this.#drainWaiter = done;
+        this.#pump();
+      });
+    }
+    this.#closeExpired = true;
+    if (this.#cpTimer !== null) {
+      clearTimeout(this.#cpTimer);
+      this.#cpTimer = null;
+    }
+    await this.#writeCheckpoint();
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#js = null;
+    this.#epoch++;
+    if (nc !== null) await nc.close().catch(() => undefined);
+  }
+}

@@ -485,7 +485,7 @@ export class JetStreamShipper extends EventEmitter {
       offset = c.offset;
     }
     this.#acked = { file: file.index, name: file.name, offset };
-    this.#cpWritten = cp.state === 'ok' ? this.#acked : null;
+    this.#cpWritten = this.#acked; // written again only once something is acknowledged
     this.emit('resume', {
       checkpoint: cp.state,
       ...(cp.state === 'torn' ? { detail: cp.detail } : {}),

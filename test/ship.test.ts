@@ -1,0 +1,212 @@
+// JetStreamShipper and `flatstream ship` against a real nats-server
+// (test/nats-server.ts; random ports, bounded time). Every test ends with the
+// same oracle (test/ship-helpers.ts): the raw JetStream consumer reads the
+// messages back and each stream's files must be there exactly once, in
+// order, byte for byte, every frame verified. Both engine modes: writers use
+// a CaptureSink where the addon is there, else a FileSink. Seeds are printed
+// (SHIP_SEED=n reruns one).
+import fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import {
+  ChecksumFramer,
+  ChecksumMismatchError,
+  JetStreamShipper,
+  ShipError,
+  StreamWriter,
+  XxHash64,
+  native,
+} from '../lib/index';
+import { MODE, prng } from './helpers';
+import { type NatsServer, haveNatsServer, startNats } from './nats-server';
+import {
+  CLI,
+  WRITER,
+  checkpointAt,
+  countFrames,
+  expectExactlyOnce,
+  fillPayload,
+  readBack,
+  run,
+  sleep,
+  until,
+} from './ship-helpers';
+
+const maybe = haveNatsServer() || process.env.CI ? describe : describe.skip;
+const SINK = native ? 'capture' : 'file';
+const dir = fs.mkdtempSync(join(tmpdir(), 'flatstream-ship-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+const fresh = (name: string): string => {
+  const d = join(dir, `${name}-${n++}`);
+  fs.mkdirSync(d);
+  return d;
+};
+
+async function addStream(url: string, name: string, subjects: string[], extra: object = {}) {
+  const nc = await connect({ servers: url });
+  try {
+    await (await jetstreamManager(nc)).streams.add({ name, subjects, ...extra });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A headed XXH3 stream of `count` 48-byte frames, written in this process. */
+function writeFile(path: string, count: number, writer = 9): void {
+  const w = new StreamWriter(path, new ChecksumFramer(XxHash64), {
+    header: { rootType: 'test.Telemetry', meta: { writer: String(writer) } },
+  });
+  const p = Buffer.alloc(48);
+  for (let i = 0; i < count; i++) w.writePayload(fillPayload(p, writer, i));
+  w.close();
+}
+
+maybe(`JetStreamShipper against a real server (${MODE})`, () => {
+  let srv: NatsServer;
+  beforeAll(async () => {
+    srv = await startNats();
+  }, 30_000);
+  afterAll(async () => {
+    await srv?.dispose();
+  });
+
+  test('4 writer processes x 250k frames, captured and shipped concurrently by 4 `flatstream ship` processes: every frame exactly once per stream, in order', async () => {
+    const d = fresh('four');
+    await addStream(srv.url, 'FOUR', ['four.>']);
+    const t0 = Date.now();
+    const paths = [0, 1, 2, 3].map((i) => join(d, `w${i}.fst`));
+    const writers = paths.map((p, i) => run([WRITER, p, String(i), '0', '250000', SINK, '5000']));
+    await Promise.all(writers.map((w) => w.waitFor('ready')));
+    const shippers = paths.map((p, i) =>
+      run([CLI, 'ship', p, '--server', srv.url, '--subject', `four.w${i}`]),
+    );
+    for (const w of writers) expect(await w.exit).toEqual({ code: 0, signal: null });
+    const sizes = paths.map((p) => fs.statSync(p).size);
+    await until(
+      () => paths.every((p, i) => checkpointAt(`${p}.ship-checkpoint`)?.offset === sizes[i]),
+      'every checkpoint at the end of its file',
+    );
+    for (const s of shippers) s.proc.kill('SIGTERM');
+    for (const s of shippers) {
+      expect(await s.exit).toEqual({ code: 0, signal: null });
+      expect(s.err()).toMatch(/250000 frames \(\d+ bytes\) in \d+ messages acknowledged/);
+    }
+    const shipped = Date.now() - t0;
+    const msgs = await readBack(srv.url, 'FOUR');
+    for (const p of paths) {
+      const cp = checkpointAt(`${p}.ship-checkpoint`)!;
+      expect(expectExactlyOnce(msgs, cp.stream, [p])).toBe(250_000);
+      expect(countFrames(p)).toBe(250_000);
+    }
+    expect(new Set(msgs.map((m) => m.stream)).size).toBe(4);
+    console.log(
+      `4 x 250k frames (${SINK} sinks), captured and shipped in ${shipped} ms; ${msgs.length} messages read back and checked in ${Date.now() - t0 - shipped} ms`,
+    );
+  }, 120_000);
+
+  test('a stream damaged mid-file: run() rejects with the ChecksumMismatchError at its offset after shipping every frame before it; nothing damaged is published', async () => {
+    const d = fresh('damaged');
+    await addStream(srv.url, 'DMG', ['dmg.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 20_000);
+    const bytes = fs.readFileSync(path);
+    const start = bytes.length - 20_000 * 60;
+    const bad = start + 12_345 * 60; // frame 12,345 (60 bytes each)
+    bytes[bad + 30] = bytes[bad + 30]! ^ 0x40; // a payload byte
+    fs.writeFileSync(path, bytes);
+    const s = new JetStreamShipper({ servers: srv.url, subject: 'dmg.a', path });
+    const err = await s.run().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(err).toMatchObject({ code: 'ERR_FLATSTREAM_CHECKSUM_MISMATCH', offset: bad });
+    expect(s.stats()).toMatchObject({ frames: 12_345, acked: { file: 0, offset: bad } });
+    const msgs = await readBack(srv.url, 'DMG');
+    expect(expectExactlyOnce(msgs, s.streamId!, [path], [bad])).toBe(12_345);
+    expect(checkpointAt(`${path}.ship-checkpoint`)?.offset).toBe(bad);
+  });
+
+  test('a subject that no JetStream stream takes: a ShipError stream-not-found at once, no retries; createStream makes one', async () => {
+    const d = fresh('nostream');
+    const path = join(d, 'a.fst');
+    writeFile(path, 100);
+    const s = new JetStreamShipper({ servers: srv.url, subject: 'nowhere.a', path });
+    let backoffs = 0;
+    s.on('backoff', () => backoffs++);
+    const err = await s.run().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ShipError);
+    expect(err).toMatchObject({ code: 'ERR_FLATSTREAM_SHIP', reason: 'stream-not-found' });
+    expect(backoffs).toBe(0);
+    expect(s.stats().frames).toBe(0);
+    const c = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'made.a',
+      path,
+      createStream: 'MADE',
+      checkpoint: join(d, 'cp2'),
+    });
+    const done = c.run();
+    await until(() => c.stats().frames === 100, 'the 100 frames shipped');
+    await c.close();
+    await done;
+    expect(expectExactlyOnce(await readBack(srv.url, 'MADE'), c.streamId!, [path])).toBe(100);
+  });
+});
+
+maybe(`JetStreamShipper and auth (${MODE})`, () => {
+  test('auth failure: a ShipError auth at once, no retries; the right credentials ship', async () => {
+    const srv = await startNats({ auth: { user: 'u', pass: 'p' } });
+    try {
+      await (async () => {
+        const nc = await connect({ servers: srv.url, user: 'u', pass: 'p' });
+        await (await jetstreamManager(nc)).streams.add({ name: 'AUTH', subjects: ['auth.>'] });
+        await nc.close();
+      })();
+      const d = fresh('auth');
+      const path = join(d, 'a.fst');
+      writeFile(path, 1000);
+      for (const creds of [{}, { user: 'u', pass: 'wrong' }]) {
+        const s = new JetStreamShipper({ servers: srv.url, subject: 'auth.a', path, ...creds });
+        let backoffs = 0;
+        s.on('backoff', () => backoffs++);
+        const err = await s.run().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(ShipError);
+        expect(err).toMatchObject({ code: 'ERR_FLATSTREAM_SHIP', reason: 'auth' });
+        expect(backoffs).toBe(0);
+        expect(fs.existsSync(`${path}.ship-checkpoint`)).toBe(false);
+      }
+      const s = new JetStreamShipper({
+        servers: srv.url,
+        subject: 'auth.a',
+        path,
+        user: 'u',
+        pass: 'p',
+      });
+      const done = s.run();
+      await until(() => s.stats().frames === 1000, 'the frames shipped');
+      await s.close();
+      await done;
+      const nc = await connect({ servers: srv.url, user: 'u', pass: 'p' });
+      const info = await (await jetstreamManager(nc)).streams.info('AUTH');
+      expect(info.state.messages).toBe(s.stats().batches);
+      await nc.close();
+    } finally {
+      await srv.dispose();
+    }
+  }, 60_000);
+});
+
+// Seeds for the randomised suites.
+export const SEED = Number(process.env.SHIP_SEED ?? (Date.now() % 1_000_000) + 1);
+export const rnd = prng(SEED);

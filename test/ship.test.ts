@@ -25,7 +25,6 @@ import {
   CLI,
   WRITER,
   checkpointAt,
-  countFrames,
   expectExactlyOnce,
   fillPayload,
   readBack,
@@ -97,14 +96,14 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
     }
     const shipped = Date.now() - t0;
     const msgs = await readBack(srv.url, 'FOUR');
+    const tRead = Date.now() - t0 - shipped;
     for (const p of paths) {
       const cp = checkpointAt(`${p}.ship-checkpoint`)!;
       expect(expectExactlyOnce(msgs, cp.stream, [p])).toBe(250_000);
-      expect(countFrames(p)).toBe(250_000);
     }
     expect(new Set(msgs.map((m) => m.stream)).size).toBe(4);
     console.log(
-      `4 x 250k frames (${SINK} sinks), captured and shipped in ${shipped} ms; ${msgs.length} messages read back and checked in ${Date.now() - t0 - shipped} ms`,
+      `4 x 250k frames (${SINK} sinks), captured and shipped in ${shipped} ms; ${msgs.length} messages read back in ${tRead} ms and checked in ${Date.now() - t0 - shipped - tRead} ms`,
     );
   }, 120_000);
 

@@ -1,7 +1,10 @@
 /**
  * The shipper's checkpoint (docs/design.md, "Shipping to JetStream"): the
- * position up to which JetStream acknowledged a stream's frames, in a small
- * file replaced atomically (a temporary file written and fsynced, renamed
+ * position up to which JetStream acknowledged a stream's frames, and the
+ * plan: where each batch after it that may have been published begins and
+ * ends (a batch is published only once its plan is durable, so a restart
+ * cuts the same batches again and their resends carry the same ids), in a
+ * small file replaced atomically (a temporary file written and fsynced, renamed
  * over the old one, the directory fsynced), so after a crash it holds the
  * old position or the new one, never a mix. Its last field is an XXH3-64 of
  * the rest, so a file torn or edited by something else is recognised and
@@ -24,6 +27,8 @@ export interface Checkpoint {
   readonly name: string;
   /** Byte offset in that file up to which every frame is acknowledged (a frame boundary). */
   readonly offset: number;
+  /** The batches after it that may have been published, in order: `[file, offset, end]`. */
+  readonly plan: readonly (readonly [number, number, number])[];
 }
 
 /** What reading a checkpoint file found. */
@@ -46,6 +51,7 @@ export function encodeCheckpoint(cp: Checkpoint): string {
     file: cp.file,
     name: cp.name,
     offset: cp.offset,
+    plan: cp.plan,
   });
   return `${body.slice(0, -1)},"check":"${check(body)}"}\n`;
 }
@@ -71,12 +77,26 @@ export function decodeCheckpoint(text: string): CheckpointRead {
     typeof v.stream !== 'string' ||
     typeof v.name !== 'string' ||
     !isCount(v.file) ||
-    !isCount(v.offset)
+    !isCount(v.offset) ||
+    !Array.isArray(v.plan) ||
+    !v.plan.every(
+      (b: unknown) =>
+        Array.isArray(b) &&
+        b.length === 3 &&
+        b.every(isCount) &&
+        (b[2] as number) > (b[1] as number),
+    )
   )
     return { state: 'torn', detail: `version ${String(v.v)} or fields not understood` };
   return {
     state: 'ok',
-    checkpoint: { stream: v.stream, file: v.file, name: v.name, offset: v.offset },
+    checkpoint: {
+      stream: v.stream,
+      file: v.file,
+      name: v.name,
+      offset: v.offset,
+      plan: v.plan as [number, number, number][],
+    },
   };
 }
 
@@ -94,22 +114,26 @@ export function readCheckpoint(path: string): CheckpointRead {
 
 /**
  * Replaces the checkpoint at `path` with `cp`: write a temporary file
- * beside it, fsync, rename over, fsync the directory. Asynchronous, on
- * libuv's threads: the host's event loop never waits for the disk.
+ * beside it, (`durable`: fsync), rename over, (`durable`: fsync the
+ * directory). The rename alone makes the replacement atomic for a process
+ * that dies at any instant; the fsyncs make it survive the machine
+ * stopping (docs/design.md, "Shipping to JetStream": which writes are
+ * which). Asynchronous, on libuv's threads: the host's event loop never
+ * waits for the disk.
  */
-export async function writeCheckpoint(path: string, cp: Checkpoint): Promise<void> {
+export async function writeCheckpoint(path: string, cp: Checkpoint, durable = true): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(encodeCheckpoint(cp), 'utf8');
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
   await rename(tmp, path);
   // The rename is durable once the directory is (not on Windows: no fsync of a directory there).
-  if (process.platform !== 'win32') {
+  if (durable && process.platform !== 'win32') {
     const d = await open(dir, 'r');
     try {
       await d.sync();

@@ -16,7 +16,7 @@
  * ./client, ./checkpoint, ./files.
  */
 import { EventEmitter } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, resolve as resolvePath } from 'node:path';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, rangeError, typeError } from '../format/args';
@@ -132,6 +132,10 @@ interface Batch {
   sentEpoch: number;
   acked: boolean;
   seq: number;
+  /** Its plan (file, offset, end) is in the checkpoint on disk: it may be published. */
+  planned: boolean;
+  /** Re-cut from a checkpoint's plan: it ends exactly here (else -1). */
+  readonly forcedEnd: number;
 }
 
 // Hands the cursor's window and payload start to the shipper (the frame's
@@ -148,6 +152,9 @@ class FrameGrab implements PayloadView {
 }
 
 const HEADROOM = 4096; // max_payload bytes kept for the message's headers
+// A batch that stopped growing for this long is sealed: the reader waits at
+// the end of the file (reading the next chunk takes far less).
+const LINGER_MS = 2;
 const DEFAULT_BATCH = 64 * 1024;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -229,18 +236,26 @@ export class JetStreamShipper extends EventEmitter {
   #pending: Batch[] = [];
   #cur: Batch | null = null;
   #pool: Uint8Array[] = [];
-  #sealScheduled = false;
+  #lingerArmed = false;
+  #takes = 0;
+  #takesSeen = -1;
+  #forced: (readonly [number, number, number])[] = []; // a checkpoint's plan still to re-cut
   #hdr = 4;
   #fileIndex = 0;
   #fileName = '';
   #position = 0; // end of the last frame taken from the current file
   #size = 0; // the current file's size at the last look
+  #fh: FileHandle | null = null; // the current file, for the linger's look at its end
 
   #acked: ShipPosition | null = null;
   #cpWritten: ShipPosition | null = null;
   #cpWriting: Promise<void> | null = null;
   #cpTimer: NodeJS.Timeout | null = null;
   #cpDirty = false;
+  #cpLast = 0;
+  #cpDurable = 0;
+  #connected: Promise<void>;
+  #onConnected: () => void = () => undefined;
 
   #frames = 0;
   #bytes = 0;
@@ -347,6 +362,7 @@ export class JetStreamShipper extends EventEmitter {
     const grab = this.#grab;
     this.#decoder = { name: 'frame', createView: () => grab };
     this.#onFrame = (v, info) => this.#take(v, info.offset);
+    this.#connected = new Promise((resolve) => (this.#onConnected = resolve));
   }
 
   /** The stream id (known once `run()` has looked at the file). */
@@ -439,6 +455,7 @@ export class JetStreamShipper extends EventEmitter {
     this.#stop.abort();
     this.#readAbort?.abort();
     this.#wakeRoom();
+    this.#onConnected(); // a reader waiting for the first connection
   }
 
   // Where reading starts: the checkpoint, checked against the file set.
@@ -483,6 +500,8 @@ export class JetStreamShipper extends EventEmitter {
           file.path,
         );
       offset = c.offset;
+      // The batches that may have been published are cut again exactly.
+      this.#forced = c.plan.filter(([f, o]) => f > file.index || (f === file.index && o >= offset));
     }
     this.#acked = { file: file.index, name: file.name, offset };
     this.#cpWritten = this.#acked; // written again only once something is acknowledged
@@ -511,6 +530,8 @@ export class JetStreamShipper extends EventEmitter {
     offset: number;
   }): Promise<void> {
     const dir = first.file.path !== this.#path;
+    // Batches are cut to the server's max_payload: known once connected.
+    await this.#connected;
     let file = first.file;
     let format = first.format!;
     let start = first.offset;
@@ -522,7 +543,7 @@ export class JetStreamShipper extends EventEmitter {
       this.emit('file', file);
       const finished = await this.#readFile(file, format.deframer, dir);
       if (!finished || this.#stopping) return;
-      this.#seal();
+      this.#seal(false);
       const files = await listStreamFiles(this.#path, this.#match);
       const next = files[file.index + 1];
       if (next === undefined || files[file.index]?.name !== file.name)
@@ -579,10 +600,12 @@ export class JetStreamShipper extends EventEmitter {
       })();
     }, this.#pollMs);
     watch.unref();
+    this.#fh = await open(file.path, 'r');
     try {
       while (!this.#stopping && !finished) {
         await this.#room();
         if (this.#stopping || finished) break;
+        this.#armLinger(); // a batch held while paused goes out even if no frame comes
         const ac = new AbortController();
         this.#readAbort = ac;
         const reader = new StreamReader(file.path, deframer, {
@@ -598,7 +621,7 @@ export class JetStreamShipper extends EventEmitter {
           if (!ac.signal.aborted) {
             // Damage (or a file changed under us): everything before it is
             // sent; what comes after is never read.
-            this.#seal();
+            this.#seal(false);
             this.#halt(err as Error);
           }
         } finally {
@@ -608,6 +631,9 @@ export class JetStreamShipper extends EventEmitter {
       }
     } finally {
       clearInterval(watch);
+      const fh = this.#fh;
+      this.#fh = null;
+      await fh.close();
     }
     return finished && !this.#stopping;
   }
@@ -638,23 +664,27 @@ export class JetStreamShipper extends EventEmitter {
       (w[from]! | (w[from + 1]! << 8) | (w[from + 2]! << 16) | (w[from + 3]! << 24)) >>> 0;
     const n = this.#hdr + len;
     let b = this.#cur;
-    if (b !== null && b.used + n > b.buf.length) {
-      this.#seal();
+    // A batch is full when the next frame does not fit (the same cut on
+    // every run over the same bytes); a re-cut one ends where its plan says.
+    if (b !== null && b.forcedEnd < 0 && b.used + n > b.buf.length) {
+      this.#seal(true);
       b = null;
     }
     if (b === null) {
-      if (n > this.#maxPayload - HEADROOM) {
-        this.#halt(
-          new ShipError(
-            'frame-too-large',
-            `a frame of ${n} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
-            this.#path,
-            { offset, frameIndex: -1 },
-          ),
-        );
-        return false;
-      }
-      b = this.#cur = this.#newBatch(offset, n);
+      b = this.#newBatch(offset, n);
+      if (b === null) return false;
+      this.#cur = b;
+    }
+    if (b.forcedEnd >= 0 && b.end + n > b.forcedEnd) {
+      this.#halt(
+        new ShipError(
+          'checkpoint',
+          `the checkpoint's plan ends a batch at ${b.forcedEnd} in file ${b.file} (${b.name}), but a frame there spans ${offset}..${offset + n}: the file is not the one shipped before`,
+          this.#path,
+          { offset, frameIndex: -1 },
+        ),
+      );
+      return false;
     }
     const buf = b.buf;
     let at = b.used;
@@ -664,23 +694,88 @@ export class JetStreamShipper extends EventEmitter {
     b.frames++;
     b.end = offset + n;
     this.#position = b.end;
-    if (!this.#sealScheduled) {
-      this.#sealScheduled = true;
-      setImmediate(this.#sealSoon);
-    }
+    this.#takes++;
+    if (b.end === b.forcedEnd) this.#seal(true);
+    else this.#armLinger();
     return this.#pending.length < this.#inFlight;
   }
 
-  // What the reader has given so far goes out once it waits for the file.
-  readonly #sealSoon = (): void => {
-    this.#sealScheduled = false;
-    this.#seal();
+  #armLinger(): void {
+    if (this.#lingerArmed) return;
+    this.#lingerArmed = true;
+    setTimeout(this.#linger, LINGER_MS);
+  }
+
+  // Seals the current batch once no frame came for LINGER_MS and no whole
+  // frame follows it in the file: the reader waits for the writer. Never by
+  // timing alone (a cut where the bytes were all there would differ from
+  // the cut a later run makes), not while reading is paused for room in
+  // the window, never a re-cut batch short of its planned end.
+  readonly #linger = (): void => {
+    this.#lingerArmed = false;
+    if (this.#takes !== this.#takesSeen) {
+      this.#takesSeen = this.#takes;
+      this.#armLinger();
+      return;
+    }
+    if (this.#roomWaiter !== null || this.#stopping || this.#cur === null) return;
+    const fh = this.#fh;
+    if (fh === null) return;
+    const takes = this.#takes;
+    void this.#atEnd(fh, this.#position).then(
+      (end) => {
+        if (this.#takes !== takes)
+          this.#armLinger(); // frames came meanwhile
+        else if (end) this.#seal(false);
+        else this.#armLinger();
+      },
+      () => undefined, // the file is gone: the reader reports it
+    );
   };
 
-  #newBatch(offset: number, first: number): Batch {
+  // Whether nothing whole follows `pos` in the file: the reader is waiting
+  // for the writer, not reading the next chunk.
+  async #atEnd(fh: FileHandle, pos: number): Promise<boolean> {
+    const size = (await fh.stat()).size;
+    if (size - pos < 4) return true;
+    const b = Buffer.alloc(4);
+    await fh.read(b, 0, 4, pos);
+    return pos + this.#hdr + b.readUInt32LE(0) > size;
+  }
+
+  #newBatch(offset: number, first: number): Batch | null {
+    let forcedEnd = -1;
+    const f = this.#forced[0];
+    if (f !== undefined) {
+      if (f[0] !== this.#fileIndex || f[1] !== offset) {
+        this.#halt(
+          new ShipError(
+            'checkpoint',
+            `the checkpoint's plan has a batch at file ${f[0]} offset ${f[1]}; reading is at file ${this.#fileIndex} offset ${offset}`,
+            this.#path,
+            { offset, frameIndex: -1 },
+          ),
+        );
+        return null;
+      }
+      forcedEnd = f[2];
+      this.#forced.shift();
+    }
+    const want = forcedEnd >= 0 ? forcedEnd - offset : first;
+    if (want > this.#maxPayload - HEADROOM) {
+      this.#halt(
+        new ShipError(
+          forcedEnd >= 0 ? 'checkpoint' : 'frame-too-large',
+          `${forcedEnd >= 0 ? 'a planned batch' : 'a frame'} of ${want} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+          this.#path,
+          { offset, frameIndex: -1 },
+        ),
+      );
+      return null;
+    }
     const size = this.#effectiveBatch();
-    const pooled = first <= size;
-    const buf = pooled ? (this.#pool.pop() ?? new Uint8Array(size)) : new Uint8Array(first);
+    const pooled = want <= size;
+    const buf = pooled ? (this.#pool.pop() ?? new Uint8Array(size)) : new Uint8Array(want);
     return {
       file: this.#fileIndex,
       name: this.#fileName,
@@ -693,6 +788,8 @@ export class JetStreamShipper extends EventEmitter {
       sentEpoch: -1,
       acked: false,
       seq: 0,
+      planned: false,
+      forcedEnd,
     };
   }
 
@@ -700,12 +797,16 @@ export class JetStreamShipper extends EventEmitter {
     return Math.min(this.#batchBytes, this.#maxPayload - HEADROOM);
   }
 
-  #seal(): void {
+  // Hands the current batch on: its plan is made durable, then it is
+  // published. A re-cut batch is sealed only at its planned end (`full`);
+  // short of it, it is dropped and read again next time.
+  #seal(full: boolean): void {
     const b = this.#cur;
     if (b === null || b.frames === 0) return;
+    if (b.forcedEnd >= 0 && !(full && b.end === b.forcedEnd)) return;
     this.#cur = null;
     this.#pending.push(b);
-    this.#pump();
+    this.#persist();
   }
 
   // ---- publishing --------------------------------------------------------
@@ -717,7 +818,7 @@ export class JetStreamShipper extends EventEmitter {
     const epoch = this.#epoch;
     const nats = this.#nats!;
     for (const b of this.#pending) {
-      if (this.#inflightCount >= limit) break;
+      if (this.#inflightCount >= limit || !b.planned) break; // in order, planned first
       if (b.sentEpoch === epoch || b.acked) continue;
       b.sentEpoch = epoch;
       this.#inflightCount++;
@@ -726,7 +827,12 @@ export class JetStreamShipper extends EventEmitter {
       h.set(HDR_FILE, String(b.file));
       h.set(HDR_OFFSET, String(b.offset));
       h.set(HDR_FRAMES, String(b.frames));
-      const msgID = batchMsgId({ stream: this.#streamId!, file: b.file, offset: b.offset });
+      const msgID = batchMsgId({
+        stream: this.#streamId!,
+        file: b.file,
+        offset: b.offset,
+        bytes: b.used,
+      });
       let p: Promise<PubAck>;
       try {
         p = js.publish(this.#subject, b.buf.subarray(0, b.used), {
@@ -770,7 +876,7 @@ export class JetStreamShipper extends EventEmitter {
       if (d.pooled && d.buf.length === this.#effectiveBatch()) this.#pool.push(d.buf);
       moved = true;
     }
-    if (moved) this.#checkpointSoon();
+    if (moved) this.#persist();
     this.#wakeRoom();
     if (this.#pending.length === 0) this.#drainWaiter?.();
     this.#pump();
@@ -896,6 +1002,7 @@ export class JetStreamShipper extends EventEmitter {
           });
           this.#connecting = false;
           this.emit('connect', { server: nc.getServer(), stream });
+          this.#onConnected();
           this.#pump();
           return;
         } catch (err) {
@@ -946,54 +1053,85 @@ export class JetStreamShipper extends EventEmitter {
 
   // ---- checkpoint --------------------------------------------------------
 
-  #checkpointSoon(): void {
-    if (this.#cpTimer !== null || this.#cpWriting !== null) {
+  // Writes the checkpoint: at once when a sealed batch needs its plan on
+  // disk before it may be published, else (the acknowledged position moved)
+  // at most every checkpointIntervalMs. One write at a time; what changes
+  // meanwhile goes into the next.
+  #persist(): void {
+    if (this.#cpWriting !== null) {
       this.#cpDirty = true;
       return;
     }
-    this.#cpTimer = setTimeout(() => {
-      this.#cpTimer = null;
-      void this.#writeCheckpoint();
-    }, this.#cpInterval);
-    this.#cpTimer.unref();
+    this.#cpWriting = this.#persistLoop().finally(() => {
+      this.#cpWriting = null;
+    });
   }
 
-  async #writeCheckpoint(): Promise<void> {
-    while (this.#cpWriting !== null) await this.#cpWriting;
-    const pos = this.#acked;
-    if (pos === null || this.#streamId === null) return;
-    const w = this.#cpWritten;
-    if (w !== null && w.file === pos.file && w.offset === pos.offset) return;
-    const cp: Checkpoint = {
-      stream: this.#streamId,
-      file: pos.file,
-      name: pos.name,
-      offset: pos.offset,
-    };
-    this.#cpDirty = false;
-    this.#cpWriting = writeCheckpoint(this.#checkpointPath, cp).then(
-      () => {
-        this.#cpWritten = pos;
-        this.emit('checkpoint', pos);
-      },
-      (err: unknown) => {
-        // A checkpoint that cannot be written costs only resends after a crash.
+  async #persistLoop(final = false): Promise<void> {
+    for (;;) {
+      this.#cpDirty = false;
+      const pos = this.#acked;
+      if (pos === null || this.#streamId === null) return;
+      const batches = this.#pending.slice();
+      const needPlan = batches.some((b) => !b.planned);
+      const w = this.#cpWritten;
+      const moved = w === null || w.file !== pos.file || w.offset !== pos.offset;
+      if (!needPlan && !moved) return;
+      if (!needPlan && !final) {
+        const wait = this.#cpLast + this.#cpInterval - Date.now();
+        if (wait > 0) {
+          if (this.#cpTimer === null) {
+            this.#cpTimer = setTimeout(() => {
+              this.#cpTimer = null;
+              this.#persist();
+            }, wait);
+            this.#cpTimer.unref();
+          }
+          return;
+        }
+      }
+      const plan: [number, number, number][] = batches.map((b) => [b.file, b.offset, b.end]);
+      for (const f of this.#forced) plan.push([f[0], f[1], f[2]]);
+      const cp: Checkpoint = {
+        stream: this.#streamId,
+        file: pos.file,
+        name: pos.name,
+        offset: pos.offset,
+        plan,
+      };
+      // A plan is written at once, without fsync (atomic for a process that
+      // dies); the position, or a plan after checkpointIntervalMs, durably.
+      const durable = final || Date.now() - this.#cpDurable >= this.#cpInterval;
+      try {
+        await writeCheckpoint(this.#checkpointPath, cp, durable);
+      } catch (err) {
+        // Nothing more is published until a plan is on disk (a full disk
+        // stalls shipping; the frames wait in the file). Try again later.
         this.emit('checkpointError', err);
-      },
-    );
-    try {
-      await this.#cpWriting;
-    } finally {
-      this.#cpWriting = null;
+        if (!final && this.#cpTimer === null) {
+          this.#cpTimer = setTimeout(() => {
+            this.#cpTimer = null;
+            this.#persist();
+          }, 1000);
+          this.#cpTimer.unref();
+        }
+        return;
+      }
+      this.#cpLast = Date.now();
+      if (durable) this.#cpDurable = this.#cpLast;
+      this.#cpWritten = pos;
+      for (const b of batches) b.planned = true;
+      this.emit('checkpoint', pos);
+      this.#pump();
+      if (!this.#cpDirty) return;
     }
-    if (this.#cpDirty && !this.#stopping) this.#checkpointSoon();
   }
 
   // ---- the end -----------------------------------------------------------
 
   async #shutdown(): Promise<void> {
     this.#halt(null);
-    this.#seal();
+    this.#seal(false);
     // What was read goes out, if a connection can take it in time.
     if (this.#closeTimeoutMs > 0 && this.#draining()) {
       if (this.#nc === null && !this.#connecting) void this.#connectLoop();
@@ -1014,7 +1152,8 @@ export class JetStreamShipper extends EventEmitter {
       clearTimeout(this.#cpTimer);
       this.#cpTimer = null;
     }
-    await this.#writeCheckpoint();
+    while (this.#cpWriting !== null) await this.#cpWriting;
+    await this.#persistLoop(true);
     const nc = this.#nc;
     this.#nc = null;
     this.#js = null;

@@ -160,6 +160,93 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
   });
 });
 
+maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
+  let srv: NatsServer;
+  beforeAll(async () => {
+    srv = await startNats();
+    await addStream(srv.url, 'DIR', ['dir.>']);
+  }, 30_000);
+  afterAll(async () => {
+    await srv?.dispose();
+  });
+
+  test('files in natural order (s.2 before s.10), each finished once a later one exists and it is read to its end; Flatstream-File is the index; other files ignored', async () => {
+    const d = fresh('dir');
+    const names = ['s.1.fst', 's.2.fst', 's.10.fst'];
+    writeFile(join(d, names[0]!), 3000, 1);
+    writeFile(join(d, names[1]!), 5000, 2);
+    fs.writeFileSync(join(d, 'notes.txt'), 'not a stream');
+    fs.writeFileSync(join(d, 's.1.fst.orphaned-1-2.fst'), 'not ours either');
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dir.s',
+      path: d,
+      pollIntervalMs: 20,
+    });
+    const files: string[] = [];
+    s.on('file', (f: { name: string }) => files.push(f.name));
+    const done = s.run();
+    const size1 = fs.statSync(join(d, names[1]!)).size;
+    await until(
+      () => s.stats().acked?.file === 1 && s.stats().acked?.offset === size1,
+      'file 1 shipped',
+    );
+    expect(files).toEqual(['s.1.fst', 's.2.fst']); // s.2.fst is the last file: not finished
+    writeFile(join(d, names[2]!), 4000, 3); // a rotation: s.2.fst is finished now
+    const last = fs.statSync(join(d, names[2]!)).size;
+    await until(
+      () => s.stats().acked?.file === 2 && s.stats().acked?.offset === last,
+      'file 2 shipped',
+    );
+    await s.close();
+    await done;
+    expect(files).toEqual(names);
+    expect(s.streamId).toMatch(/^d-[0-9a-f]{16}$/);
+    expect(checkpointAt(`${d}.ship-checkpoint`)).toMatchObject({
+      file: 2,
+      name: 's.10.fst',
+      offset: last,
+    });
+    const msgs = await readBack(srv.url, 'DIR');
+    expect(
+      expectExactlyOnce(
+        msgs,
+        s.streamId!,
+        names.map((nm) => join(d, nm)),
+      ),
+    ).toBe(12_000);
+  });
+
+  test('a finished file that ends in a torn frame: ShipError torn-file at its offset, after every whole frame before it', async () => {
+    const d = fresh('dir-torn');
+    writeFile(join(d, 'a.1.fst'), 1000, 1);
+    const whole = fs.statSync(join(d, 'a.1.fst')).size;
+    fs.appendFileSync(join(d, 'a.1.fst'), Buffer.from([200, 0, 0, 0, 1, 2, 3]));
+    writeFile(join(d, 'a.2.fst'), 1000, 2);
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dir.torn',
+      path: d,
+      pollIntervalMs: 10,
+    });
+    const err = await s.run().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ShipError);
+    expect(err).toMatchObject({ reason: 'torn-file', offset: whole });
+    expect(s.stats().acked).toEqual({ file: 0, name: 'a.1.fst', offset: whole });
+  });
+
+  test('flatstream ship on a subject without a stream: exit 1 with the reason', async () => {
+    const d = fresh('cli-nostream');
+    writeFile(join(d, 'a.fst'), 10);
+    const c = run([CLI, 'ship', join(d, 'a.fst'), '--server', srv.url, '--subject', 'nowhere.x']);
+    expect(await c.exit).toEqual({ code: 1, signal: null });
+    expect(c.err()).toContain('flatstream ship: no JetStream stream takes the subject nowhere.x');
+  });
+});
+
 maybe(`JetStreamShipper and auth (${MODE})`, () => {
   test('auth failure: a ShipError auth at once, no retries; the right credentials ship', async () => {
     const srv = await startNats({ auth: { user: 'u', pass: 'p' } });

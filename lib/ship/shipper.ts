@@ -64,7 +64,7 @@ export interface JetStreamShipperOptions {
   streamId?: string;
   /** The checksum of a stream without a header (a built-in's name or object); default: detected. */
   checksum?: string | BuiltinChecksum;
-  /** The most bytes of frames in one message (default 64 KiB; at most the server's `max_payload` less 4 KiB for headers). A larger frame goes alone. */
+  /** The most bytes of frames in one message (default 256 KiB, a capture slab; memory: `inFlight` + 1 batches; at most the server's `max_payload` less 4 KiB for headers). A larger frame goes alone. */
   batchBytes?: number;
   /** How many messages may await their acknowledgement at once (default 16). */
   inFlight?: number;
@@ -155,7 +155,7 @@ const HEADROOM = 4096; // max_payload bytes kept for the message's headers
 // A batch that stopped growing for this long is sealed: the reader waits at
 // the end of the file (reading the next chunk takes far less).
 const LINGER_MS = 2;
-const DEFAULT_BATCH = 64 * 1024;
+const DEFAULT_BATCH = 256 * 1024;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -158,6 +158,47 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
     await done;
     expect(expectExactlyOnce(await readBack(srv.url, 'MADE'), c.streamId!, [path])).toBe(100);
   });
+  test('a listener that throws stops the shipper with its error: run() rejects with it, nothing is left unhandled', async () => {
+    const d = fresh('listener');
+    await addStream(srv.url, 'LSN', ['lsn.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 5000);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const event of ['connect', 'checkpoint', 'file', 'resume']) {
+        const s = new JetStreamShipper({
+          servers: srv.url,
+          subject: 'lsn.a',
+          path,
+          checkpoint: join(d, `${event}.cp`),
+        });
+        const boom = new Error(`listener of ${event}`);
+        s.on(event, () => {
+          throw boom;
+        });
+        await expect(s.run()).rejects.toBe(boom);
+      }
+      await sleep(50);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  test('a path that is not there: an IoError (ENOENT), at once', async () => {
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'lsn.a',
+      path: join(dir, 'nosuch.fst'),
+    });
+    await expect(s.run()).rejects.toMatchObject({
+      name: 'IoError',
+      code: 'ERR_FLATSTREAM_IO',
+      systemCode: 'ENOENT',
+    });
+  });
 });
 
 maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {

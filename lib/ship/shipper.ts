@@ -21,7 +21,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, rangeError, typeError } from '../format/args';
 import { type BuiltinChecksum, checksums } from '../format/checksum';
-import { ShipError } from '../format/errors';
+import { IoError, ShipError } from '../format/errors';
 import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
@@ -436,7 +436,7 @@ export class JetStreamShipper extends EventEmitter {
       this.#nats = await loadNats();
       const start = await this.#prepare();
       if (start === null) return; // stopped while waiting for the file
-      void this.#connectLoop();
+      this.#connect();
       await this.#readLoop(start);
     } catch (err) {
       this.#halt(err as Error);
@@ -445,6 +445,21 @@ export class JetStreamShipper extends EventEmitter {
       await this.#shutdown();
     }
     if (this.#fatal) throw this.#fatal;
+  }
+
+  // Events are emitted from the shipper's own asynchronous work: a listener
+  // that throws stops the shipper with its error (run() rejects with it)
+  // instead of becoming an unhandled rejection that would end the host.
+  #emit(name: string, ...args: unknown[]): void {
+    try {
+      this.emit(name, ...args);
+    } catch (err) {
+      this.#halt(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #connect(): void {
+    this.#connectLoop().catch((err: unknown) => this.#halt(err as Error));
   }
 
   // Stops everything that waits; the first fatal error is what run() rejects with.
@@ -464,7 +479,12 @@ export class JetStreamShipper extends EventEmitter {
     format: Awaited<ReturnType<typeof detectFormat>>;
     offset: number;
   } | null> {
-    const dir = await isDirectory(this.#path);
+    let dir: boolean;
+    try {
+      dir = await isDirectory(this.#path);
+    } catch (err) {
+      throw new IoError(`cannot ship ${this.#path}: ${(err as Error).message}`, err);
+    }
     const cp = readCheckpoint(this.#checkpointPath);
     let file: StreamFile;
     if (dir) {
@@ -505,7 +525,7 @@ export class JetStreamShipper extends EventEmitter {
     }
     this.#acked = { file: file.index, name: file.name, offset };
     this.#cpWritten = this.#acked; // written again only once something is acknowledged
-    this.emit('resume', {
+    this.#emit('resume', {
       checkpoint: cp.state,
       ...(cp.state === 'torn' ? { detail: cp.detail } : {}),
       from: this.#acked,
@@ -540,7 +560,7 @@ export class JetStreamShipper extends EventEmitter {
       this.#fileName = file.name;
       this.#hdr = 4 + format.deframer.checksum.width;
       this.#position = start;
-      this.emit('file', file);
+      this.#emit('file', file);
       const finished = await this.#readFile(file, format.deframer, dir);
       if (!finished || this.#stopping) return;
       this.#seal(false);
@@ -568,7 +588,7 @@ export class JetStreamShipper extends EventEmitter {
     let still = 0;
     let lastPos = -1;
     const watch = setInterval(() => {
-      void (async () => {
+      (async () => {
         try {
           this.#size = (await stat(file.path)).size;
         } catch {
@@ -597,7 +617,7 @@ export class JetStreamShipper extends EventEmitter {
           );
         lastSize = size;
         lastPos = this.#position;
-      })();
+      })().catch((err: unknown) => this.#halt(err as Error));
     }, this.#pollMs);
     watch.unref();
     this.#fh = await open(file.path, 'r');
@@ -846,7 +866,7 @@ export class JetStreamShipper extends EventEmitter {
       p.then(
         (ack) => this.#onAck(b, epoch, ack),
         (err) => this.#onFail(epoch, err),
-      );
+      ).catch((err: unknown) => this.#halt(err as Error));
     }
   }
 
@@ -928,8 +948,8 @@ export class JetStreamShipper extends EventEmitter {
     this.#js = null;
     void nc.close().catch(() => undefined);
     this.#reconnects++;
-    this.emit('disconnect', err);
-    if (!this.#stopping || this.#draining()) void this.#connectLoop();
+    this.#emit('disconnect', err);
+    if (!this.#stopping || this.#draining()) this.#connect();
   }
 
   // Stopping, but what was read may still go out (until closeTimeoutMs).
@@ -1001,7 +1021,7 @@ export class JetStreamShipper extends EventEmitter {
             if (this.#nc === mine) this.#broken(err ?? new Error('connection closed'));
           });
           this.#connecting = false;
-          this.emit('connect', { server: nc.getServer(), stream });
+          this.#emit('connect', { server: nc.getServer(), stream });
           this.#onConnected();
           this.#pump();
           return;
@@ -1040,7 +1060,7 @@ export class JetStreamShipper extends EventEmitter {
               (0.5 + Math.random() / 2),
           );
           this.#attempt++;
-          this.emit('backoff', { attempt: this.#attempt, delayMs, error: err });
+          this.#emit('backoff', { attempt: this.#attempt, delayMs, error: err });
           await sleep(delayMs, this.#stopping ? new AbortController().signal : this.#stop.signal);
         }
       }
@@ -1062,9 +1082,11 @@ export class JetStreamShipper extends EventEmitter {
       this.#cpDirty = true;
       return;
     }
-    this.#cpWriting = this.#persistLoop().finally(() => {
-      this.#cpWriting = null;
-    });
+    this.#cpWriting = this.#persistLoop()
+      .catch((err: unknown) => this.#halt(err as Error))
+      .finally(() => {
+        this.#cpWriting = null;
+      });
   }
 
   async #persistLoop(final = false): Promise<void> {
@@ -1107,7 +1129,7 @@ export class JetStreamShipper extends EventEmitter {
       } catch (err) {
         // Nothing more is published until a plan is on disk (a full disk
         // stalls shipping; the frames wait in the file). Try again later.
-        this.emit('checkpointError', err);
+        this.#emit('checkpointError', err);
         if (!final && this.#cpTimer === null) {
           this.#cpTimer = setTimeout(() => {
             this.#cpTimer = null;
@@ -1121,7 +1143,7 @@ export class JetStreamShipper extends EventEmitter {
       if (durable) this.#cpDurable = this.#cpLast;
       this.#cpWritten = pos;
       for (const b of batches) b.planned = true;
-      this.emit('checkpoint', pos);
+      this.#emit('checkpoint', pos);
       this.#pump();
       if (!this.#cpDirty) return;
     }
@@ -1134,7 +1156,7 @@ export class JetStreamShipper extends EventEmitter {
     this.#seal(false);
     // What was read goes out, if a connection can take it in time.
     if (this.#closeTimeoutMs > 0 && this.#draining()) {
-      if (this.#nc === null && !this.#connecting) void this.#connectLoop();
+      if (this.#nc === null && !this.#connecting) this.#connect();
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, this.#closeTimeoutMs);
         const self = this;

@@ -74,6 +74,12 @@ describe('checkpoint', () => {
     }
   });
 
+  test('a checkpoint file larger than 1 MiB is torn, not read whole', () => {
+    const p = join(dir, 'big.ship-checkpoint');
+    fs.writeFileSync(p, Buffer.alloc((1 << 20) + 1, 0x20));
+    expect(readCheckpoint(p)).toEqual({ state: 'torn', detail: 'larger than 1 MiB' });
+  });
+
   test('written atomically: the file holds the new checkpoint, no temporary file is left', async () => {
     const p = join(dir, 'a.ship-checkpoint');
     expect(readCheckpoint(p)).toEqual({ state: 'missing' });

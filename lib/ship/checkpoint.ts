@@ -100,16 +100,26 @@ export function decodeCheckpoint(text: string): CheckpointRead {
   };
 }
 
-/** Reads the checkpoint at `path` (synchronously: once, at start). */
+// A checkpoint holds at most inFlight + 1 batches of plan (1025): far less.
+const MAX_BYTES = 1 << 20;
+
+/** Reads the checkpoint at `path` (synchronously: once, at start; at most 1 MiB of it). */
 export function readCheckpoint(path: string): CheckpointRead {
-  let text: string;
+  let fd: number;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    fd = fs.openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
     throw err;
   }
-  return decodeCheckpoint(text);
+  try {
+    const buf = Buffer.alloc(MAX_BYTES + 1);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    if (n > MAX_BYTES) return { state: 'torn', detail: 'larger than 1 MiB' };
+    return decodeCheckpoint(buf.toString('utf8', 0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

@@ -199,6 +199,40 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
       systemCode: 'ENOENT',
     });
   });
+  test('a second shipper on the same checkpoint: ShipError busy (this process, or a live pid); a lock left by a dead process is taken over', async () => {
+    const d = fresh('busy');
+    await addStream(srv.url, 'BUSY', ['busy.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 2000);
+    const a = new JetStreamShipper({ servers: srv.url, subject: 'busy.a', path });
+    const done = a.run();
+    await until(() => a.stats().frames === 2000, 'the first shipper done');
+    const b = new JetStreamShipper({ servers: srv.url, subject: 'busy.a', path });
+    await expect(b.run()).rejects.toMatchObject({
+      reason: 'busy',
+      message: expect.stringContaining('in this process'),
+    });
+    await a.close();
+    await done;
+    expect(fs.existsSync(`${path}.ship-checkpoint.lock`)).toBe(false);
+    // A live process's lock (this test's parent, by pid): busy.
+    fs.writeFileSync(`${path}.ship-checkpoint.lock`, String(process.ppid));
+    const c = new JetStreamShipper({ servers: srv.url, subject: 'busy.a', path });
+    await expect(c.run()).rejects.toMatchObject({
+      reason: 'busy',
+      message: expect.stringContaining(`pid ${process.ppid}`),
+    });
+    // A dead process's lock: taken over.
+    const dead = run(['-e', '0']);
+    await dead.exit;
+    fs.writeFileSync(`${path}.ship-checkpoint.lock`, String(dead.proc.pid));
+    const e = new JetStreamShipper({ servers: srv.url, subject: 'busy.a', path });
+    const edone = e.run();
+    await until(() => e.stats().acked?.offset === fs.statSync(path).size, 'resumed');
+    await e.close();
+    await edone;
+    expect(e.stats().batches).toBe(0); // everything was acknowledged before
+  });
 });
 
 maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {

@@ -326,7 +326,9 @@ export type ShipFailure =
   /** The server refused a message for a reason a retry cannot fix. */
   | 'rejected'
   /** A stream without a header whose checksum cannot be told (give the `checksum` option). */
-  | 'unknown-checksum';
+  | 'unknown-checksum'
+  /** Another shipper (this process or another live one) holds the checkpoint. */
+  | 'busy';
 
 /**
  * A `JetStreamShipper` stopped for a reason retrying cannot fix

@@ -10,7 +10,12 @@
  * the rest, so a file torn or edited by something else is recognised and
  * never trusted.
  *
- * Owns: Checkpoint, readCheckpoint, writeCheckpoint. Imports: lib/format.
+ * A lock file beside it (`.lock`, holding the shipper's pid) keeps a second
+ * shipper off the same checkpoint; a lock whose process is gone is taken
+ * over.
+ *
+ * Owns: Checkpoint, readCheckpoint, writeCheckpoint, lockCheckpoint.
+ * Imports: lib/format.
  */
 import fs from 'node:fs';
 import { open, rename } from 'node:fs/promises';
@@ -151,4 +156,57 @@ export async function writeCheckpoint(path: string, cp: Checkpoint, durable = tr
       await d.close();
     }
   }
+}
+
+const held = new Set<string>(); // locks this process holds
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock of the checkpoint at `path`: returns a function that
+ * releases it, or the pid of the live process that holds it (this
+ * process's own pid when another shipper here holds it). A lock left by a
+ * process that is gone (SIGKILL) is taken over.
+ */
+export function lockCheckpoint(path: string): (() => void) | number {
+  const lock = `${path}.lock`;
+  if (held.has(lock)) return process.pid;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(lock, 'wx', 0o644);
+      try {
+        fs.writeSync(fd, String(process.pid));
+      } finally {
+        fs.closeSync(fd);
+      }
+      held.add(lock);
+      return () => {
+        held.delete(lock);
+        try {
+          if (fs.readFileSync(lock, 'utf8') === String(process.pid))
+            fs.rmSync(lock, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let pid = NaN;
+    try {
+      pid = Number(fs.readFileSync(lock, 'utf8'));
+    } catch {
+      continue; // removed meanwhile: try again
+    }
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) return pid;
+    fs.rmSync(lock, { force: true }); // its process is gone (or it is unreadable): stale
+  }
+  return -1;
 }

@@ -25,7 +25,7 @@ import { IoError, ShipError } from '../format/errors';
 import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
-import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { type Checkpoint, lockCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { type NatsClient, type NatsConnection, loadNats } from './client';
 import {
   DEFAULT_MATCH,
@@ -253,6 +253,7 @@ export class JetStreamShipper extends EventEmitter {
   #cpTimer: NodeJS.Timeout | null = null;
   #cpDirty = false;
   #cpLast = 0;
+  #unlock: (() => void) | null = null;
   #cpDurable = 0;
   #connected: Promise<void>;
   #onConnected: () => void = () => undefined;
@@ -485,6 +486,14 @@ export class JetStreamShipper extends EventEmitter {
     } catch (err) {
       throw new IoError(`cannot ship ${this.#path}: ${(err as Error).message}`, err);
     }
+    const lock = lockCheckpoint(this.#checkpointPath);
+    if (typeof lock === 'number')
+      throw new ShipError(
+        'busy',
+        `another shipper${lock === process.pid ? ' in this process' : lock > 0 ? ` (pid ${lock})` : ''} holds the checkpoint ${this.#checkpointPath}`,
+        this.#path,
+      );
+    this.#unlock = lock;
     const cp = readCheckpoint(this.#checkpointPath);
     let file: StreamFile;
     if (dir) {
@@ -1181,5 +1190,7 @@ export class JetStreamShipper extends EventEmitter {
     this.#js = null;
     this.#epoch++;
     if (nc !== null) await nc.close().catch(() => undefined);
+    this.#unlock?.();
+    this.#unlock = null;
   }
 }

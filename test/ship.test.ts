@@ -5,6 +5,7 @@
 // order, byte for byte, every frame verified. Both engine modes: writers use
 // a CaptureSink where the addon is there, else a FileSink. Seeds are printed
 // (SHIP_SEED=n reruns one).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,6 +233,34 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
     await e.close();
     await edone;
     expect(e.stats().batches).toBe(0); // everything was acknowledged before
+  });
+  test('the checkpoint on a full filesystem (a 256 KiB tmpfs, private mount namespace): nothing is published until a plan can be written; then every frame once', async () => {
+    const d = fresh('full');
+    await addStream(srv.url, 'FULL', ['full.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 20_000);
+    const mnt = join(d, 'mnt');
+    fs.mkdirSync(mnt);
+    const child = join(__dirname, 'ship-full-disk-child.js');
+    const r = spawnSync(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o size=256k tmpfs "${mnt}" && exec "${process.execPath}" "${child}" "${srv.url}" full.a "${path}" "${mnt}"`,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      errors: expect.any(Number),
+      framesWhileFull: 0,
+      frames: 20_000,
+      code: 'ENOSPC',
+    });
+    const msgs = await readBack(srv.url, 'FULL');
+    expect(expectExactlyOnce(msgs, msgs[0]!.stream, [path])).toBe(20_000);
   });
 });
 

@@ -183,9 +183,12 @@ export function lockCheckpoint(path: string): (() => void) | number {
       const fd = fs.openSync(lock, 'wx', 0o644);
       try {
         fs.writeSync(fd, String(process.pid));
-      } finally {
+      } catch (err) {
         fs.closeSync(fd);
+        fs.rmSync(lock, { force: true }); // never leave an empty lock (a full disk)
+        throw err;
       }
+      fs.closeSync(fd);
       held.add(lock);
       return () => {
         held.delete(lock);

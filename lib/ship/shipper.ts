@@ -486,7 +486,15 @@ export class JetStreamShipper extends EventEmitter {
     } catch (err) {
       throw new IoError(`cannot ship ${this.#path}: ${(err as Error).message}`, err);
     }
-    const lock = lockCheckpoint(this.#checkpointPath);
+    let lock: (() => void) | number;
+    try {
+      lock = lockCheckpoint(this.#checkpointPath);
+    } catch (err) {
+      throw new IoError(
+        `cannot lock the checkpoint ${this.#checkpointPath}: ${(err as Error).message}`,
+        err,
+      );
+    }
     if (typeof lock === 'number')
       throw new ShipError(
         'busy',

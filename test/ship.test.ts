@@ -262,6 +262,68 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
     const msgs = await readBack(srv.url, 'FULL');
     expect(expectExactlyOnce(msgs, msgs[0]!.stream, [path])).toBe(20_000);
   });
+  test('a file that is not a stream: ShipError unknown-checksum without a header; with a checksum given, a frame no message can hold at offset 0 (never a wait for 1.7 GB); nothing published', async () => {
+    const d = fresh('notours');
+    await addStream(srv.url, 'NOTOURS', ['notours.>']);
+    const path = join(d, 'words.txt');
+    fs.writeFileSync(path, 'lorem ipsum dolor sit amet, '.repeat(5000));
+    const a = new JetStreamShipper({ servers: srv.url, subject: 'notours.a', path });
+    await expect(a.run()).rejects.toMatchObject({
+      code: 'ERR_FLATSTREAM_SHIP',
+      reason: 'unknown-checksum',
+    });
+    const b = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'notours.a',
+      path,
+      checksum: 'xxhash64',
+    });
+    // 'lore' read as a length: 1.7 GB, within the 2 GiB bound but no message can hold it.
+    await expect(b.run()).rejects.toMatchObject({
+      code: 'ERR_FLATSTREAM_SHIP',
+      reason: 'frame-too-large',
+      offset: 0,
+      cause: expect.objectContaining({ code: 'ERR_FLATSTREAM_INVALID_FRAME', length: 0x65726f6c }),
+    });
+    const c = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'notours.a',
+      path,
+      checksum: 'xxhash64',
+      maxFrameLen: 100_000,
+    });
+    await expect(c.run()).rejects.toMatchObject({
+      code: 'ERR_FLATSTREAM_INVALID_FRAME',
+      offset: 0,
+      limit: 100_000,
+    });
+    expect(await readBack(srv.url, 'NOTOURS')).toEqual([]);
+    expect(fs.existsSync(`${path}.ship-checkpoint`)).toBe(false);
+  });
+
+  test('close() from inside a listener (re-entrant): run() resolves, the checkpoint is written', async () => {
+    const d = fresh('reentrant');
+    await addStream(srv.url, 'REENTRANT', ['reentrant.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 50_000);
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'reentrant.a',
+      path,
+      batchBytes: 4096,
+    });
+    let closes = 0;
+    s.on('checkpoint', () => {
+      closes++;
+      void s.close();
+    });
+    await s.run();
+    expect(closes).toBeGreaterThanOrEqual(1);
+    const cp = checkpointAt(`${path}.ship-checkpoint`)!;
+    expect(cp.offset).toBe(s.stats().acked!.offset);
+    const msgs = await readBack(srv.url, 'REENTRANT');
+    expect(expectExactlyOnce(msgs, s.streamId!, [path], [cp.offset])).toBe(s.stats().frames);
+  });
 });
 
 maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {

@@ -21,7 +21,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, rangeError, typeError } from '../format/args';
 import { type BuiltinChecksum, checksums } from '../format/checksum';
-import { IoError, ShipError } from '../format/errors';
+import { InvalidFrameError, IoError, ShipError } from '../format/errors';
 import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
@@ -645,7 +645,11 @@ export class JetStreamShipper extends EventEmitter {
         this.#armLinger(); // a batch held while paused goes out even if no frame comes
         const ac = new AbortController();
         this.#readAbort = ac;
-        const reader = new StreamReader(file.path, deframer, {
+        // A frame longer than a message can hold is refused from its length
+        // field alone: follow mode would otherwise wait for bytes up to the
+        // deframer's bound (2 GiB), for a frame that could never be shipped.
+        const limit = Math.min(deframer.maxFrameLen, this.#maxPayload - HEADROOM - this.#hdr);
+        const reader = new StreamReader(file.path, deframer.withMaxFrameLen(limit), {
           follow: true,
           start: this.#position,
           signal: ac.signal,
@@ -659,7 +663,19 @@ export class JetStreamShipper extends EventEmitter {
             // Damage (or a file changed under us): everything before it is
             // sent; what comes after is never read.
             this.#seal(false);
-            this.#halt(err as Error);
+            this.#halt(
+              err instanceof InvalidFrameError &&
+                err.limit === limit &&
+                err.length <= deframer.maxFrameLen
+                ? new ShipError(
+                    'frame-too-large',
+                    `a frame of ${err.length} bytes (as its length field says) does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+                    file.path,
+                    { offset: err.offset!, frameIndex: -1 },
+                    err,
+                  )
+                : (err as Error),
+            );
           }
         } finally {
           this.#readAbort = null;

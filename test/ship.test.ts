@@ -28,11 +28,13 @@ import {
   checkpointAt,
   expectExactlyOnce,
   fillPayload,
+  firstFrame,
   readBack,
   run,
   sleep,
   until,
 } from './ship-helpers';
+import { encodeCheckpoint } from '../lib/ship/checkpoint';
 
 const maybe = haveNatsServer() || process.env.CI ? describe : describe.skip;
 const SINK = native ? 'capture' : 'file';
@@ -323,6 +325,51 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
     expect(cp.offset).toBe(s.stats().acked!.offset);
     const msgs = await readBack(srv.url, 'REENTRANT');
     expect(expectExactlyOnce(msgs, s.streamId!, [path], [cp.offset])).toBe(s.stats().frames);
+  });
+  test('a checkpoint that does not fit the file: another stream id, or a plan whose batch end falls inside a frame: ShipError checkpoint, nothing published', async () => {
+    const d = fresh('cpbad');
+    await addStream(srv.url, 'CPBAD', ['cpbad.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 1000);
+    const cpPath = `${path}.ship-checkpoint`;
+    const start = firstFrame(path);
+    const probe = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'cpbad.a',
+      path,
+      createStream: 'X',
+    });
+    fs.writeFileSync(
+      cpPath,
+      encodeCheckpoint({
+        stream: 'h-0000000000000000',
+        file: 0,
+        name: 'a.fst',
+        offset: start,
+        plan: [],
+      }),
+    );
+    await expect(probe.run()).rejects.toMatchObject({
+      reason: 'checkpoint',
+      message: expect.stringContaining('is for stream h-0000000000000000'),
+    });
+    const id = probe.streamId!;
+    fs.writeFileSync(
+      cpPath,
+      encodeCheckpoint({
+        stream: id,
+        file: 0,
+        name: 'a.fst',
+        offset: start,
+        plan: [[0, start, start + 61]],
+      }),
+    );
+    const s = new JetStreamShipper({ servers: srv.url, subject: 'cpbad.a', path });
+    await expect(s.run()).rejects.toMatchObject({
+      reason: 'checkpoint',
+      message: expect.stringContaining(`ends a batch at ${start + 61}`),
+    });
+    expect(await readBack(srv.url, 'CPBAD')).toEqual([]);
   });
 });
 

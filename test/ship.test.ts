@@ -430,6 +430,53 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     ).toBe(12_000);
   });
 
+  test('resuming a directory from its checkpoint: the next files only, every frame once across both runs', async () => {
+    const d = fresh('dir-resume');
+    writeFile(join(d, 'r.1.fst'), 2000, 1);
+    writeFile(join(d, 'r.2.fst'), 2000, 2);
+    const first = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dir.r',
+      path: d,
+      pollIntervalMs: 20,
+    });
+    let done = first.run();
+    const size2 = fs.statSync(join(d, 'r.2.fst')).size;
+    await until(
+      () => first.stats().acked?.file === 1 && first.stats().acked?.offset === size2,
+      'the first run at the end of r.2.fst',
+    );
+    await first.close();
+    await done;
+    writeFile(join(d, 'r.3.fst'), 3000, 3);
+    const second = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dir.r',
+      path: d,
+      pollIntervalMs: 20,
+    });
+    const resumes: { checkpoint: string; from: { file: number } }[] = [];
+    second.on('resume', (r: { checkpoint: string; from: { file: number } }) => resumes.push(r));
+    done = second.run();
+    const size3 = fs.statSync(join(d, 'r.3.fst')).size;
+    await until(
+      () => second.stats().acked?.file === 2 && second.stats().acked?.offset === size3,
+      'r.3.fst shipped',
+    );
+    await second.close();
+    await done;
+    expect(resumes).toEqual([
+      expect.objectContaining({
+        checkpoint: 'ok',
+        from: { file: 1, name: 'r.2.fst', offset: size2 },
+      }),
+    ]);
+    expect(second.stats()).toMatchObject({ frames: 3000, duplicates: 0 });
+    const msgs = await readBack(srv.url, 'DIR');
+    const files = ['r.1.fst', 'r.2.fst', 'r.3.fst'].map((nm) => join(d, nm));
+    expect(expectExactlyOnce(msgs, first.streamId!, files)).toBe(7000);
+  });
+
   test('a finished file that ends in a torn frame: ShipError torn-file at its offset, after every whole frame before it', async () => {
     const d = fresh('dir-torn');
     writeFile(join(d, 'a.1.fst'), 1000, 1);

@@ -502,7 +502,15 @@ export class JetStreamShipper extends EventEmitter {
         this.#path,
       );
     this.#unlock = lock;
-    const cp = readCheckpoint(this.#checkpointPath);
+    let cp: ReturnType<typeof readCheckpoint>;
+    try {
+      cp = readCheckpoint(this.#checkpointPath);
+    } catch (err) {
+      throw new IoError(
+        `cannot read the checkpoint ${this.#checkpointPath}: ${(err as Error).message}`,
+        err,
+      );
+    }
     let file: StreamFile;
     if (dir) {
       const wanted = cp.state === 'ok' ? cp.checkpoint.file : 0;
@@ -530,7 +538,12 @@ export class JetStreamShipper extends EventEmitter {
     let offset = format.start;
     if (cp.state === 'ok') {
       const c = cp.checkpoint;
-      if (c.stream !== this.#streamId || c.name !== file.name || c.offset < format.start)
+      if (
+        c.stream !== this.#streamId ||
+        c.file !== file.index ||
+        c.name !== file.name ||
+        c.offset < format.start
+      )
         throw new ShipError(
           'checkpoint',
           `the checkpoint ${this.#checkpointPath} is for stream ${c.stream} file ${c.file} (${c.name}) at ${c.offset}, not for stream ${this.#streamId} file ${file.index} (${file.name}) from ${format.start}: remove it to ship from the start`,

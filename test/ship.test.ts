@@ -498,6 +498,53 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     expect(s.stats().acked).toEqual({ file: 0, name: 'a.1.fst', offset: whole });
   });
 
+  test('flatstream ship: SIGINT mid-ship stops it cleanly (exit 0), the checkpoint at what was acknowledged; a second run ships the rest once', async () => {
+    const d = fresh('cli-sigint');
+    const path = join(d, 'a.fst');
+    writeFile(path, 100_000);
+    const size = fs.statSync(path).size;
+    const args = [
+      CLI,
+      'ship',
+      path,
+      '--server',
+      srv.url,
+      '--subject',
+      'dir.sigint',
+      '--batch-bytes',
+      '4096',
+      '--in-flight',
+      '2',
+    ];
+    const c = run(args);
+    await until(
+      () => (checkpointAt(`${path}.ship-checkpoint`)?.offset ?? 0) > 0,
+      'a first checkpoint',
+    );
+    c.proc.kill('SIGINT');
+    expect(await c.exit).toEqual({ code: 0, signal: null });
+    const m =
+      /(\d+) frames \((\d+) bytes\) in (\d+) messages acknowledged; checkpoint .*: file 0 \(a\.fst\) offset (\d+)\n$/.exec(
+        c.err(),
+      );
+    expect(m).not.toBeNull();
+    const at = Number(m![4]);
+    expect(checkpointAt(`${path}.ship-checkpoint`)).toMatchObject({
+      file: 0,
+      offset: at,
+      plan: [],
+    });
+    expect(at).toBeLessThan(size);
+    const rest = run(args);
+    await until(() => checkpointAt(`${path}.ship-checkpoint`)?.offset === size, 'the rest shipped');
+    rest.proc.kill('SIGTERM');
+    expect(await rest.exit).toEqual({ code: 0, signal: null });
+    const msgs = await readBack(srv.url, 'DIR');
+    expect(expectExactlyOnce(msgs, checkpointAt(`${path}.ship-checkpoint`)!.stream, [path])).toBe(
+      200_000,
+    );
+  });
+
   test('flatstream ship on a subject without a stream: exit 1 with the reason', async () => {
     const d = fresh('cli-nostream');
     writeFile(join(d, 'a.fst'), 10);

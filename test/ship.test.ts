@@ -541,7 +541,7 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     expect(await rest.exit).toEqual({ code: 0, signal: null });
     const msgs = await readBack(srv.url, 'DIR');
     expect(expectExactlyOnce(msgs, checkpointAt(`${path}.ship-checkpoint`)!.stream, [path])).toBe(
-      200_000,
+      100_000,
     );
   });
 

@@ -371,6 +371,30 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
     });
     expect(await readBack(srv.url, 'CPBAD')).toEqual([]);
   });
+  test('the signal stops a running shipper as close() does: run() resolves, the checkpoint is at what was acknowledged', async () => {
+    const d = fresh('signal');
+    await addStream(srv.url, 'SIGNAL', ['signal.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 100_000);
+    const ac = new AbortController();
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'signal.a',
+      path,
+      batchBytes: 4096,
+      inFlight: 2,
+      signal: ac.signal,
+    });
+    const done = s.run();
+    await until(() => s.stats().frames > 0, 'some frames shipped');
+    ac.abort();
+    await done;
+    const at = s.stats().acked!.offset;
+    expect(at).toBeLessThan(fs.statSync(path).size);
+    expect(checkpointAt(`${path}.ship-checkpoint`)).toMatchObject({ offset: at });
+    const msgs = await readBack(srv.url, 'SIGNAL');
+    expect(expectExactlyOnce(msgs, s.streamId!, [path], [at])).toBe(s.stats().frames);
+  });
 });
 
 maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {

@@ -1158,7 +1158,11 @@ export class JetStreamShipper extends EventEmitter {
           return;
         }
       }
+      // The plan: the sealed batches, the re-cut batch being filled (its end
+      // is known), and the old plan's batches not re-cut yet.
       const plan: [number, number, number][] = batches.map((b) => [b.file, b.offset, b.end]);
+      const cur = this.#cur;
+      if (cur !== null && cur.forcedEnd >= 0) plan.push([cur.file, cur.offset, cur.forcedEnd]);
       for (const f of this.#forced) plan.push([f[0], f[1], f[2]]);
       const cp: Checkpoint = {
         stream: this.#streamId,

@@ -569,6 +569,26 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     );
   });
 
+  test('flatstream ship on a terminal: progress lines on stderr every second', async () => {
+    const d = fresh('cli-tty');
+    const path = join(d, 'a.fst');
+    writeFile(path, 1000);
+    const cmd = `"${process.execPath}" "${CLI}" ship "${path}" --server ${srv.url} --subject dir.tty`;
+    // script(1) gives the command a terminal; its output (the terminal's) goes to stdout.
+    const c = run([
+      '-e',
+      `const s = require('child_process').spawn('script', ['-qfec', ${JSON.stringify(cmd)}, '/dev/null'], { stdio: 'inherit' });
+       process.on('SIGTERM', () => s.kill('SIGTERM'));
+       s.on('exit', (code) => process.exit(code ?? 0));`,
+    ]);
+    await until(
+      () => /\rshipped 1000 frames, 0\.1 MB, 1 messages; lag 0\.0 MB/.test(c.out()),
+      'a progress line',
+    );
+    c.proc.kill('SIGTERM'); // to script(1), which ends the terminal and the command with it
+    expect((await c.exit).signal).toBeNull();
+  });
+
   test('flatstream ship on a subject without a stream: exit 1 with the reason', async () => {
     const d = fresh('cli-nostream');
     writeFile(join(d, 'a.fst'), 10);

@@ -150,6 +150,10 @@ maybe(`JetStreamShipper under faults (${MODE}, seed ${SEED})`, () => {
     const during = s.stats().frames;
     await sleep(1000 + rnd(1000));
     expect(s.stats()).toMatchObject({ connected: false, frames: during });
+    // Bounded memory while the server is away, however far the file runs ahead.
+    expect(s.stats().heldBatches).toBeLessThanOrEqual(16 + 1);
+    expect(s.stats().heldBytes).toBeLessThanOrEqual(17 * 8192);
+    expect(fs.statSync(path).size - s.stats().acked!.offset).toBeGreaterThan(17 * 8192);
     await srv.restart();
     expect(await writer.exit).toEqual({ code: 0, signal: null });
     const size = fs.statSync(path).size;

@@ -118,6 +118,10 @@ export interface ShipperStats {
   readonly lagBytes: number;
   /** Whether a connection is up. */
   readonly connected: boolean;
+  /** Batches held in memory (sealed and unacknowledged, and the one being filled): at most `inFlight` + 1. */
+  readonly heldBatches: number;
+  /** Their bytes: at most (`inFlight` + 1) × `batchBytes`, plus a frame larger than a batch. */
+  readonly heldBytes: number;
 }
 
 interface Batch {
@@ -424,6 +428,8 @@ export class JetStreamShipper extends EventEmitter {
           ? Math.max(0, this.#size - acked.offset)
           : this.#size,
       connected: this.#nc !== null && !this.#connecting,
+      heldBatches: this.#pending.length + (this.#cur !== null ? 1 : 0),
+      heldBytes: this.#pending.reduce((n, b) => n + b.buf.length, this.#cur?.buf.length ?? 0),
     };
   }
 

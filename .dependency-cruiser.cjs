@@ -147,6 +147,8 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
+    // exportsFields/conditionNames: packages that declare only "exports"
+    // (@nats-io/jetstream) resolve as Node resolves them for lib/'s CommonJS.
     enhancedResolveOptions: {
       extensions: ['.ts', '.js', '.json', '.node'],
       exportsFields: ['exports'],

@@ -68,6 +68,8 @@ export {
   BatchHeaderError,
   BatchContinuityError,
   type BatchBreak,
+  ShipError,
+  type ShipFailure,
   HeaderError,
   FormatMismatchError,
   FollowedFileChangedError,
@@ -160,10 +162,18 @@ export {
 } from './ship/source';
 export { JetStreamSink, type JetStreamSinkOptions, type JetStreamSinkStats } from './ship/sink';
 export {
-  type BatchPosition,
+  JetStreamShipper,
+  type JetStreamShipperOptions,
+  type ShipperStats,
+  type ShipPosition,
+} from './ship/shipper';
+export { type StreamFile, naturalCompare } from './ship/files';
+export {
   HDR_STREAM,
   HDR_FILE,
   HDR_OFFSET,
   HDR_FRAMES,
+  type BatchPosition,
   batchMsgId,
+  readBatchPosition,
 } from './ship/wire';

@@ -2,8 +2,9 @@
 // Prints lib/'s import graph (who imports whom, and each file's level: 0 for
 // a file that imports nothing of lib/, else 1 + the highest level it imports)
 // and native/'s include graph, for docs/design.md, "Module map".
-// Usage: node scripts/import-graph.mjs [--table]
-// (--table: only lib/'s level table, the rows of docs/design.md, "Module map").
+// Usage: node scripts/import-graph.mjs [--table | --check]
+// (--table: only lib/'s level table, the rows of docs/design.md, "Module map";
+// --check: exit 1 when that table in docs/design.md differs from lib/).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -78,6 +79,7 @@ function print(title, files, { deps, typeDeps, level }) {
 
 // lib/'s levels as the rows of docs/design.md's table: `| L1 | a/{b,c}, d/e |`.
 function table(files, { level }) {
+  const rows = [];
   const byLevel = new Map();
   for (const f of [...files].sort()) {
     const l = level.get(f);
@@ -91,8 +93,9 @@ function table(files, { level }) {
   }
   for (const l of [...byLevel.keys()].sort((a, b) => a - b)) {
     const parts = [...byLevel.get(l)].map(([d, n]) => d + (n.length === 1 ? n[0] : `{${n}}`));
-    console.log(`| L${l} | ${parts.join(', ')} |`);
+    rows.push(`| L${l} | ${parts.join(', ')} |`);
   }
+  return rows;
 }
 
 const ts = walk(join(root, 'lib'), ['.ts']);
@@ -102,8 +105,25 @@ const tsGraph = graph(
   (f, spec) => resolve(dirname(f), spec.replace(/\.js$/, '') + '.ts'),
 );
 if (process.argv.includes('--table')) {
-  table(ts, tsGraph);
+  console.log(table(ts, tsGraph).join('\n'));
   process.exit(0);
+}
+if (process.argv.includes('--check')) {
+  const want = table(ts, tsGraph);
+  const have = readFileSync(join(root, 'docs/design.md'), 'utf8')
+    .split('\n')
+    .filter((l) => /^\| L\d+ \|/.test(l));
+  if (want.join('\n') === have.join('\n')) {
+    console.log(
+      `import-graph: the level table of docs/design.md matches lib/ (${want.length} levels)`,
+    );
+    process.exit(0);
+  }
+  console.log(
+    'import-graph: docs/design.md "Module map" levels differ from lib/; its rows should be:',
+  );
+  console.log(want.join('\n'));
+  process.exit(1);
 }
 print('lib/ (TypeScript imports)', ts, tsGraph);
 const cc = walk(join(root, 'native'), ['.h', '.cc']);

@@ -67,6 +67,10 @@ step(
 step('docs/design.md citations name sections that exist', 'node', [
   'scripts/check-design-refs.mjs',
 ]);
+step('docs/design.md import levels match lib/ (scripts/import-graph.mjs --check)', 'node', [
+  'scripts/import-graph.mjs',
+  '--check',
+]);
 step('ctest', 'node', ['scripts/ctest.mjs'], { count: ctestCount });
 step(
   'ctest under ASan+UBSan' + (hasClang ? ' and bounded fuzzing' : ''),

@@ -98,7 +98,7 @@ maybe(`JetStreamSink (${MODE})`, () => {
       expect(m.header.get('Flatstream-Stream')).toBe('agent-1');
       expect(m.header.get('Flatstream-File')).toBe('0');
       expect(m.header.get('Flatstream-Offset')).toBe(String(offset));
-      expect(m.header.get('Nats-Msg-Id')).toBe(`agent-1:0:${offset}`);
+      expect(m.header.get('Nats-Msg-Id')).toBe(`agent-1:0:${offset}:${m.data.length}`);
       framesSeen += Number(m.header.get('Flatstream-Frames'));
       offset += m.data.length;
     }
@@ -354,7 +354,7 @@ maybe(`JetStreamSink with the server away (${MODE})`, () => {
 });
 
 describe('the NATS client is optional', () => {
-  test('absent: NatsClientMissingError (NATS_CLIENT_MISSING) naming both packages', async () => {
+  test('absent: NatsClientMissingError (ERR_FLATSTREAM_NATS_CLIENT_MISSING) naming both packages', async () => {
     const missing = (): never => {
       throw Object.assign(new Error("Cannot find module '@nats-io/jetstream'"), {
         code: 'MODULE_NOT_FOUND',
@@ -374,10 +374,10 @@ describe('the NATS client is optional', () => {
     const e = await reader.processAllAsync(() => undefined).catch((err: Error) => err);
     expect(e).toBeInstanceOf(lib.NatsClientMissingError);
     expect(e).toMatchObject({
-      code: 'NATS_CLIENT_MISSING',
+      code: 'ERR_FLATSTREAM_NATS_CLIENT_MISSING',
       packages: ['@nats-io/transport-node', '@nats-io/jetstream'],
       message:
-        'shipping to NATS JetStream needs the NATS client: npm install @nats-io/transport-node @nats-io/jetstream',
+        'the NATS client is not installed: npm install @nats-io/transport-node @nats-io/jetstream (optional peer dependencies of flatstream, needed only for JetStream)',
     });
     // The sink fails at its first publish, not after retryForMs.
     const framer = new lib.ChecksumFramer(lib.XxHash64);

@@ -5,16 +5,18 @@
  *
  *     flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]
  *     flatstream info|verify|cat|head|tail|recover|slice|convert FILE [options]
+ *     flatstream ship FILE|DIR --server nats://… --subject … [options]
  *
  * Exit codes: 0 ok, 1 damage found, 2 usage.
  *
  * Owns: subcommand dispatch, help, exit codes. Imports: lib/cli/gen,
- * lib/cli/inspect, lib/cli/rewrite.
+ * lib/cli/inspect, lib/cli/rewrite, lib/cli/ship.
  */
 import { writeSync } from 'node:fs';
 import { gen } from './gen';
 import { type Io, UsageError, cat, head, info, recover, tail, verify } from './inspect';
 import { convert, slice } from './rewrite';
+import { SHIP_HELP, ship } from './ship';
 
 const GEN_USAGE =
   'usage: flatstream gen <schema.fbs|schema.bfbs> -o <dir> [--root-type <ns.Table>]';
@@ -69,6 +71,7 @@ cuts a torn tail left by a writer that died. Damage inside the file, or
 a file that does not look like a torn stream, is reported and never cut.
 Exit 0 if clean (or repaired), 1 if a torn tail remains or damage was found,
 2 on usage.`,
+  ship: SHIP_HELP,
 };
 
 const USAGE = `usage: flatstream <command> [options]  (flatstream <command> --help)
@@ -82,6 +85,7 @@ commands:
   recover FILE   report a torn tail; --truncate repairs it
   slice FILE     frames from an offset or an index range, to a new file
   convert FILE   re-framed with another checksum, to a new file
+  ship FILE|DIR  publish the frames to NATS JetStream, exactly once (--server, --subject)
   gen SCHEMA     schema-compiled codecs as a TypeScript module
 exit codes: 0 ok, 1 damage found, 2 usage`;
 
@@ -94,6 +98,7 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => number | Pro
   recover,
   slice,
   convert,
+  ship,
 };
 
 /**

@@ -25,9 +25,10 @@ export type FlatStreamErrorCode =
   | 'ERR_FLATSTREAM_FILE_CHANGED'
   | 'ERR_FLATSTREAM_BAD_HEADER'
   | 'ERR_FLATSTREAM_FORMAT_MISMATCH'
-  | 'NATS_CLIENT_MISSING'
   | 'ERR_FLATSTREAM_BATCH_HEADER'
-  | 'ERR_FLATSTREAM_BATCH_CONTINUITY';
+  | 'ERR_FLATSTREAM_BATCH_CONTINUITY'
+  | 'ERR_FLATSTREAM_NATS_CLIENT_MISSING'
+  | 'ERR_FLATSTREAM_SHIP';
 
 /** Where a read-side error happened. */
 export interface FrameLocation {
@@ -291,19 +292,19 @@ export class FormatMismatchError extends FlatStreamError {
 }
 
 /**
- * The NATS client packages (`@nats-io/transport-node`, `@nats-io/jetstream`),
- * optional peer dependencies loaded on first use by the JetStream classes,
- * are not installed.
+ * The NATS client packages a JetStream feature loads on first use are not
+ * installed: they are optional peer dependencies of flatstream
+ * (docs/design.md, "Shipping to JetStream"). `packages` names what to install.
  */
 export class NatsClientMissingError extends FlatStreamError {
   constructor(
-    /** The packages to install. */
+    /** The packages to install (`npm install ...`). */
     readonly packages: readonly string[],
     cause?: unknown,
   ) {
     super(
-      `shipping to NATS JetStream needs the NATS client: npm install ${packages.join(' ')}`,
-      'NATS_CLIENT_MISSING',
+      `the NATS client is not installed: npm install ${packages.join(' ')} (optional peer dependencies of flatstream, needed only for JetStream)`,
+      'ERR_FLATSTREAM_NATS_CLIENT_MISSING',
       undefined,
       { cause },
     );
@@ -363,5 +364,45 @@ export class BatchContinuityError extends FlatStreamError {
       `JetStream message ${seq}: ${reason}: expected ${at(expected)}, received ${at(received)} (${received.bytes} bytes)`,
       'ERR_FLATSTREAM_BATCH_CONTINUITY',
     );
+  }
+}
+
+/** Why a {@link ShipError} stopped a shipper. */
+export type ShipFailure =
+  /** No JetStream stream takes the subject (and none was to be created). */
+  | 'stream-not-found'
+  /** The server refused the credentials, or the subject is not permitted. */
+  | 'auth'
+  /** The server has no JetStream. */
+  | 'jetstream-disabled'
+  /** A frame is larger than the server's `max_payload`. */
+  | 'frame-too-large'
+  /** The checkpoint belongs to another stream, or names a file that is not there. */
+  | 'checkpoint'
+  /** A finished file of a rotation set ends in a torn frame (it can never be completed). */
+  | 'torn-file'
+  /** The server refused a message for a reason a retry cannot fix. */
+  | 'rejected'
+  /** A stream without a header whose checksum cannot be told (give the `checksum` option). */
+  | 'unknown-checksum'
+  /** Another shipper (this process or another live one) holds the checkpoint. */
+  | 'busy';
+
+/**
+ * A `JetStreamShipper` stopped for a reason retrying cannot fix
+ * (docs/design.md, "Shipping to JetStream"). `offset`, when set, is the
+ * byte offset in the file being shipped (`file`) where it stopped; every
+ * frame before it that was read was published and acknowledged.
+ */
+export class ShipError extends FlatStreamError {
+  constructor(
+    readonly reason: ShipFailure,
+    message: string,
+    /** The file being shipped (its path), if any. */
+    readonly file?: string,
+    where?: FrameLocation,
+    cause?: unknown,
+  ) {
+    super(message, 'ERR_FLATSTREAM_SHIP', where, { cause });
   }
 }

@@ -1,28 +1,47 @@
-// The NATS client, loaded on first use (docs/design.md, "Shipping to
-// JetStream"): `@nats-io/transport-node` and `@nats-io/jetstream` are
-// optional peer dependencies, so a user who never ships installs neither.
-// The one place that loads them.
-import type { headers } from '@nats-io/nats-core';
-import type { connect } from '@nats-io/transport-node';
-import type { jetstream, jetstreamManager } from '@nats-io/jetstream';
+/**
+ * The NATS client, loaded on first use (docs/design.md, "Shipping to
+ * JetStream"): `@nats-io/transport-node` and `@nats-io/jetstream` are
+ * optional peer dependencies, so a user who never ships does not install
+ * them and never loads them. Everything in lib/ship/ that talks to a server
+ * gets the client from {@link loadNats}, the one place that imports it.
+ *
+ * Owns: loadNats. Imports: lib/format/errors.
+ */
+import type { headers as natsHeaders, NatsConnection } from '@nats-io/nats-core';
+import type { connect as natsConnect } from '@nats-io/transport-node';
+import type {
+  jetstream as natsJetstream,
+  jetstreamManager as natsJetstreamManager,
+} from '@nats-io/jetstream';
 import { NatsClientMissingError } from '../format/errors';
 
-/** The functions of the NATS client packages that flatstream uses. */
+/** The parts of the NATS client flatstream uses. */
 export interface NatsClient {
-  connect: typeof connect;
-  jetstream: typeof jetstream;
-  jetstreamManager: typeof jetstreamManager;
-  headers: typeof headers;
+  connect: typeof natsConnect;
+  jetstream: typeof natsJetstream;
+  jetstreamManager: typeof natsJetstreamManager;
+  headers: typeof natsHeaders;
 }
+
+/** A connection, as `connect` resolves it (nats-core's type: transport-node's typings reach it through a subpath this build does not resolve). */
+export type { NatsConnection };
 
 const PACKAGES = ['@nats-io/transport-node', '@nats-io/jetstream'] as const;
 
 let loaded: Promise<NatsClient> | null = null;
 
+function missing(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code !== 'MODULE_NOT_FOUND' && e?.code !== 'ERR_MODULE_NOT_FOUND') return false;
+  // Only the packages themselves: a broken install of one of them (a
+  // dependency of theirs missing) is reported as it is.
+  return PACKAGES.some((p) => String(e.message).includes(`'${p}'`));
+}
+
 /**
- * Loads the NATS client packages once. Rejects with
- * {@link NatsClientMissingError} (code `NATS_CLIENT_MISSING`) naming them
- * when either is not installed.
+ * Loads the NATS client (once; later calls share the first load). Rejects
+ * with {@link NatsClientMissingError} (`ERR_FLATSTREAM_NATS_CLIENT_MISSING`)
+ * naming the packages to install when they are not there.
  */
 export function loadNats(): Promise<NatsClient> {
   loaded ??= (async () => {
@@ -31,17 +50,14 @@ export function loadNats(): Promise<NatsClient> {
       const js = await import('@nats-io/jetstream');
       return {
         connect: transport.connect,
+        // Re-exported from @nats-io/nats-core, whose typings this build cannot resolve.
+        headers: (transport as unknown as { headers: typeof natsHeaders }).headers,
         jetstream: js.jetstream,
         jetstreamManager: js.jetstreamManager,
-        // transport-node re-exports nats-core's API at run time; its typings
-        // reach it through a subpath export this build's resolution skips.
-        headers: (transport as unknown as { headers: typeof headers }).headers,
       };
     } catch (err) {
-      loaded = null; // installed later: the next call tries again
-      const code = (err as NodeJS.ErrnoException)?.code;
-      if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND')
-        throw new NatsClientMissingError(PACKAGES, err);
+      loaded = null; // installed later in the same process: try again then
+      if (missing(err)) throw new NatsClientMissingError(PACKAGES, err);
       throw err;
     }
   })();

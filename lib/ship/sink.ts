@@ -8,13 +8,12 @@
  * format (errors, args, framing), sinks/sink (the protocol).
  */
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, typeError } from '../format/args';
 import { ClosedError, FlatStreamError, IoError, NatsClientMissingError } from '../format/errors';
 import { Framer } from '../format/framing';
 import type { Sink } from '../sinks/sink';
-import { type NatsClient, loadNats } from './client';
+import { type NatsClient, type NatsConnection, loadNats } from './client';
 import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
 
 /** Options of a {@link JetStreamSink}. */
@@ -308,7 +307,12 @@ export class JetStreamSink implements Sink {
         h.set(HDR_OFFSET, String(job.offset));
         h.set(HDR_FRAMES, String(job.frames));
         await this.#js!.publish(this.subject, job.chunk, {
-          msgID: batchMsgId({ stream: this.streamId, file: 0, offset: job.offset }),
+          msgID: batchMsgId({
+            stream: this.streamId,
+            file: 0,
+            offset: job.offset,
+            bytes: job.chunk.length,
+          }),
           headers: h,
           timeout: 2_000,
         });

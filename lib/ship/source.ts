@@ -8,7 +8,6 @@
  * format (errors, args, header, framing), read/reader.
  */
 import type { JsMsg, Consumer, ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { checkFunction, checkInteger, checkOptions, typeError } from '../format/args';
 import {
   BatchContinuityError,
@@ -21,7 +20,7 @@ import type { BuiltinChecksum } from '../format/checksum';
 import { Deframer } from '../format/framing';
 import { type StreamHeader, detectHeader, guessChecksum } from '../format/header';
 import { StreamReader, type StreamReaderOptions } from '../read/reader';
-import { loadNats } from './client';
+import { type NatsConnection, loadNats } from './client';
 import { type BatchPosition, readBatchPosition } from './wire';
 
 /** Options of a {@link JetStreamSource}. */

@@ -21,11 +21,17 @@ export interface BatchPosition {
 }
 
 /**
- * `Nats-Msg-Id` of a batch: the stream id, the file and the offset. A resend
- * of the same batch carries the same id, so JetStream's duplicate window drops it.
+ * `Nats-Msg-Id` of a batch: `stream:file:offset:bytes`. A resend of the
+ * same batch carries the same id, so JetStream's duplicate window drops it;
+ * with the length in it one id names one range of bytes, so a batch cut
+ * differently after a lost checkpoint is stored (a duplicate a consumer sees
+ * by its position), never dropped as a resend of a shorter batch (a loss;
+ * docs/design.md, "Shipping to JetStream").
  */
-export function batchMsgId(p: Pick<BatchPosition, 'stream' | 'file' | 'offset'>): string {
-  return `${p.stream}:${p.file}:${p.offset}`;
+export function batchMsgId(
+  p: Pick<BatchPosition, 'stream' | 'file' | 'offset'> & { readonly bytes: number },
+): string {
+  return `${p.stream}:${p.file}:${p.offset}:${p.bytes}`;
 }
 
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;

@@ -55,7 +55,13 @@ if (args.has('--fuzz')) {
     const corpus = join(fbuild, `${f}-corpus`);
     mkdirSync(corpus, { recursive: true });
     console.log(`fuzz: ${f} for ${runs} inputs`);
-    run(join(fbuild, f), [`-runs=${runs}`, `-max_total_time=${seconds}`, '-max_len=4096', '-print_final_stats=1', corpus]);
+    run(join(fbuild, f), [
+      `-runs=${runs}`,
+      `-max_total_time=${seconds}`,
+      '-max_len=4096',
+      '-print_final_stats=1',
+      corpus,
+    ]);
   }
   if (!existsSync(fbuild)) throw new Error('fuzz build missing');
 }

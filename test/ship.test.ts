@@ -15,9 +15,11 @@ import {
   ChecksumFramer,
   ChecksumMismatchError,
   JetStreamShipper,
+  RotatingSink,
   ShipError,
   StreamWriter,
   XxHash64,
+  listRotation,
   native,
 } from '../lib/index';
 import { MODE, prng } from './helpers';
@@ -454,7 +456,46 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     ).toBe(12_000);
   });
 
-  test('resuming a directory from its checkpoint: the next files only, every frame once across both runs', async () => {
+  test('a RotatingSink set shipped while it is written and rotated: every file once, in number order, every frame once', async () => {
+    const d = fresh('rotating');
+    const base = join(d, 'ev.fst');
+    const sink = new RotatingSink(base, {
+      header: { rootType: 'test.Telemetry' },
+      ...(native ? { capture: true } : {}),
+    });
+    const w = new StreamWriter(sink, new ChecksumFramer(XxHash64));
+    const shipper = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'rot.a1',
+      path: d,
+      createStream: 'ROT',
+      pollIntervalMs: 20,
+    });
+    const done = shipper.run();
+    const p = Buffer.alloc(48);
+    let i = 0;
+    for (let f = 0; f < 4; f++) {
+      for (const end = i + 3000; i < end; i++) w.writePayload(fillPayload(p, 7, i));
+      if (f < 3) await w.rotate();
+      await sleep(30);
+    }
+    w.close();
+    await w.finished();
+    // Four files (their numbers may have gaps: a file prepared and not used).
+    const files = listRotation(base);
+    expect(files).toHaveLength(4);
+    const last = fs.statSync(files[3]!).size;
+    await until(
+      () => shipper.stats().acked?.file === 3 && shipper.stats().acked?.offset === last,
+      'the last file of the set shipped',
+    );
+    await shipper.close();
+    await done;
+    const msgs = await readBack(srv.url, 'ROT');
+    expect(expectExactlyOnce(msgs, shipper.streamId!, files)).toBe(12_000);
+  });
+
+  test('resuming a directory from its checkpoint, its oldest file removed meanwhile (retention): the next files only, numbered on, every frame once across both runs', async () => {
     const d = fresh('dir-resume');
     writeFile(join(d, 'r.1.fst'), 2000, 1);
     writeFile(join(d, 'r.2.fst'), 2000, 2);
@@ -472,6 +513,10 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     );
     await first.close();
     await done;
+    // Retention removes the shipped r.1.fst (kept aside for the check below):
+    // the files after it keep their numbers.
+    const kept = join(fresh('dir-resume-kept'), 'r.1.fst');
+    fs.renameSync(join(d, 'r.1.fst'), kept);
     writeFile(join(d, 'r.3.fst'), 3000, 3);
     const second = new JetStreamShipper({
       servers: srv.url,
@@ -497,8 +542,9 @@ maybe(`JetStreamShipper on a directory of rotated files (${MODE})`, () => {
     ]);
     expect(second.stats()).toMatchObject({ frames: 3000, duplicates: 0 });
     const msgs = await readBack(srv.url, 'DIR');
-    const files = ['r.1.fst', 'r.2.fst', 'r.3.fst'].map((nm) => join(d, nm));
+    const files = [kept, join(d, 'r.2.fst'), join(d, 'r.3.fst')];
     expect(expectExactlyOnce(msgs, first.streamId!, files)).toBe(7000);
+    expect(msgs.filter((m) => m.file === 2).length).toBeGreaterThan(0);
   });
 
   test('a finished file that ends in a torn frame: ShipError torn-file at its offset, after every whole frame before it', async () => {

@@ -4,7 +4,7 @@
  * (numeric-aware) name order, and where each file's frames begin (after its
  * header, if it has one).
  *
- * Owns: naturalCompare, listStreamFiles, detectFormat, stream ids.
+ * Owns: naturalCompare, listStreamFiles, fileAfter, detectFormat, stream ids.
  * Imports: lib/format.
  */
 import { open, readdir, realpath, stat } from 'node:fs/promises';
@@ -16,11 +16,24 @@ import { ShipError } from '../format/errors';
 import { Deframer } from '../format/framing';
 import { MAX_HEADER_LEN, detectHeader, guessChecksum } from '../format/header';
 
-/** One file of the set: its sequence number is its index in natural name order. */
+/**
+ * One file of the set. `index` is its sequence number (`Flatstream-File`):
+ * 0 for the first file shipped, one more for each next file, counted by the
+ * shipper (and kept in its checkpoint), so files removed before the one
+ * being shipped do not renumber the rest.
+ */
 export interface StreamFile {
   readonly index: number;
   readonly name: string;
   readonly path: string;
+}
+
+/** The file of `files` (in natural order) that comes after the name `name`, or undefined. */
+export function fileAfter<T extends { name: string }>(
+  files: readonly T[],
+  name: string,
+): T | undefined {
+  return files.find((f) => naturalCompare(f.name, name) > 0);
 }
 
 const CHUNK = /(\d+)|(\D+)/g;
@@ -56,14 +69,17 @@ export function naturalCompare(a: string, b: string): number {
 export const DEFAULT_MATCH = /\.fst$/;
 
 /** The stream files of `dir` in natural order (regular files whose name matches). */
-export async function listStreamFiles(dir: string, match: RegExp): Promise<StreamFile[]> {
+export async function listStreamFiles(
+  dir: string,
+  match: RegExp,
+): Promise<{ name: string; path: string }[]> {
   const names: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     if (!e.isFile() || !match.test(e.name) || e.name.includes('.orphaned-')) continue;
     names.push(e.name);
   }
   names.sort(naturalCompare);
-  return names.map((name, index) => ({ index, name, path: join(dir, name) }));
+  return names.map((name) => ({ name, path: join(dir, name) }));
 }
 
 /** How a file is framed. */

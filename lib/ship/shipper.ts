@@ -34,6 +34,7 @@ import {
   dirStreamId,
   fileStreamId,
   isDirectory,
+  fileAfter,
   listStreamFiles,
 } from './files';
 import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
@@ -47,10 +48,12 @@ export interface JetStreamShipperOptions {
   /**
    * A stream file, or a directory of rotated stream files: those whose
    * name matches `match` (default: ending in `.fst`), in natural
-   * (numeric-aware) name order; a file's sequence number (`Flatstream-File`)
-   * is its index in that order. A file is finished once a later one exists
-   * and it has been read to its end. Never remove or rename files of a set
-   * being shipped: indexes would shift (the checkpoint catches it).
+   * (numeric-aware) name order, as a `RotatingSink` names them. A file's
+   * sequence number (`Flatstream-File`) is 0 for the first file shipped
+   * and one more for each next one (kept in the checkpoint with the file's
+   * name), so removing files already shipped (retention) renumbers
+   * nothing. A file is finished once a later one exists and it has been
+   * read to its end. Never rename files of a set being shipped.
    */
   path: string;
   /** The checkpoint file (default: `path` + `.ship-checkpoint`). */
@@ -519,19 +522,25 @@ export class JetStreamShipper extends EventEmitter {
     }
     let file: StreamFile;
     if (dir) {
-      const wanted = cp.state === 'ok' ? cp.checkpoint.file : 0;
+      // Resumed by name, so files removed before it (retention) renumber nothing.
       for (;;) {
         const files = await listStreamFiles(this.#path, this.#match);
-        if (files.length > wanted) {
-          file = files[wanted]!;
+        if (cp.state === 'ok') {
+          const c = cp.checkpoint;
+          const at = files.find((f) => f.name === c.name);
+          if (at === undefined)
+            throw new ShipError(
+              'checkpoint',
+              `the checkpoint ${this.#checkpointPath} names file ${c.file} (${c.name}) of ${this.#path}, which is not there`,
+              this.#path,
+            );
+          file = { index: c.file, ...at };
           break;
         }
-        if (cp.state === 'ok')
-          throw new ShipError(
-            'checkpoint',
-            `the checkpoint ${this.#checkpointPath} names file ${wanted} (${cp.checkpoint.name}) of ${this.#path}, which has ${files.length} stream files`,
-            this.#path,
-          );
+        if (files.length > 0) {
+          file = { index: 0, ...files[0]! };
+          break;
+        }
         await sleep(this.#pollMs, this.#stop.signal);
         if (this.#stopping) return null;
       }
@@ -601,16 +610,16 @@ export class JetStreamShipper extends EventEmitter {
       if (!finished || this.#stopping) return;
       this.#seal(false);
       const files = await listStreamFiles(this.#path, this.#match);
-      const next = files[file.index + 1];
-      if (next === undefined || files[file.index]?.name !== file.name)
+      const next = fileAfter(files, file.name);
+      if (next === undefined || !files.some((f) => f.name === file.name))
         throw new ShipError(
           'checkpoint',
-          `the stream files of ${this.#path} changed under the shipper (file ${file.index} was ${file.name})`,
+          `the stream files of ${this.#path} changed under the shipper (file ${file.index}, ${file.name}, is gone)`,
           file.path,
         );
       const f = await this.#waitFormat(next.path);
       if (f === null) return;
-      file = next;
+      file = { index: file.index + 1, ...next };
       format = f;
       start = f.start;
     }
@@ -632,7 +641,7 @@ export class JetStreamShipper extends EventEmitter {
         }
         if (!dir || this.#readAbort === null) return;
         const files = await listStreamFiles(this.#path, this.#match).catch(() => []);
-        if (files.length <= file.index + 1) return;
+        if (fileAfter(files, file.name) === undefined) return;
         const size = this.#size;
         if (size === this.#position && size === lastSize) {
           finished = true;

@@ -865,8 +865,14 @@ maybe(`JetStreamSource: faults (${MODE})`, () => {
 describe('JetStreamSource and JetStreamSink: arguments', () => {
   const base = { servers: 'nats://127.0.0.1:1', stream: 'S', durable: 'd' };
   test.each([
-    [{ ...base, servers: '' }, 'The "servers" option must be a URL string or an array of them'],
-    [{ ...base, servers: [1] }, 'The "servers" option must be a URL string or an array of them'],
+    [
+      { ...base, servers: '' },
+      'The "servers" option must be a URL string or a non-empty array of them',
+    ],
+    [
+      { ...base, servers: [1] },
+      'The "servers" option must be a URL string or a non-empty array of them',
+    ],
     [{ ...base, stream: '' }, 'The "stream" option must be a non-empty string'],
     [{ ...base, durable: 7 }, 'The "durable" option must be a non-empty string'],
     [{ ...base, follow: 'no' }, 'The "follow" option must be a boolean'],

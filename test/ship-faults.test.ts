@@ -5,14 +5,10 @@
 // the checkpoint torn or lost, inside and past JetStream's duplicate window.
 // Seeds are printed (SHIP_SEED=n reruns one).
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import {
   ChecksumFramer,
   JetStreamShipper,
-  StreamWriter,
   XxHash64,
   native,
   readBatchPosition,
@@ -31,39 +27,16 @@ import {
   run,
   sleep,
   until,
+  addStream,
+  scratch,
+  writeFile,
 } from './ship-helpers';
 
 const maybe = haveNatsServer() || process.env.CI ? describe : describe.skip;
 const SINK = native ? 'capture' : 'file';
 const SEED = Number(process.env.SHIP_SEED ?? (Date.now() % 1_000_000) + 1);
 const rnd = prng(SEED);
-const dir = fs.mkdtempSync(join(tmpdir(), 'flatstream-ship-faults-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-let n = 0;
-const fresh = (name: string): string => {
-  const d = join(dir, `${name}-${n++}`);
-  fs.mkdirSync(d);
-  return d;
-};
-
-async function addStream(url: string, name: string, subjects: string[], extra: object = {}) {
-  const nc = await connect({ servers: url });
-  try {
-    await (await jetstreamManager(nc)).streams.add({ name, subjects, ...extra });
-  } finally {
-    await nc.close();
-  }
-}
-
-function writeFile(path: string, count: number, writer = 9): void {
-  const w = new StreamWriter(path, new ChecksumFramer(XxHash64), {
-    header: { rootType: 'test.Telemetry', meta: { writer: String(writer) } },
-  });
-  const p = Buffer.alloc(48);
-  for (let i = 0; i < count; i++) w.writePayload(fillPayload(p, writer, i));
-  w.close();
-}
+const { fresh } = scratch('flatstream-ship-faults-');
 
 /** Ships `path` to its end with a shipper in this process, then closes it. */
 async function shipAll(

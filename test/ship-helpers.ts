@@ -7,11 +7,12 @@
 // (test/ship-writer.js) holds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { xxh3 } from '@node-rs/xxhash';
-import { StreamReader, detectHeader } from '../lib/index';
+import { ChecksumFramer, StreamReader, StreamWriter, XxHash64, detectHeader } from '../lib/index';
 
 export interface Shipped {
   stream: string;
@@ -234,4 +235,47 @@ export function checkpointAt(
   } catch {
     return null;
   }
+}
+
+/**
+ * A temporary directory for a suite, removed after it; `fresh(name)` makes a
+ * new subdirectory in it for one test.
+ */
+export function scratch(prefix: string): { dir: string; fresh: (name: string) => string } {
+  const dir = fs.mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  return {
+    dir,
+    fresh: (name) => {
+      const d = join(dir, `${name}-${n++}`);
+      fs.mkdirSync(d);
+      return d;
+    },
+  };
+}
+
+/** Adds a JetStream stream on the server at `url`. */
+export async function addStream(
+  url: string,
+  name: string,
+  subjects: string[],
+  extra: object = {},
+): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    await (await jetstreamManager(nc)).streams.add({ name, subjects, ...extra });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A headed XXH3 stream of `count` 48-byte frames, written in this process. */
+export function writeFile(path: string, count: number, writer = 9): void {
+  const w = new StreamWriter(path, new ChecksumFramer(XxHash64), {
+    header: { rootType: 'test.Telemetry', meta: { writer: String(writer) } },
+  });
+  const p = Buffer.alloc(48);
+  for (let i = 0; i < count; i++) w.writePayload(fillPayload(p, writer, i));
+  w.close();
 }

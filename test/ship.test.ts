@@ -7,7 +7,6 @@
 // (SHIP_SEED=n reruns one).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -35,39 +34,15 @@ import {
   run,
   sleep,
   until,
+  addStream,
+  scratch,
+  writeFile,
 } from './ship-helpers';
 import { encodeCheckpoint } from '../lib/ship/checkpoint';
 
 const maybe = haveNatsServer() || process.env.CI ? describe : describe.skip;
 const SINK = native ? 'capture' : 'file';
-const dir = fs.mkdtempSync(join(tmpdir(), 'flatstream-ship-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-let n = 0;
-const fresh = (name: string): string => {
-  const d = join(dir, `${name}-${n++}`);
-  fs.mkdirSync(d);
-  return d;
-};
-
-async function addStream(url: string, name: string, subjects: string[], extra: object = {}) {
-  const nc = await connect({ servers: url });
-  try {
-    await (await jetstreamManager(nc)).streams.add({ name, subjects, ...extra });
-  } finally {
-    await nc.close();
-  }
-}
-
-/** A headed XXH3 stream of `count` 48-byte frames, written in this process. */
-function writeFile(path: string, count: number, writer = 9): void {
-  const w = new StreamWriter(path, new ChecksumFramer(XxHash64), {
-    header: { rootType: 'test.Telemetry', meta: { writer: String(writer) } },
-  });
-  const p = Buffer.alloc(48);
-  for (let i = 0; i < count; i++) w.writePayload(fillPayload(p, writer, i));
-  w.close();
-}
+const { dir, fresh } = scratch('flatstream-ship-');
 
 maybe(`JetStreamShipper against a real server (${MODE})`, () => {
   let srv: NatsServer;

@@ -5,7 +5,7 @@
  * them and never loads them. Everything in lib/ship/ that talks to a server
  * gets the client from {@link loadNats}, the one place that imports it.
  *
- * Owns: loadNats. Imports: lib/format/errors.
+ * Owns: loadNats, checkServers. Imports: lib/format/errors.
  */
 import type { headers as natsHeaders, NatsConnection } from '@nats-io/nats-core';
 import type { connect as natsConnect } from '@nats-io/transport-node';
@@ -13,6 +13,7 @@ import type {
   jetstream as natsJetstream,
   jetstreamManager as natsJetstreamManager,
 } from '@nats-io/jetstream';
+import { typeError } from '../format/args';
 import { NatsClientMissingError } from '../format/errors';
 
 /** The parts of the NATS client flatstream uses. */
@@ -62,4 +63,20 @@ export function loadNats(): Promise<NatsClient> {
     }
   })();
   return loaded;
+}
+
+/**
+ * The `servers` option of every JetStream class: a URL string or a
+ * non-empty array of them, as an array (a TypeError `ERR_INVALID_ARG_TYPE`
+ * otherwise).
+ */
+export function checkServers(servers: unknown): string[] {
+  const list = typeof servers === 'string' ? [servers] : servers;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.some((s) => typeof s !== 'string' || s === '')
+  )
+    throw typeError('The "servers" option must be a URL string or a non-empty array of them');
+  return list as string[];
 }

@@ -26,7 +26,7 @@ import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
 import { type Checkpoint, lockCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { type NatsClient, type NatsConnection, loadNats } from './client';
+import { type NatsClient, type NatsConnection, checkServers, loadNats } from './client';
 import {
   DEFAULT_MATCH,
   type StreamFile,
@@ -291,13 +291,7 @@ export class JetStreamShipper extends EventEmitter {
     checkOptions(options, 'options');
     if (options === undefined) throw typeError('The "options" argument must be an object');
     const o = options;
-    const servers = typeof o.servers === 'string' ? [o.servers] : o.servers;
-    if (
-      !Array.isArray(servers) ||
-      servers.length === 0 ||
-      servers.some((s) => typeof s !== 'string' || s === '')
-    )
-      throw typeError('The "servers" option must be a URL string or a non-empty array of them');
+    const servers = checkServers(o.servers);
     if (typeof o.subject !== 'string' || !/^[^\s*>]+$/.test(o.subject))
       throw typeError('The "subject" option must be a subject without spaces or wildcards');
     if (typeof o.path !== 'string' || o.path === '')

@@ -13,7 +13,7 @@ import { checkInteger, checkOptions, typeError } from '../format/args';
 import { ClosedError, FlatStreamError, IoError, NatsClientMissingError } from '../format/errors';
 import { Framer } from '../format/framing';
 import type { Sink } from '../sinks/sink';
-import { type NatsClient, type NatsConnection, loadNats } from './client';
+import { type NatsClient, checkServers, type NatsConnection, loadNats } from './client';
 import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
 
 /** Options of a {@link JetStreamSink}. */
@@ -136,12 +136,7 @@ export class JetStreamSink implements Sink {
   constructor(options: JetStreamSinkOptions) {
     checkOptions(options, 'options');
     if (options === undefined) throw typeError('The "options" argument must be an object');
-    const servers = options.servers;
-    if (
-      !(typeof servers === 'string' && servers !== '') &&
-      !(Array.isArray(servers) && servers.length > 0 && servers.every((s) => typeof s === 'string'))
-    )
-      throw typeError('The "servers" option must be a URL string or an array of them');
+    const servers = checkServers(options.servers);
     if (typeof options.subject !== 'string' || options.subject === '')
       throw typeError('The "subject" option must be a non-empty string');
     if (!(options.framer instanceof Framer))

@@ -20,7 +20,7 @@ import type { BuiltinChecksum } from '../format/checksum';
 import { Deframer } from '../format/framing';
 import { type StreamHeader, detectHeader, guessChecksum } from '../format/header';
 import { StreamReader, type StreamReaderOptions } from '../read/reader';
-import { type NatsConnection, loadNats } from './client';
+import { checkServers, type NatsConnection, loadNats } from './client';
 import { type BatchPosition, readBatchPosition } from './wire';
 
 /** Options of a {@link JetStreamSource}. */
@@ -162,12 +162,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   constructor(options: JetStreamSourceOptions) {
     checkOptions(options, 'options');
     if (options === undefined) throw typeError('The "options" argument must be an object');
-    const servers = options.servers;
-    if (
-      !(typeof servers === 'string' && servers !== '') &&
-      !(Array.isArray(servers) && servers.length > 0 && servers.every((s) => typeof s === 'string'))
-    )
-      throw typeError('The "servers" option must be a URL string or an array of them');
+    checkServers(options.servers);
     for (const k of ['stream', 'durable'] as const)
       if (typeof options[k] !== 'string' || options[k] === '')
         throw typeError(`The "${k}" option must be a non-empty string`);

@@ -501,7 +501,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   #finalName(p: Part): void {
     if (p.at === p.file) return;
     try {
-      fs.renameSync(p.at, p.file);
+      renameNoReplace(p.at, p.file);
     } catch (err) {
       throw new IoError(`cannot rename ${p.at} to ${p.file}: ${(err as Error).message}`, err);
     }
@@ -642,7 +642,15 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     const format = this.#format!;
     if (this.#capture) {
       if (await existsAsync(at)) throw exists(at);
-      const sink = await CaptureSink.open(at, this.#captureOptions(file));
+      let sink: CaptureSink;
+      try {
+        sink = await CaptureSink.open(at, this.#captureOptions(file));
+      } catch (err) {
+        // The native open makes the stream file before it can fail on the
+        // staging: nothing of ours is left behind (it was not there above).
+        removeQuietly(at);
+        throw err;
+      }
       try {
         sink.bind(format); // the header (a small write) and the thread's start
       } catch (err) {
@@ -710,9 +718,10 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     let last = 0;
     for (const m of scanRotation(this.base)) {
       // Only regular files are members; anything else at such a name is not
-      // ours and is left as it is (a file cannot be created there).
-      if (!fs.lstatSync(m.file).isFile()) continue;
+      // ours and is left as it is, and its number is used up: the numbering
+      // goes on past it, never into it.
       last = Math.max(last, m.seq);
+      if (!fs.lstatSync(m.file).isFile()) continue;
       const file = rotationFile(this.base, m.seq);
       const staging = defaultStagingPath(file);
       if (this.#capture && fs.existsSync(staging)) {
@@ -723,13 +732,19 @@ export class RotatingSink extends EventEmitter implements SlabSource {
         this.#last = file;
         continue;
       }
-      if (fs.existsSync(file)) continue;
+      const there = lstatQuietly(file);
+      if (there !== null) {
+        // A rename cut short between its link and its unlink: one file, two names.
+        if (there.ino === fs.lstatSync(m.file).ino && there.dev === fs.lstatSync(m.file).dev)
+          fs.unlinkSync(m.file);
+        continue;
+      }
       const held = holdsFrames(m.file);
       if (held === 'none') {
         fs.unlinkSync(m.file);
         this.recovery.removed.push(m.file);
       } else if (held === 'frames') {
-        fs.renameSync(m.file, file);
+        renameNoReplace(m.file, file);
         this.recovery.named.push(file);
         this.#last = file;
       }
@@ -753,9 +768,12 @@ export class RotatingSink extends EventEmitter implements SlabSource {
         p.fileSink!.close();
       }
       p.retired = true;
-      r.#finalName(p);
+      // After a failure no file gets its final name: an earlier one may be
+      // incomplete, so its successors keep their pending names for the next
+      // sink's settle (docs/design.md, "Rotation").
+      if (!r.#failure) r.#finalName(p);
     }
-    if (r.#cur && parts.every((p) => p.retired)) r.#finalName(r.#cur);
+    if (r.#cur && !r.#failure && parts.every((p) => p.retired)) r.#finalName(r.#cur);
     if (r.#next) r.#discard(r.#next);
     r.#next = null;
     // A file still being prepared: a plain one is removed; a capture's
@@ -776,6 +794,25 @@ function exists(at: string): IoError {
 
 function existsAsync(p: string): Promise<boolean> {
   return new Promise((ok) => fs.lstat(p, (e) => ok(!e || errnoOf(e) !== 'ENOENT')));
+}
+
+/**
+ * Renames `from` to `to` only if nothing is at `to` (EEXIST otherwise, even
+ * for a symlink or a directory that is not ours): a hard link, then the old
+ * name removed. A crash between the two leaves one file under both names,
+ * which the next settle resolves.
+ */
+function renameNoReplace(from: string, to: string): void {
+  fs.linkSync(from, to);
+  fs.unlinkSync(from);
+}
+
+function lstatQuietly(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
 }
 
 function removeQuietly(p: string): void {

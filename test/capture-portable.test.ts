@@ -463,6 +463,28 @@ describe('opening', () => {
     expect(fs.readFileSync(file('t.txt'))).toEqual(text);
   });
 
+  test('a damaged length early in a large file: the walk reads no further than its window (no allocation of what the length says), refuses, and leaves the file as it is', () => {
+    const framer = new ChecksumFramer(XxHash64);
+    const first = Buffer.from(framer.frame(bytes(10)));
+    const bogus = Buffer.alloc(12);
+    bogus.writeUInt32LE(0x7fff0000, 0); // a frame "longer" than the file
+    const p = file();
+    fs.writeFileSync(p, Buffer.concat([first, bogus]));
+    fs.truncateSync(p, 256 << 20); // sparse: 256 MiB of zeros after it
+    const spy = jest.spyOn(fs, 'readSync');
+    try {
+      const sink = new CaptureSink(p);
+      const e = thrown(() => new StreamWriter(sink, framer)) as unknown as RecoveryRefusedError;
+      expect(e).toBeInstanceOf(RecoveryRefusedError);
+      const read = spy.mock.results.reduce((n, r) => n + (r.value as number), 0);
+      expect(read).toBeLessThanOrEqual(2 << 20); // before: the whole 256 MiB, in one buffer
+      sink.closeSync();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fs.statSync(p).size).toBe(256 << 20);
+  });
+
   test('the walk at bind reads each byte at most about twice, whatever the frame sizes (frames larger than its 1 MiB window included)', () => {
     // Frames just over half a window (the worst re-read), over a whole
     // window, and small ones between: about 12 MiB, a torn tail at the end.

@@ -390,10 +390,12 @@ export class PortableCapture {
         );
       if (status === ScanStatus.Partial) {
         if (pos + got - consumed >= size) break; // the file ends inside this frame
-        // A frame longer than the window: read it whole.
+        // A frame longer than the window: read it whole, if the file holds it
+        // whole; a length that runs past the end is the torn-tail case below
+        // (a damaged length must not make us allocate what it says).
         const need = headerSize + index[IndexSlot.length]!;
-        if (consumed === 0 && need > window.length)
-          window = Buffer.allocUnsafe(Math.min(need, size - pos));
+        if (pos + need > size) break;
+        if (consumed === 0 && need > window.length) window = Buffer.allocUnsafe(need);
       }
     }
     if (pos < size) {

@@ -158,10 +158,18 @@ function addonApi(fd) {
       '--no-audit',
       '--no-fund',
       '--ignore-scripts',
+      '--location=project',
       `node-addon-api@${spec}`,
     ],
     {
       cwd: tmp,
+      // Not the user's global install or workspace (npm passes its own
+      // config to scripts): node-addon-api goes into tmp/node_modules.
+      env: Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([k]) => !/^npm_config_(global|location|workspaces?|include_workspace_root)$/i.test(k),
+        ),
+      ),
       stdio: ['ignore', fd, fd],
       windowsHide: true,
       shell: process.platform === 'win32' && cmd.length === 1,
@@ -182,8 +190,10 @@ function build() {
   const gyp = nodeGyp();
   if (!gyp) missing.push('node-gyp');
   if (missing.length > 0) return { ok: false, why: `this machine lacks ${missing.join(', ')}` };
-  const log = path.join(os.tmpdir(), `flatstream-build-${process.pid}.log`);
-  const fd = fs.openSync(log, 'w');
+  // A directory of our own (never a predictable name another user could
+  // plant a symlink at), the log created in it.
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flatstream-build-')), 'build.log');
+  const fd = fs.openSync(log, 'wx');
   const api = addonApi(fd);
   if (!api.dir) {
     fs.closeSync(fd);
@@ -199,9 +209,13 @@ function build() {
   if (api.tmp) fs.rmSync(api.tmp, { recursive: true, force: true });
   if (r.status !== 0) return { ok: false, why: `the build failed (its output: ${log})` };
   const built = loadable(false);
-  if (!built.file)
+  if (!built.file) {
+    // node-gyp-build prefers build/ to prebuilds/: a build that does not load
+    // must not hide a prebuild that does.
+    fs.rmSync(path.join(root, 'build'), { recursive: true, force: true });
     return { ok: false, why: `the built addon does not load (${built.error.message})` };
-  fs.rmSync(log, { force: true });
+  }
+  fs.rmSync(path.dirname(log), { recursive: true, force: true });
   return { ok: true, file: built.file };
 }
 

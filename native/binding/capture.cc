@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 
 #include "args.h"
 #include "binding.h"
@@ -66,6 +68,20 @@ struct PreparedCapture {
   std::unique_ptr<Capture> capture;
 };
 
+// Every PreparedCapture this addon made and has not freed, in any thread's
+// environment: an External from elsewhere (another addon, a forged value)
+// is refused instead of read as one of ours.
+std::mutex prepared_mutex;
+std::unordered_set<const void*> prepared_live;
+
+PreparedCapture* prepared_arg(const Napi::Value& v) {
+  void* p = v.As<Napi::External<void>>().Data();
+  std::lock_guard<std::mutex> lock(prepared_mutex);
+  if (prepared_live.count(p) == 0)
+    throw Napi::TypeError::New(v.Env(), "The \"prepared\" argument is not a prepared capture");
+  return static_cast<PreparedCapture*>(p);
+}
+
 // Reads a CaptureConfig from info[first..first+5] (slabSize, scratchSize,
 // slots, maxSlots, mode, syncIntervalMs).
 CaptureConfig config_args(const Napi::CallbackInfo& info, size_t first) {
@@ -103,8 +119,18 @@ class OpenWorker : public Napi::AsyncWorker {
       return;
     }
     auto* prepared = new PreparedCapture{std::move(capture_)};
-    Napi::Value ext = Napi::External<PreparedCapture>::New(
-        env, prepared, [](Napi::Env, PreparedCapture* p) { delete p; });
+    {
+      std::lock_guard<std::mutex> lock(prepared_mutex);
+      prepared_live.insert(prepared);
+    }
+    Napi::Value ext =
+        Napi::External<PreparedCapture>::New(env, prepared, [](Napi::Env, PreparedCapture* p) {
+          {
+            std::lock_guard<std::mutex> lock(prepared_mutex);
+            prepared_live.erase(p);
+          }
+          delete p;
+        });
     Callback().Call({env.Null(), ext});
   }
 
@@ -161,7 +187,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
     Napi::Env env = info.Env();
     Napi::Function on_notify;
     if (info[0].IsExternal()) {
-      auto* prepared = info[0].As<Napi::External<PreparedCapture>>().Data();
+      auto* prepared = prepared_arg(info[0]);
       exit_timeout_ms_ = u32(info, 1, "exitTimeoutMs");
       on_notify = function_arg(info[2], "onNotify");
       if (!prepared || !prepared->capture)

@@ -592,19 +592,16 @@ export class RotatingSink extends EventEmitter implements SlabSource {
   #openNow(seq: number, first: boolean): Part {
     const file = rotationFile(this.base, seq);
     const at = first ? file : pendingFile(this.base, seq);
-    const format = this.#format!;
     if (this.#capture) {
       if (fs.existsSync(at)) throw exists(at);
-      let sink: CaptureSink | null = null;
+      let sink: CaptureSink;
       try {
         sink = new CaptureSink(at, this.#captureOptions(file));
-        sink.bind(format);
       } catch (err) {
-        sink?.closeSync();
         removeQuietly(at);
         throw err;
       }
-      return this.#part(seq, at, sink, sink, null, fs.statSync(at).size);
+      return this.#boundCapture(seq, at, sink);
     }
     let fd: number;
     try {
@@ -634,12 +631,24 @@ export class RotatingSink extends EventEmitter implements SlabSource {
     return this.#part(seq, at, source, null, sink, size);
   }
 
+  // A capture opened at `at`, bound to the writer's format (the header, a
+  // small write, and the thread's start); on failure closed and removed.
+  #boundCapture(seq: number, at: string, sink: CaptureSink): Part {
+    try {
+      sink.bind(this.#format!);
+    } catch (err) {
+      sink.closeSync();
+      removeQuietly(at);
+      throw err;
+    }
+    return this.#part(seq, at, sink, sink, null, fs.statSync(at).size);
+  }
+
   // Prepares file `seq` at its pending name off the event loop: a capture's
   // native open on a libuv thread, a file's open and header write by fs.
   async #openLater(seq: number): Promise<Part> {
     const file = rotationFile(this.base, seq);
     const at = pendingFile(this.base, seq);
-    const format = this.#format!;
     if (this.#capture) {
       if (await existsAsync(at)) throw exists(at);
       let sink: CaptureSink;
@@ -651,14 +660,7 @@ export class RotatingSink extends EventEmitter implements SlabSource {
         removeQuietly(at);
         throw err;
       }
-      try {
-        sink.bind(format); // the header (a small write) and the thread's start
-      } catch (err) {
-        sink.closeSync();
-        removeQuietly(at);
-        throw err;
-      }
-      return this.#part(seq, at, sink, sink, null, fs.statSync(at).size);
+      return this.#boundCapture(seq, at, sink);
     }
     const { O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = fs.constants;
     const fd = await new Promise<number>((ok, ko) =>

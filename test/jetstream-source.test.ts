@@ -463,6 +463,55 @@ maybe(`JetStreamSource (${MODE})`, () => {
     expect(s2.stats.duplicates).toBe(1);
   }, 30_000);
 
+  test('memory: reading 1,500 messages of 16 KiB retains none of them (no reaction left per step)', async () => {
+    const { stream, subject } = await fresh();
+    const payload = bytes(1012, 77); // 1 KiB frames
+    const msg = Buffer.concat(Array.from({ length: 16 }, () => framer.frame(payload)));
+    const N = 1500;
+    for (let i = 0; i < N; i += 100)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          pub(nc, subject, msg, { stream: 'm', file: 0, offset: (i + j) * msg.length, frames: 16 }),
+        ),
+      );
+    // A child with --expose-gc: the heap and buffers after a GC, before and
+    // after reading, with the source (and its never-aborted signal) held.
+    const script = `
+      const f = require(${JSON.stringify(join(__dirname, '..', 'dist/cjs/index.js'))});
+      const { getEventListeners } = require('node:events');
+      (async () => {
+        const ac = new AbortController();
+        const src = new f.JetStreamSource({ servers: ${JSON.stringify(srv.url)}, stream: ${JSON.stringify(stream)}, durable: 'leak', follow: false, batch: 256, signal: ac.signal });
+        const reader = await src.reader({ deframer: new f.Deframer(f.XxHash64) });
+        const used = () => { gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+        const before = used();
+        let n = 0;
+        await reader.processAllAsync(() => void n++);
+        const grew = used() - before;
+        console.log(JSON.stringify({ n, messages: src.stats.messages, grew, listeners: getEventListeners(ac.signal, 'abort').length }));
+      })();
+    `;
+    const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--expose-gc', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout }));
+    });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      n: number;
+      messages: number;
+      grew: number;
+      listeners: number;
+    };
+    expect(out).toMatchObject({ n: N * 16, messages: N });
+    // 24 MB were read; before the fix every message stayed reachable.
+    expect(out.grew).toBeLessThan(10 * 1024 * 1024);
+    expect(out.listeners).toBe(0); // each wait's 'abort' listener was removed
+  }, 60_000);
+
   test('signal: aborting ends a following iteration as a clean end', async () => {
     const { stream, subject } = await fresh();
     const a = frames(2, 21);

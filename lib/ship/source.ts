@@ -156,7 +156,6 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   #iterated = false;
   #error: Error | null = null;
   #thrown: unknown = undefined; // what onFile threw
-  #aborted: Promise<void>;
   #stats: JetStreamSourceStats = { messages: 0, bytes: 0, duplicates: 0, acked: 0 };
 
   constructor(options: JetStreamSourceOptions) {
@@ -183,10 +182,6 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     checkInteger(this.#ackWaitMs, 'ackWaitMs', 100, 2 ** 31 - 1);
     this.options = { ...options };
     this.#follow = options.follow ?? true;
-    this.#aborted = new Promise((resolve) => {
-      if (signal?.aborted) resolve();
-      else signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
   }
 
   /** The header of the file read last (null before one, or for headerless files). */
@@ -426,7 +421,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   // drained with follow: false).
   async #nextMessage(): Promise<JsMsg | null> {
     if (this.options.signal?.aborted) return null; // never connects for nothing
-    await Promise.race([this.#connect(), this.#aborted]);
+    if ((await untilAbort(this.#connect(), this.options.signal)) === ABORTED) return null;
     for (;;) {
       if (this.#done || this.options.signal?.aborted) return null;
       if (!this.#follow && this.#sawEnd) {
@@ -448,15 +443,15 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         this.#msgs = msgs;
         this.#it = msgs[Symbol.asyncIterator]();
       }
-      let r: IteratorResult<JsMsg> | null;
+      let r: IteratorResult<JsMsg> | typeof ABORTED;
       try {
-        r = await Promise.race([this.#it.next(), this.#aborted.then(() => null)]);
+        r = await untilAbort(this.#it.next(), this.options.signal);
       } catch (err) {
         this.#endPull();
         await this.#retry(err);
         continue;
       }
-      if (r === null) return null; // aborted
+      if (r === ABORTED) return null;
       if (r.done) {
         this.#endPull();
         continue;
@@ -483,7 +478,9 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         // no answer: the server is away, the client reconnects
       }
     }
-    await Promise.race([new Promise((r) => setTimeout(r, 250)), this.#aborted]);
+    let timer: NodeJS.Timeout | undefined;
+    await untilAbort(new Promise((r) => (timer = setTimeout(r, 250))), this.options.signal);
+    clearTimeout(timer);
   }
 
   #endPull(): void {
@@ -571,6 +568,29 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
 function before(pos: BatchPosition, bytes: number, at: { file: number; offset: number }): boolean {
   if (pos.file !== at.file) return pos.file < at.file;
   return bytes > 0 ? pos.offset + bytes <= at.offset : pos.offset < at.offset;
+}
+
+const ABORTED: unique symbol = Symbol('aborted');
+
+// `p`, or ABORTED once `signal` aborts first. The 'abort' listener lives for
+// this one wait and is removed when it ends: a reaction added to one
+// long-lived promise per wait is never released until that promise settles
+// (the source held every message it read; docs/design.md, "Reading back
+// from JetStream").
+function untilAbort<T>(
+  p: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T | typeof ABORTED> {
+  if (signal === undefined) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined); // settles unobserved
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise<T | typeof ABORTED>((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function max(maxFrameLen: number | undefined): { maxFrameLen: number } | undefined {

@@ -131,6 +131,7 @@ maybe(`JetStreamSource (${MODE})`, () => {
       messages: 2,
       bytes: a.bytes.length + b.bytes.length,
       duplicates: 0,
+      overlaps: 0,
       acked: 2,
     });
     const info = await (await jetstreamManager(nc)).consumers.info(stream, 'd');
@@ -217,6 +218,100 @@ maybe(`JetStreamSource (${MODE})`, () => {
     await pub(nc, s3.subject, a.bytes, { stream: 'x', file: 1, offset: 100, frames: 4 });
     const r3 = await readAll(source(s3.stream));
     expect(r3.error).toMatchObject({ reason: 'gap', received: { file: 1, offset: 100 } });
+  }, 30_000);
+
+  // A file of 10 frames: each frame's bytes and offset.
+  const file10 = (seed: number) => {
+    const f = frames(10, seed);
+    const each = f.payloads.map((p) => framer.frame(p));
+    const at = [0];
+    for (const e of each) at.push(at[at.length - 1]! + e.length);
+    const cut = (from: number, to: number) => Buffer.concat(each.slice(from, to));
+    return { ...f, at, cut };
+  };
+
+  test('overlap: a batch cut differently on a resend delivers only the frames past the position, once', async () => {
+    const { stream, subject } = await fresh();
+    const f = file10(40);
+    // Frames 0-3; then a resend cut elsewhere: frames 2-6; then frames 7-9.
+    await pub(nc, subject, f.cut(0, 4), { stream: 'x', file: 0, offset: 0, frames: 4 });
+    await pub(nc, subject, f.cut(2, 7), { stream: 'x', file: 0, offset: f.at[2]!, frames: 5 });
+    await pub(nc, subject, f.cut(7, 10), { stream: 'x', file: 0, offset: f.at[7]!, frames: 3 });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual(f.payloads);
+    expect(src.stats).toEqual({
+      messages: 3,
+      bytes: f.bytes.length,
+      duplicates: 0,
+      overlaps: 1,
+      acked: 3,
+    });
+  }, 30_000);
+
+  test('overlap: a damaged frame past the position is located at its offset in the file', async () => {
+    const { stream, subject } = await fresh();
+    const f = file10(41);
+    const resend = Buffer.from(f.cut(2, 7));
+    resend[f.at[5]! - f.at[2]! + 12] ^= 0xff; // frame 5's first payload byte
+    await pub(nc, subject, f.cut(0, 4), { stream: 'x', file: 0, offset: 0, frames: 4 });
+    const seq = await pub(nc, subject, resend, {
+      stream: 'x',
+      file: 0,
+      offset: f.at[2]!,
+      frames: 5,
+    });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(got).toEqual(f.payloads.slice(0, 5));
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect(src.current).toMatchObject({ offset: f.at[2], skippedBytes: f.at[4]! - f.at[2]! });
+    expect(src.locate(error!.offset as number)).toEqual({
+      stream: 'x',
+      file: 0,
+      offset: f.at[5],
+      seq,
+    });
+  }, 30_000);
+
+  test('overlap over a file header: the header is not seen again, no second onFile', async () => {
+    const { stream, subject } = await fresh();
+    const ms = new MemorySink();
+    const w = new StreamWriter(ms, framer, { header: {} });
+    const f = frames(6, 42);
+    for (const p of f.payloads) w.writePayload(p);
+    w.close();
+    const bytesOf = Buffer.concat(ms.chunks);
+    const h = bytesOf.readUInt32LE(0) + 12;
+    const at = [h];
+    for (const p of f.payloads) at.push(at[at.length - 1]! + p.length + 12);
+    // Header + frames 0-1; a resend of header + frames 0-3; frames 4-5.
+    await pub(nc, subject, bytesOf.subarray(0, at[2]), {
+      stream: 'h',
+      file: 0,
+      offset: 0,
+      frames: 3,
+    });
+    await pub(nc, subject, bytesOf.subarray(0, at[4]), {
+      stream: 'h',
+      file: 0,
+      offset: 0,
+      frames: 5,
+    });
+    await pub(nc, subject, bytesOf.subarray(at[4]), {
+      stream: 'h',
+      file: 0,
+      offset: at[4]!,
+      frames: 2,
+    });
+    const files: FileStart[] = [];
+    const src = source(stream, { onFile: (fs) => void files.push(fs) });
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual(f.payloads);
+    expect(files.map((x) => [x.file, x.header !== null])).toEqual([[0, true]]);
+    expect(src.stats).toMatchObject({ messages: 3, overlaps: 1, duplicates: 0, acked: 3 });
   }, 30_000);
 
   test('two streams on one consumer: a BatchContinuityError second-stream', async () => {

@@ -76,6 +76,11 @@ export interface DeliveredBatch extends BatchPosition {
   readonly readerOffset: number;
   /** Bytes of a header frame at its start, not yielded (0 without). */
   readonly headerBytes: number;
+  /**
+   * Bytes at its start not yielded: its header frame, or the frames of an
+   * overlapping message already delivered (`headerBytes` or more).
+   */
+  readonly skippedBytes: number;
 }
 
 /** Counts of a {@link JetStreamSource}. */
@@ -86,6 +91,12 @@ export interface JetStreamSourceStats {
   bytes: number;
   /** Messages dropped: a position already delivered (a redelivery or a duplicate past the server's window). */
   duplicates: number;
+  /**
+   * Messages that started inside what was delivered and ended past it (a
+   * batch cut differently on a resend): their frames before the position
+   * were dropped, the rest yielded (also counted in `messages`).
+   */
+  overlaps: number;
   /** Messages acked. */
   acked: number;
 }
@@ -112,9 +123,12 @@ const POSITION_HEADERS = (msg: JsMsg) => (name: string) => msg.headers?.get(name
  * **Continuity** (the `Flatstream-*` headers, lib/ship/wire.ts): a message
  * entirely before the position reached is dropped (`stats.duplicates`: a
  * redelivery after the ack wait, or the same batch published twice past
- * the server's duplicate window); one that starts past it is a
- * {@link BatchContinuityError} `'gap'`, one that starts inside it and ends
- * past it `'overlap'`, one of another stream `'second-stream'`; a missing
+ * the server's duplicate window); one of the same file that starts inside
+ * it and ends past it (a batch cut differently on a resend) yields only its
+ * frames from the position on (`stats.overlaps`), which must be a frame
+ * boundary of it, else it is a {@link BatchContinuityError} `'overlap'`;
+ * one that starts past it is a `'gap'`, one of another stream
+ * `'second-stream'`; a missing
  * or malformed header is a {@link BatchHeaderError}. Such a message is
  * neither yielded nor acked, and the iteration ends with the error (the
  * reader's error from then on). A new file (the `Flatstream-File` number
@@ -156,7 +170,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   #iterated = false;
   #error: Error | null = null;
   #thrown: unknown = undefined; // what onFile threw
-  #stats: JetStreamSourceStats = { messages: 0, bytes: 0, duplicates: 0, acked: 0 };
+  #frameHeader: number | null = null; // the deframer's header size, when reader() chose it
+  #stats: JetStreamSourceStats = { messages: 0, bytes: 0, duplicates: 0, overlaps: 0, acked: 0 };
 
   constructor(options: JetStreamSourceOptions) {
     checkOptions(options, 'options');
@@ -209,8 +224,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     const c = this.#current;
     if (c === null) return null;
     const rel = readerOffset - c.readerOffset;
-    if (rel < 0 || rel > c.bytes - c.headerBytes) return null;
-    return { stream: c.stream, file: c.file, offset: c.offset + c.headerBytes + rel, seq: c.seq };
+    if (rel < 0 || rel > c.bytes - c.skippedBytes) return null;
+    return { stream: c.stream, file: c.file, offset: c.offset + c.skippedBytes + rel, seq: c.seq };
   }
 
   /**
@@ -247,6 +262,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         );
     }
     deframer ??= new Deframer(found.checksum ?? undefined, max(maxFrameLen));
+    this.#frameHeader = deframer.headerSize;
     return new StreamReader(this, deframer, rest);
   }
 
@@ -364,11 +380,18 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       );
     const received = { ...pos, bytes };
     const exp = this.#expect;
+    // Bytes of frames already delivered at the message's start (a batch cut
+    // differently on a resend, docs/design.md "Reading back from JetStream").
+    let skip = 0;
     if (exp === null) {
       const r = this.#resume;
-      if (r !== null && r.stream === pos.stream && before(pos, bytes, r)) {
-        this.#stats.duplicates++;
-        return null;
+      if (r !== null && r.stream === pos.stream) {
+        if (before(pos, bytes, r)) {
+          this.#stats.duplicates++;
+          return null;
+        }
+        if (pos.file === r.file && pos.offset < r.offset)
+          skip = this.#overlap(data, pos.offset, r, received, seq);
       }
     } else {
       if (pos.stream !== exp.stream)
@@ -379,15 +402,15 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       }
       const sameFile = pos.file === exp.file;
       if (sameFile && pos.offset < exp.offset)
-        throw new BatchContinuityError('overlap', exp, received, seq);
-      if (
+        skip = this.#overlap(data, pos.offset, exp, received, seq);
+      else if (
         !(sameFile && pos.offset === exp.offset) &&
         !(pos.file === exp.file + 1 && pos.offset === 0)
       )
         throw new BatchContinuityError('gap', exp, received, seq);
     }
     let headerBytes = 0;
-    if (pos.offset === 0) {
+    if (pos.offset === 0 && skip === 0) {
       const found = bytes > 0 ? detectHeader(data) : null;
       if (found !== null) {
         if (this.#checksum !== null && found.checksum !== this.#checksum)
@@ -408,13 +431,52 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       }
     }
     this.#expect = { stream: pos.stream, file: pos.file, offset: pos.offset + bytes };
-    const out = data.subarray(headerBytes);
-    this.#current = { ...pos, seq, bytes, readerOffset: this.#yielded, headerBytes };
+    const skippedBytes = Math.max(headerBytes, skip);
+    const out = data.subarray(skippedBytes);
+    this.#current = { ...pos, seq, bytes, readerOffset: this.#yielded, headerBytes, skippedBytes };
     if (out.length === 0) return null;
     this.#yielded += out.length;
+    if (skip > 0) this.#stats.overlaps++;
     this.#stats.messages++;
     this.#stats.bytes += out.length;
     return out;
+  }
+
+  // A message of the file reached that starts at `start`, before `at`, and
+  // ends past it: its frames are walked by their length fields (the
+  // deframer's header size) to `at`, which must be a frame boundary (both
+  // cuts are, in the same file); returns the bytes to skip. Anything else is
+  // a BatchContinuityError 'overlap'.
+  #overlap(
+    data: Uint8Array,
+    start: number,
+    at: { stream: string; file: number; offset: number },
+    received: BatchPosition & { bytes: number },
+    seq: number,
+  ): number {
+    const want = at.offset - start;
+    const width = this.#headerWidth(data);
+    let walked = 0;
+    while (walked < want && walked + 4 <= data.length) {
+      const len =
+        (data[walked]! |
+          (data[walked + 1]! << 8) |
+          (data[walked + 2]! << 16) |
+          (data[walked + 3]! << 24)) >>>
+        0;
+      walked += width + len;
+    }
+    if (walked !== want) throw new BatchContinuityError('overlap', at, received, seq);
+    return want;
+  }
+
+  // The frame header size: the deframer's (reader()), else that of the
+  // first file header's checksum, else that of the checksum the message's
+  // own frames verify under furthest (it starts at a frame boundary).
+  #headerWidth(data: Uint8Array): number {
+    if (this.#frameHeader !== null) return this.#frameHeader;
+    const checksum = this.#checksum ?? guessChecksum(data);
+    return 4 + checksum.width;
   }
 
   // The next message from the consumer, or null at the end (aborted, or

@@ -607,6 +607,21 @@ maybe(`JetStreamSource (${MODE})`, () => {
     expect(out.listeners).toBe(0); // each wait's 'abort' listener was removed
   }, 60_000);
 
+  test('deleteOnClose: the consumer it creates has an inactive_threshold (the server removes it if the reader dies)', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(2, 78);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 2 });
+    const jsm = await jetstreamManager(nc);
+    for (const deleteOnClose of [true, false]) {
+      const durable = `once-${deleteOnClose}`;
+      const src = source(stream, { durable, deleteOnClose });
+      await src.peek();
+      const info = await jsm.consumers.info(stream, durable);
+      expect(info.config.inactive_threshold ?? 0).toBe(deleteOnClose ? 300_000 * 1e6 : 0);
+      await src.close();
+    }
+  }, 30_000);
+
   test('signal: aborting ends a following iteration as a clean end', async () => {
     const { stream, subject } = await fresh();
     const a = frames(2, 21);
@@ -817,6 +832,60 @@ maybe('flatstream cat --from nats://', () => {
         `^flatstream cat: checksum mismatch: .* \\(JetStream message ${seq}: stream "tel" file 0 offset ${last}\\)\\n$`,
       ),
     );
+  }, 60_000);
+
+  test('SIGINT mid-read: exit 0 with whole lines printed, and its own consumer deleted', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'CATSIG', subjects: ['CATSIG.>'] });
+    const N = 3000;
+    const one = (i: number) => framer.frame(bytes(8, 500 + i));
+    for (let i = 0; i < N; i += 100)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          pub(nc, 'CATSIG.a', one(i + j), {
+            stream: 'sig',
+            file: 0,
+            offset: (i + j) * 20,
+            frames: 1,
+          }),
+        ),
+      );
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'cat', '--from', srv.url, '--stream', 'CATSIG', '--raw', 'hex'],
+      {
+        cwd: dir,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        resolve();
+      }),
+    );
+    // The server paused: cat waits on it, mid-read, when SIGINT comes.
+    process.kill(srv.pid, 'SIGSTOP');
+    try {
+      child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      process.kill(srv.pid, 'SIGCONT');
+    }
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(stderr).toBe('');
+    const lines = stdout.split('\n');
+    expect(lines.pop()).toBe(''); // whole lines
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(N); // interrupted, not finished
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list('CATSIG')) names.push(c.name);
+    expect(names).toEqual([]);
   }, 60_000);
 
   test('usage: no --stream, a FILE with --from, --stream without --from; a server that is not there', async () => {

@@ -52,7 +52,12 @@ export interface JetStreamSourceOptions {
   ackWaitMs?: number;
   /** More options for the NATS connection (`user`, `pass`, `token`, `name`, …). */
   connectOptions?: Record<string, unknown>;
-  /** Delete the durable consumer when the source closes (a consumer for one read, as `flatstream cat` makes). */
+  /**
+   * Delete the durable consumer when the source closes (a consumer for one
+   * read, as `flatstream cat` makes). A consumer this source creates with it
+   * also has an `inactive_threshold` of 5 minutes, so the server removes it
+   * if the reader dies before deleting it.
+   */
   deleteOnClose?: boolean;
   /** Called when a file of the stream begins (offset 0: the first file, and each rotation). */
   onFile?: (file: FileStart) => void;
@@ -100,6 +105,9 @@ export interface JetStreamSourceStats {
   /** Messages acked. */
   acked: number;
 }
+
+/** The `inactive_threshold` of a consumer created with `deleteOnClose`, in ms. */
+const INACTIVE_MS = 300_000;
 
 const POSITION_HEADERS = (msg: JsMsg) => (name: string) => msg.headers?.get(name) ?? '';
 
@@ -585,6 +593,10 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
             durable_name: o.durable,
             ack_policy: 'explicit' as never,
             ack_wait: this.#ackWaitMs * 1_000_000,
+            // A consumer for one read is removed by the server if its reader
+            // dies before deleting it (SIGKILL, a crash, an abort while
+            // connecting; docs/design.md "Reading back from JetStream").
+            ...(o.deleteOnClose ? { inactive_threshold: INACTIVE_MS * 1_000_000 } : {}),
             ...(o.subject === undefined ? {} : { filter_subject: o.subject }),
           });
         }

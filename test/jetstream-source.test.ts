@@ -250,6 +250,22 @@ maybe(`JetStreamSource (${MODE})`, () => {
     });
   }, 30_000);
 
+  test('overlap after a restart: a second source cuts a batch that overlaps the ack floor', async () => {
+    const { stream, subject } = await fresh();
+    const f = file10(43);
+    await pub(nc, subject, f.cut(0, 4), { stream: 'x', file: 0, offset: 0, frames: 4 });
+    const first = await readAll(source(stream));
+    expect(first).toEqual({ got: f.payloads.slice(0, 4), error: null });
+    // Resent cut elsewhere after the first reader acked frames 0-3.
+    await pub(nc, subject, f.cut(1, 6), { stream: 'x', file: 0, offset: f.at[1]!, frames: 5 });
+    await pub(nc, subject, f.cut(6, 10), { stream: 'x', file: 0, offset: f.at[6]!, frames: 4 });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual(f.payloads.slice(4));
+    expect(src.stats).toMatchObject({ messages: 2, overlaps: 1, duplicates: 0, acked: 2 });
+  }, 30_000);
+
   test('overlap: a damaged frame past the position is located at its offset in the file', async () => {
     const { stream, subject } = await fresh();
     const f = file10(41);

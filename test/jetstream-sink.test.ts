@@ -1,6 +1,6 @@
 // JetStreamSink (docs/design.md, "Direct JetStream sink") against a real
 // nats-server (test/nats-server.ts), read back through JetStreamSource.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -311,6 +311,41 @@ maybe(`JetStreamSink with the server away (${MODE})`, () => {
         /^JetStreamSink: .*Authorization.*; 1 frame in 1 slab \(stream bytes 0 to 13\) not acknowledged: lost$/i,
       );
       expect(sink.stats.retries).toBe(0);
+    } finally {
+      await srv.dispose();
+    }
+  }, 30_000);
+
+  test('a failed sink closes its connection: the process exits on its own without close()', async () => {
+    const srv = await startNats();
+    try {
+      // A subject no stream captures: the sink fails after retryForMs while
+      // the server is up; the script never calls close().
+      const script = `
+        const f = require(${JSON.stringify(join(__dirname, '..', 'dist/cjs/index.js'))});
+        const framer = new f.ChecksumFramer(f.XxHash64);
+        const sink = new f.JetStreamSink({ servers: ${JSON.stringify(srv.url)}, subject: 'no.stream', framer, retryForMs: 300 });
+        sink.write(framer.frame(Buffer.from('x'))).then(
+          () => console.log('resolved'),
+          (e) => console.log(e.constructor.name),
+        );
+      `;
+      const r = await new Promise<{ code: number | null; signal: string | null; stdout: string }>(
+        (resolve) => {
+          const child = spawn(process.execPath, ['-e', script], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let stdout = '';
+          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          // A hang bound, not a timing: the process must end by itself.
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          child.on('exit', (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code, signal, stdout });
+          });
+        },
+      );
+      expect(r).toEqual({ code: 0, signal: null, stdout: 'IoError\n' });
     } finally {
       await srv.dispose();
     }

@@ -131,6 +131,7 @@ maybe(`JetStreamSource (${MODE})`, () => {
       messages: 2,
       bytes: a.bytes.length + b.bytes.length,
       duplicates: 0,
+      overlaps: 0,
       acked: 2,
     });
     const info = await (await jetstreamManager(nc)).consumers.info(stream, 'd');
@@ -217,6 +218,116 @@ maybe(`JetStreamSource (${MODE})`, () => {
     await pub(nc, s3.subject, a.bytes, { stream: 'x', file: 1, offset: 100, frames: 4 });
     const r3 = await readAll(source(s3.stream));
     expect(r3.error).toMatchObject({ reason: 'gap', received: { file: 1, offset: 100 } });
+  }, 30_000);
+
+  // A file of 10 frames: each frame's bytes and offset.
+  const file10 = (seed: number) => {
+    const f = frames(10, seed);
+    const each = f.payloads.map((p) => framer.frame(p));
+    const at = [0];
+    for (const e of each) at.push(at[at.length - 1]! + e.length);
+    const cut = (from: number, to: number) => Buffer.concat(each.slice(from, to));
+    return { ...f, at, cut };
+  };
+
+  test('overlap: a batch cut differently on a resend delivers only the frames past the position, once', async () => {
+    const { stream, subject } = await fresh();
+    const f = file10(40);
+    // Frames 0-3; then a resend cut elsewhere: frames 2-6; then frames 7-9.
+    await pub(nc, subject, f.cut(0, 4), { stream: 'x', file: 0, offset: 0, frames: 4 });
+    await pub(nc, subject, f.cut(2, 7), { stream: 'x', file: 0, offset: f.at[2]!, frames: 5 });
+    await pub(nc, subject, f.cut(7, 10), { stream: 'x', file: 0, offset: f.at[7]!, frames: 3 });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual(f.payloads);
+    expect(src.stats).toEqual({
+      messages: 3,
+      bytes: f.bytes.length,
+      duplicates: 0,
+      overlaps: 1,
+      acked: 3,
+    });
+  }, 30_000);
+
+  test('overlap after a restart: a second source cuts a batch that overlaps the ack floor', async () => {
+    const { stream, subject } = await fresh();
+    const f = file10(43);
+    await pub(nc, subject, f.cut(0, 4), { stream: 'x', file: 0, offset: 0, frames: 4 });
+    const first = await readAll(source(stream));
+    expect(first).toEqual({ got: f.payloads.slice(0, 4), error: null });
+    // Resent cut elsewhere after the first reader acked frames 0-3.
+    await pub(nc, subject, f.cut(1, 6), { stream: 'x', file: 0, offset: f.at[1]!, frames: 5 });
+    await pub(nc, subject, f.cut(6, 10), { stream: 'x', file: 0, offset: f.at[6]!, frames: 4 });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual(f.payloads.slice(4));
+    expect(src.stats).toMatchObject({ messages: 2, overlaps: 1, duplicates: 0, acked: 2 });
+  }, 30_000);
+
+  test('overlap: a damaged frame past the position is located at its offset in the file', async () => {
+    const { stream, subject } = await fresh();
+    const f = file10(41);
+    const resend = Buffer.from(f.cut(2, 7));
+    resend[f.at[5]! - f.at[2]! + 12] ^= 0xff; // frame 5's first payload byte
+    await pub(nc, subject, f.cut(0, 4), { stream: 'x', file: 0, offset: 0, frames: 4 });
+    const seq = await pub(nc, subject, resend, {
+      stream: 'x',
+      file: 0,
+      offset: f.at[2]!,
+      frames: 5,
+    });
+    const src = source(stream);
+    const { got, error } = await readAll(src);
+    expect(got).toEqual(f.payloads.slice(0, 5));
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect(src.current).toMatchObject({ offset: f.at[2], skippedBytes: f.at[4]! - f.at[2]! });
+    expect(src.locate(error!.offset as number)).toEqual({
+      stream: 'x',
+      file: 0,
+      offset: f.at[5],
+      seq,
+    });
+  }, 30_000);
+
+  test('overlap over a file header: the header is not seen again, no second onFile', async () => {
+    const { stream, subject } = await fresh();
+    const ms = new MemorySink();
+    const w = new StreamWriter(ms, framer, { header: {} });
+    const f = frames(6, 42);
+    for (const p of f.payloads) w.writePayload(p);
+    w.close();
+    const bytesOf = Buffer.concat(ms.chunks);
+    const h = bytesOf.readUInt32LE(0) + 12;
+    const at = [h];
+    for (const p of f.payloads) at.push(at[at.length - 1]! + p.length + 12);
+    // Header + frames 0-1; a resend of header + frames 0-3; frames 4-5.
+    await pub(nc, subject, bytesOf.subarray(0, at[2]), {
+      stream: 'h',
+      file: 0,
+      offset: 0,
+      frames: 3,
+    });
+    await pub(nc, subject, bytesOf.subarray(0, at[4]), {
+      stream: 'h',
+      file: 0,
+      offset: 0,
+      frames: 5,
+    });
+    await pub(nc, subject, bytesOf.subarray(at[4]), {
+      stream: 'h',
+      file: 0,
+      offset: at[4]!,
+      frames: 2,
+    });
+    const files: FileStart[] = [];
+    const src = source(stream, { onFile: (fs) => void files.push(fs) });
+    const { got, error } = await readAll(src);
+    expect(error).toBeNull();
+    expect(got).toEqual(f.payloads);
+    expect(files.map((x) => [x.file, x.header !== null])).toEqual([[0, true]]);
+    expect(src.stats).toMatchObject({ messages: 3, overlaps: 1, duplicates: 0, acked: 3 });
   }, 30_000);
 
   test('two streams on one consumer: a BatchContinuityError second-stream', async () => {
@@ -463,6 +574,70 @@ maybe(`JetStreamSource (${MODE})`, () => {
     expect(s2.stats.duplicates).toBe(1);
   }, 30_000);
 
+  test('memory: reading 1,500 messages of 16 KiB retains none of them (no reaction left per step)', async () => {
+    const { stream, subject } = await fresh();
+    const payload = bytes(1012, 77); // 1 KiB frames
+    const msg = Buffer.concat(Array.from({ length: 16 }, () => framer.frame(payload)));
+    const N = 1500;
+    for (let i = 0; i < N; i += 100)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          pub(nc, subject, msg, { stream: 'm', file: 0, offset: (i + j) * msg.length, frames: 16 }),
+        ),
+      );
+    // A child with --expose-gc: the heap and buffers after a GC, before and
+    // after reading, with the source (and its never-aborted signal) held.
+    const script = `
+      const f = require(${JSON.stringify(join(__dirname, '..', 'dist/cjs/index.js'))});
+      const { getEventListeners } = require('node:events');
+      (async () => {
+        const ac = new AbortController();
+        const src = new f.JetStreamSource({ servers: ${JSON.stringify(srv.url)}, stream: ${JSON.stringify(stream)}, durable: 'leak', follow: false, batch: 256, signal: ac.signal });
+        const reader = await src.reader({ deframer: new f.Deframer(f.XxHash64) });
+        const used = () => { gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+        const before = used();
+        let n = 0;
+        await reader.processAllAsync(() => void n++);
+        const grew = used() - before;
+        console.log(JSON.stringify({ n, messages: src.stats.messages, grew, listeners: getEventListeners(ac.signal, 'abort').length }));
+      })();
+    `;
+    const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--expose-gc', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout }));
+    });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      n: number;
+      messages: number;
+      grew: number;
+      listeners: number;
+    };
+    expect(out).toMatchObject({ n: N * 16, messages: N });
+    // 24 MB were read; before the fix every message stayed reachable.
+    expect(out.grew).toBeLessThan(10 * 1024 * 1024);
+    expect(out.listeners).toBe(0); // each wait's 'abort' listener was removed
+  }, 60_000);
+
+  test('deleteOnClose: the consumer it creates has an inactive_threshold (the server removes it if the reader dies)', async () => {
+    const { stream, subject } = await fresh();
+    const a = frames(2, 78);
+    await pub(nc, subject, a.bytes, { stream: 'x', file: 0, offset: 0, frames: 2 });
+    const jsm = await jetstreamManager(nc);
+    for (const deleteOnClose of [true, false]) {
+      const durable = `once-${deleteOnClose}`;
+      const src = source(stream, { durable, deleteOnClose });
+      await src.peek();
+      const info = await jsm.consumers.info(stream, durable);
+      expect(info.config.inactive_threshold ?? 0).toBe(deleteOnClose ? 300_000 * 1e6 : 0);
+      await src.close();
+    }
+  }, 30_000);
+
   test('signal: aborting ends a following iteration as a clean end', async () => {
     const { stream, subject } = await fresh();
     const a = frames(2, 21);
@@ -673,6 +848,60 @@ maybe('flatstream cat --from nats://', () => {
         `^flatstream cat: checksum mismatch: .* \\(JetStream message ${seq}: stream "tel" file 0 offset ${last}\\)\\n$`,
       ),
     );
+  }, 60_000);
+
+  test('SIGINT mid-read: exit 0 with whole lines printed, and its own consumer deleted', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'CATSIG', subjects: ['CATSIG.>'] });
+    const N = 3000;
+    const one = (i: number) => framer.frame(bytes(8, 500 + i));
+    for (let i = 0; i < N; i += 100)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          pub(nc, 'CATSIG.a', one(i + j), {
+            stream: 'sig',
+            file: 0,
+            offset: (i + j) * 20,
+            frames: 1,
+          }),
+        ),
+      );
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'cat', '--from', srv.url, '--stream', 'CATSIG', '--raw', 'hex'],
+      {
+        cwd: dir,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        resolve();
+      }),
+    );
+    // The server paused: cat waits on it, mid-read, when SIGINT comes.
+    process.kill(srv.pid, 'SIGSTOP');
+    try {
+      child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      process.kill(srv.pid, 'SIGCONT');
+    }
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(stderr).toBe('');
+    const lines = stdout.split('\n');
+    expect(lines.pop()).toBe(''); // whole lines
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(N); // interrupted, not finished
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list('CATSIG')) names.push(c.name);
+    expect(names).toEqual([]);
   }, 60_000);
 
   test('usage: no --stream, a FILE with --from, --stream without --from; a server that is not there', async () => {

@@ -19,6 +19,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:PORT`. */
   readonly url: string;
   readonly port: number;
+  /** The server process's pid (0 while stopped): a test pauses it with SIGSTOP. */
+  readonly pid: number;
   /** JetStream's store directory (kept across `restart()`). */
   readonly storeDir: string;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); resolves when it has exited. */
@@ -94,6 +96,9 @@ export async function startNats(opts: NatsServerOptions = {}): Promise<NatsServe
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return current?.pid ?? 0;
+    },
     storeDir,
     async stop() {
       await stopChild(current);

@@ -456,14 +456,22 @@ async function catFrom(args: Args, io: Io): Promise<number> {
   const durable = args.flags.get('--durable') as string | undefined;
   const subject = args.flags.get('--subject') as string | undefined;
   const forced = checksumOption(args);
+  // SIGINT/SIGTERM end the read cleanly (exit 0, as `cat --follow`): the
+  // acks sent are flushed and a consumer of its own is deleted, never left
+  // on the server.
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
   const source = new JetStreamSource({
     servers: from,
     stream,
     durable: durable ?? `flatstream-cat-${process.pid}-${randomUUID().slice(0, 8)}`,
     follow: false,
     deleteOnClose: durable === undefined,
+    signal: stop.signal,
     ...(subject === undefined ? {} : { subject }),
   });
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const where = (err: FlatStreamError): string => {
     const at = err.offset === undefined ? null : source.locate(err.offset);
     return at
@@ -503,6 +511,8 @@ async function catFrom(args: Args, io: Io): Promise<number> {
     return 0;
   } finally {
     await source.close();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
 }
 

@@ -42,9 +42,9 @@ the default, takes it from the header; every payload is verified against
 it first), or --raw: {"frame":N,"offset":O,"hex"|"base64":"..."}.
 --from reads the frames shipped to the JetStream stream NAME instead, to
 the last message present, through the durable consumer D (acked as read;
-without --durable, a consumer of its own, deleted after); offsets are in
-the shipped file.
-Exit 0 at a clean end, 1 at damage (after the messages before it) or a
+without --durable, a consumer of its own, deleted after, or by the server
+after 5 minutes idle if cat is killed); offsets are in the shipped file.
+Exit 0 at a clean end (with --from, SIGINT/SIGTERM too), 1 at damage (after the messages before it) or a
 server error, 2 on usage.`,
   head: `usage: flatstream head [-n N] FILE [--schema x.bfbs|auto] [--root T] [--raw hex|base64] [--checksum NAME]
 Prints the first N messages (default 10) as cat does.

@@ -364,10 +364,17 @@ export class JetStreamSink implements Sink {
     return `${frames} frame${frames === 1 ? '' : 's'} in ${slabs} slab${slabs === 1 ? '' : 's'} (stream bytes ${this.#stats.ackedBytes} to ${end})`;
   }
 
-  // The first failure is final: every slab held is released with it.
+  // The first failure is final: every slab held is released with it, and
+  // the connection is closed at once, so the client stops reconnecting and
+  // keeps no host alive without a close() (docs/design.md, "Direct
+  // JetStream sink").
   #fail(err: FlatStreamError): void {
     if (this.#failure) return;
     this.#failure = err;
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#js = null;
+    if (nc !== null && !nc.isClosed()) void nc.close().catch(() => undefined);
     const jobs = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;

@@ -52,7 +52,12 @@ export interface JetStreamSourceOptions {
   ackWaitMs?: number;
   /** More options for the NATS connection (`user`, `pass`, `token`, `name`, …). */
   connectOptions?: Record<string, unknown>;
-  /** Delete the durable consumer when the source closes (a consumer for one read, as `flatstream cat` makes). */
+  /**
+   * Delete the durable consumer when the source closes (a consumer for one
+   * read, as `flatstream cat` makes). A consumer this source creates with it
+   * also has an `inactive_threshold` of 5 minutes, so the server removes it
+   * if the reader dies before deleting it.
+   */
   deleteOnClose?: boolean;
   /** Called when a file of the stream begins (offset 0: the first file, and each rotation). */
   onFile?: (file: FileStart) => void;
@@ -76,6 +81,11 @@ export interface DeliveredBatch extends BatchPosition {
   readonly readerOffset: number;
   /** Bytes of a header frame at its start, not yielded (0 without). */
   readonly headerBytes: number;
+  /**
+   * Bytes at its start not yielded: its header frame, or the frames of an
+   * overlapping message already delivered (`headerBytes` or more).
+   */
+  readonly skippedBytes: number;
 }
 
 /** Counts of a {@link JetStreamSource}. */
@@ -86,9 +96,18 @@ export interface JetStreamSourceStats {
   bytes: number;
   /** Messages dropped: a position already delivered (a redelivery or a duplicate past the server's window). */
   duplicates: number;
+  /**
+   * Messages that started inside what was delivered and ended past it (a
+   * batch cut differently on a resend): their frames before the position
+   * were dropped, the rest yielded (also counted in `messages`).
+   */
+  overlaps: number;
   /** Messages acked. */
   acked: number;
 }
+
+/** The `inactive_threshold` of a consumer created with `deleteOnClose`, in ms. */
+const INACTIVE_MS = 300_000;
 
 const POSITION_HEADERS = (msg: JsMsg) => (name: string) => msg.headers?.get(name) ?? '';
 
@@ -112,9 +131,12 @@ const POSITION_HEADERS = (msg: JsMsg) => (name: string) => msg.headers?.get(name
  * **Continuity** (the `Flatstream-*` headers, lib/ship/wire.ts): a message
  * entirely before the position reached is dropped (`stats.duplicates`: a
  * redelivery after the ack wait, or the same batch published twice past
- * the server's duplicate window); one that starts past it is a
- * {@link BatchContinuityError} `'gap'`, one that starts inside it and ends
- * past it `'overlap'`, one of another stream `'second-stream'`; a missing
+ * the server's duplicate window); one of the same file that starts inside
+ * it and ends past it (a batch cut differently on a resend) yields only its
+ * frames from the position on (`stats.overlaps`), which must be a frame
+ * boundary of it, else it is a {@link BatchContinuityError} `'overlap'`;
+ * one that starts past it is a `'gap'`, one of another stream
+ * `'second-stream'`; a missing
  * or malformed header is a {@link BatchHeaderError}. Such a message is
  * neither yielded nor acked, and the iteration ends with the error (the
  * reader's error from then on). A new file (the `Flatstream-File` number
@@ -156,8 +178,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
   #iterated = false;
   #error: Error | null = null;
   #thrown: unknown = undefined; // what onFile threw
-  #aborted: Promise<void>;
-  #stats: JetStreamSourceStats = { messages: 0, bytes: 0, duplicates: 0, acked: 0 };
+  #frameHeader: number | null = null; // the deframer's header size, when reader() chose it
+  #stats: JetStreamSourceStats = { messages: 0, bytes: 0, duplicates: 0, overlaps: 0, acked: 0 };
 
   constructor(options: JetStreamSourceOptions) {
     checkOptions(options, 'options');
@@ -183,10 +205,6 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     checkInteger(this.#ackWaitMs, 'ackWaitMs', 100, 2 ** 31 - 1);
     this.options = { ...options };
     this.#follow = options.follow ?? true;
-    this.#aborted = new Promise((resolve) => {
-      if (signal?.aborted) resolve();
-      else signal?.addEventListener('abort', () => resolve(), { once: true });
-    });
   }
 
   /** The header of the file read last (null before one, or for headerless files). */
@@ -214,8 +232,8 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
     const c = this.#current;
     if (c === null) return null;
     const rel = readerOffset - c.readerOffset;
-    if (rel < 0 || rel > c.bytes - c.headerBytes) return null;
-    return { stream: c.stream, file: c.file, offset: c.offset + c.headerBytes + rel, seq: c.seq };
+    if (rel < 0 || rel > c.bytes - c.skippedBytes) return null;
+    return { stream: c.stream, file: c.file, offset: c.offset + c.skippedBytes + rel, seq: c.seq };
   }
 
   /**
@@ -252,6 +270,7 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         );
     }
     deframer ??= new Deframer(found.checksum ?? undefined, max(maxFrameLen));
+    this.#frameHeader = deframer.headerSize;
     return new StreamReader(this, deframer, rest);
   }
 
@@ -369,11 +388,18 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       );
     const received = { ...pos, bytes };
     const exp = this.#expect;
+    // Bytes of frames already delivered at the message's start (a batch cut
+    // differently on a resend, docs/design.md "Reading back from JetStream").
+    let skip = 0;
     if (exp === null) {
       const r = this.#resume;
-      if (r !== null && r.stream === pos.stream && before(pos, bytes, r)) {
-        this.#stats.duplicates++;
-        return null;
+      if (r !== null && r.stream === pos.stream) {
+        if (before(pos, bytes, r)) {
+          this.#stats.duplicates++;
+          return null;
+        }
+        if (pos.file === r.file && pos.offset < r.offset)
+          skip = this.#overlap(data, pos.offset, r, received, seq);
       }
     } else {
       if (pos.stream !== exp.stream)
@@ -384,15 +410,15 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       }
       const sameFile = pos.file === exp.file;
       if (sameFile && pos.offset < exp.offset)
-        throw new BatchContinuityError('overlap', exp, received, seq);
-      if (
+        skip = this.#overlap(data, pos.offset, exp, received, seq);
+      else if (
         !(sameFile && pos.offset === exp.offset) &&
         !(pos.file === exp.file + 1 && pos.offset === 0)
       )
         throw new BatchContinuityError('gap', exp, received, seq);
     }
     let headerBytes = 0;
-    if (pos.offset === 0) {
+    if (pos.offset === 0 && skip === 0) {
       const found = bytes > 0 ? detectHeader(data) : null;
       if (found !== null) {
         if (this.#checksum !== null && found.checksum !== this.#checksum)
@@ -413,20 +439,59 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
       }
     }
     this.#expect = { stream: pos.stream, file: pos.file, offset: pos.offset + bytes };
-    const out = data.subarray(headerBytes);
-    this.#current = { ...pos, seq, bytes, readerOffset: this.#yielded, headerBytes };
+    const skippedBytes = Math.max(headerBytes, skip);
+    const out = data.subarray(skippedBytes);
+    this.#current = { ...pos, seq, bytes, readerOffset: this.#yielded, headerBytes, skippedBytes };
     if (out.length === 0) return null;
     this.#yielded += out.length;
+    if (skip > 0) this.#stats.overlaps++;
     this.#stats.messages++;
     this.#stats.bytes += out.length;
     return out;
+  }
+
+  // A message of the file reached that starts at `start`, before `at`, and
+  // ends past it: its frames are walked by their length fields (the
+  // deframer's header size) to `at`, which must be a frame boundary (both
+  // cuts are, in the same file); returns the bytes to skip. Anything else is
+  // a BatchContinuityError 'overlap'.
+  #overlap(
+    data: Uint8Array,
+    start: number,
+    at: { stream: string; file: number; offset: number },
+    received: BatchPosition & { bytes: number },
+    seq: number,
+  ): number {
+    const want = at.offset - start;
+    const width = this.#headerWidth(data);
+    let walked = 0;
+    while (walked < want && walked + 4 <= data.length) {
+      const len =
+        (data[walked]! |
+          (data[walked + 1]! << 8) |
+          (data[walked + 2]! << 16) |
+          (data[walked + 3]! << 24)) >>>
+        0;
+      walked += width + len;
+    }
+    if (walked !== want) throw new BatchContinuityError('overlap', at, received, seq);
+    return want;
+  }
+
+  // The frame header size: the deframer's (reader()), else that of the
+  // first file header's checksum, else that of the checksum the message's
+  // own frames verify under furthest (it starts at a frame boundary).
+  #headerWidth(data: Uint8Array): number {
+    if (this.#frameHeader !== null) return this.#frameHeader;
+    const checksum = this.#checksum ?? guessChecksum(data);
+    return 4 + checksum.width;
   }
 
   // The next message from the consumer, or null at the end (aborted, or
   // drained with follow: false).
   async #nextMessage(): Promise<JsMsg | null> {
     if (this.options.signal?.aborted) return null; // never connects for nothing
-    await Promise.race([this.#connect(), this.#aborted]);
+    if ((await untilAbort(this.#connect(), this.options.signal)) === ABORTED) return null;
     for (;;) {
       if (this.#done || this.options.signal?.aborted) return null;
       if (!this.#follow && this.#sawEnd) {
@@ -448,15 +513,15 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         this.#msgs = msgs;
         this.#it = msgs[Symbol.asyncIterator]();
       }
-      let r: IteratorResult<JsMsg> | null;
+      let r: IteratorResult<JsMsg> | typeof ABORTED;
       try {
-        r = await Promise.race([this.#it.next(), this.#aborted.then(() => null)]);
+        r = await untilAbort(this.#it.next(), this.options.signal);
       } catch (err) {
         this.#endPull();
         await this.#retry(err);
         continue;
       }
-      if (r === null) return null; // aborted
+      if (r === ABORTED) return null;
       if (r.done) {
         this.#endPull();
         continue;
@@ -483,7 +548,9 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
         // no answer: the server is away, the client reconnects
       }
     }
-    await Promise.race([new Promise((r) => setTimeout(r, 250)), this.#aborted]);
+    let timer: NodeJS.Timeout | undefined;
+    await untilAbort(new Promise((r) => (timer = setTimeout(r, 250))), this.options.signal);
+    clearTimeout(timer);
   }
 
   #endPull(): void {
@@ -526,6 +593,10 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
             durable_name: o.durable,
             ack_policy: 'explicit' as never,
             ack_wait: this.#ackWaitMs * 1_000_000,
+            // A consumer for one read is removed by the server if its reader
+            // dies before deleting it (SIGKILL, a crash, an abort while
+            // connecting; docs/design.md "Reading back from JetStream").
+            ...(o.deleteOnClose ? { inactive_threshold: INACTIVE_MS * 1_000_000 } : {}),
             ...(o.subject === undefined ? {} : { filter_subject: o.subject }),
           });
         }
@@ -571,6 +642,29 @@ export class JetStreamSource implements AsyncIterable<Uint8Array> {
 function before(pos: BatchPosition, bytes: number, at: { file: number; offset: number }): boolean {
   if (pos.file !== at.file) return pos.file < at.file;
   return bytes > 0 ? pos.offset + bytes <= at.offset : pos.offset < at.offset;
+}
+
+const ABORTED: unique symbol = Symbol('aborted');
+
+// `p`, or ABORTED once `signal` aborts first. The 'abort' listener lives for
+// this one wait and is removed when it ends: a reaction added to one
+// long-lived promise per wait is never released until that promise settles
+// (the source held every message it read; docs/design.md, "Reading back
+// from JetStream").
+function untilAbort<T>(
+  p: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T | typeof ABORTED> {
+  if (signal === undefined) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined); // settles unobserved
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise<T | typeof ABORTED>((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function max(maxFrameLen: number | undefined): { maxFrameLen: number } | undefined {

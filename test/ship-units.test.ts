@@ -90,6 +90,33 @@ describe('checkpoint', () => {
     });
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
+
+  test('two writes that overlap (a late ack at shutdown) both succeed, each through its own temporary file: the file holds one of them whole', async () => {
+    const p = join(dir, 'overlap.ship-checkpoint');
+    for (let i = 0; i < 20; i++) {
+      const a = { ...cp, offset: 1000 + i, plan: [] };
+      const b = {
+        ...cp,
+        offset: 2000 + i,
+        plan: [[3, 2000 + i, 9000]] as [number, number, number][],
+      };
+      await Promise.all([writeCheckpoint(p, a, i % 2 === 0), writeCheckpoint(p, b, false)]);
+      const r = readCheckpoint(p);
+      expect(r.state).toBe('ok');
+      expect([a, b]).toContainEqual((r as { checkpoint: unknown }).checkpoint);
+    }
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  test('a write whose rename fails (a non-empty directory at the path) rejects and leaves no temporary file', async () => {
+    const sub = join(dir, 'renamefails');
+    fs.mkdirSync(join(sub, 'x.ship-checkpoint'), { recursive: true });
+    fs.writeFileSync(join(sub, 'x.ship-checkpoint', 'keep'), '');
+    await expect(writeCheckpoint(join(sub, 'x.ship-checkpoint'), cp)).rejects.toMatchObject({
+      code: expect.stringMatching(/^(EISDIR|ENOTEMPTY|EEXIST)$/),
+    });
+    expect(fs.readdirSync(sub)).toEqual(['x.ship-checkpoint']);
+  });
 });
 
 describe('JetStreamShipper options', () => {

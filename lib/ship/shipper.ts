@@ -21,7 +21,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, rangeError, typeError } from '../format/args';
 import { type BuiltinChecksum, checksums } from '../format/checksum';
-import { InvalidFrameError, IoError, ShipError } from '../format/errors';
+import { FlatStreamError, InvalidFrameError, IoError, ShipError } from '../format/errors';
 import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
@@ -104,7 +104,7 @@ export interface ShipPosition {
 
 /** What a shipper did so far (`stats()`). */
 export interface ShipperStats {
-  /** Frames and bytes acknowledged by JetStream (resends counted once). */
+  /** Message frames acknowledged by JetStream (resends counted once; a header frame, shipped with its file, not counted), and the bytes of all frames acknowledged. */
   readonly frames: number;
   readonly bytes: number;
   /** Messages acknowledged. */
@@ -143,6 +143,8 @@ interface Batch {
   planned: boolean;
   /** Re-cut from a checkpoint's plan: it ends exactly here (else -1). */
   readonly forcedEnd: number;
+  /** It starts with its file's header frame (not counted in `stats().frames`). */
+  readonly header: boolean;
 }
 
 // Hands the cursor's window and payload start to the shipper (the frame's
@@ -175,6 +177,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+// A file-system call of the shipper: its error as an IoError (a
+// FlatStreamError, e.g. detectFormat's ShipError, as it is), so run() never
+// rejects with a raw Node error (docs/design.md, "Shipping to JetStream").
+async function io<T>(what: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof FlatStreamError) throw err;
+    throw new IoError(`${what}: ${(err as Error).message}`, err);
+  }
 }
 
 function errName(err: unknown): string {
@@ -248,6 +262,7 @@ export class JetStreamShipper extends EventEmitter {
   #takesSeen = -1;
   #forced: (readonly [number, number, number])[] = []; // a checkpoint's plan still to re-cut
   #hdr = 4;
+  #headerLen = 0; // the current file's header frame length (0 without one)
   #fileIndex = 0;
   #fileName = '';
   #position = 0; // end of the last frame taken from the current file
@@ -277,6 +292,7 @@ export class JetStreamShipper extends EventEmitter {
   #stopping = false;
   #fatal: Error | null = null;
   #stop = new AbortController(); // ends waits (backoff, polls) when stopping
+  readonly #drainStop = new AbortController(); // ends the drain's backoff wait when closing is final
   #readAbort: AbortController | null = null;
   #roomWaiter: (() => void) | null = null;
   #drainWaiter: (() => void) | null = null;
@@ -469,6 +485,11 @@ export class JetStreamShipper extends EventEmitter {
   // Stops everything that waits; the first fatal error is what run() rejects with.
   #halt(err: Error | null): void {
     if (err && !this.#fatal) this.#fatal = err;
+    // A fatal connection error while draining: nothing more can go out.
+    if (this.#connectionFatal()) {
+      this.#drainStop.abort();
+      this.#drainWaiter?.();
+    }
     if (this.#stopping) return;
     this.#stopping = true;
     this.#stop.abort();
@@ -518,7 +539,10 @@ export class JetStreamShipper extends EventEmitter {
     if (dir) {
       // Resumed by name, so files removed before it (retention) renumber nothing.
       for (;;) {
-        const files = await listStreamFiles(this.#path, this.#match);
+        const files = await io(
+          `cannot list ${this.#path}`,
+          listStreamFiles(this.#path, this.#match),
+        );
         if (cp.state === 'ok') {
           const c = cp.checkpoint;
           const at = files.find((f) => f.name === c.name);
@@ -544,18 +568,16 @@ export class JetStreamShipper extends EventEmitter {
     this.#streamId ??= dir
       ? await dirStreamId(this.#path)
       : await fileStreamId(this.#path, format.headerFrame);
-    let offset = format.start;
+    // Every file is shipped from offset 0, its header frame included: a
+    // consumer reads each file's format from it (docs/design.md, "Shipping
+    // to JetStream").
+    let offset = 0;
     if (cp.state === 'ok') {
       const c = cp.checkpoint;
-      if (
-        c.stream !== this.#streamId ||
-        c.file !== file.index ||
-        c.name !== file.name ||
-        c.offset < format.start
-      )
+      if (c.stream !== this.#streamId || c.file !== file.index || c.name !== file.name)
         throw new ShipError(
           'checkpoint',
-          `the checkpoint ${this.#checkpointPath} is for stream ${c.stream} file ${c.file} (${c.name}) at ${c.offset}, not for stream ${this.#streamId} file ${file.index} (${file.name}) from ${format.start}: remove it to ship from the start`,
+          `the checkpoint ${this.#checkpointPath} is for stream ${c.stream} file ${c.file} (${c.name}) at ${c.offset}, not for stream ${this.#streamId} file ${file.index} (${file.name}): remove it to ship from the start`,
           file.path,
         );
       offset = c.offset;
@@ -574,7 +596,10 @@ export class JetStreamShipper extends EventEmitter {
 
   async #waitFormat(path: string): Promise<Awaited<ReturnType<typeof detectFormat>>> {
     for (;;) {
-      const f = await detectFormat(path, this.#checksum, this.#maxFrameLen);
+      const f = await io(
+        `cannot read ${path}`,
+        detectFormat(path, this.#checksum, this.#maxFrameLen),
+      );
       if (f !== null) return f;
       await sleep(this.#pollMs, this.#stop.signal);
       if (this.#stopping) return null;
@@ -598,12 +623,13 @@ export class JetStreamShipper extends EventEmitter {
       this.#fileIndex = file.index;
       this.#fileName = file.name;
       this.#hdr = 4 + format.deframer.checksum.width;
+      this.#headerLen = format.start;
       this.#position = start;
       this.#emit('file', file);
       const finished = await this.#readFile(file, format.deframer, dir);
       if (!finished || this.#stopping) return;
       this.#seal(false);
-      const files = await listStreamFiles(this.#path, this.#match);
+      const files = await io(`cannot list ${this.#path}`, listStreamFiles(this.#path, this.#match));
       const next = fileAfter(files, file.name);
       if (next === undefined || !files.some((f) => f.name === file.name))
         throw new ShipError(
@@ -615,7 +641,7 @@ export class JetStreamShipper extends EventEmitter {
       if (f === null) return;
       file = { index: file.index + 1, ...next };
       format = f;
-      start = f.start;
+      start = 0; // the header frame too (docs/design.md, "Shipping to JetStream")
     }
   }
 
@@ -626,6 +652,21 @@ export class JetStreamShipper extends EventEmitter {
     let lastSize = -1;
     let still = 0;
     let lastPos = -1;
+    // Opened before the watch starts: a file removed meanwhile (retention)
+    // leaves no interval behind.
+    try {
+      this.#fh = await open(file.path, 'r');
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' && dir
+        ? new ShipError(
+            'checkpoint',
+            `the stream files of ${this.#path} changed under the shipper (file ${file.index}, ${file.name}, is gone)`,
+            file.path,
+            undefined,
+            err,
+          )
+        : new IoError(`cannot open ${file.path}: ${(err as Error).message}`, err);
+    }
     const watch = setInterval(() => {
       (async () => {
         try {
@@ -659,7 +700,6 @@ export class JetStreamShipper extends EventEmitter {
       })().catch((err: unknown) => this.#halt(err as Error));
     }, this.#pollMs);
     watch.unref();
-    this.#fh = await open(file.path, 'r');
     try {
       while (!this.#stopping && !finished) {
         await this.#room();
@@ -706,7 +746,7 @@ export class JetStreamShipper extends EventEmitter {
       }
     } finally {
       clearInterval(watch);
-      const fh = this.#fh;
+      const fh = this.#fh!;
       this.#fh = null;
       await fh.close();
     }
@@ -865,6 +905,7 @@ export class JetStreamShipper extends EventEmitter {
       seq: 0,
       planned: false,
       forcedEnd,
+      header: offset === 0 && this.#headerLen > 0,
     };
   }
 
@@ -926,6 +967,9 @@ export class JetStreamShipper extends EventEmitter {
   }
 
   #onAck(b: Batch, epoch: number, ack: PubAck): void {
+    // An ack after the shutdown stopped taking them is not recorded: the
+    // batch is sent again by the next run, and the duplicate window drops it.
+    if (this.#final) return;
     if (epoch === this.#epoch) {
       this.#inflightCount--;
       if (this.#probing) this.#probing = false;
@@ -944,7 +988,7 @@ export class JetStreamShipper extends EventEmitter {
     let moved = false;
     while (this.#pending.length > 0 && this.#pending[0]!.acked) {
       const d = this.#pending.shift()!;
-      this.#frames += d.frames;
+      this.#frames += d.header ? d.frames - 1 : d.frames;
       this.#bytes += d.used;
       this.#batches++;
       this.#acked = { file: d.file, name: d.name, offset: d.end };
@@ -1117,7 +1161,8 @@ export class JetStreamShipper extends EventEmitter {
           );
           this.#attempt++;
           this.#emit('backoff', { attempt: this.#attempt, delayMs, error: err });
-          await sleep(delayMs, this.#stopping ? new AbortController().signal : this.#stop.signal);
+          // While draining, only the end of the drain ends the wait.
+          await sleep(delayMs, this.#stopping ? this.#drainStop.signal : this.#stop.signal);
         }
       }
     } finally {
@@ -1126,6 +1171,7 @@ export class JetStreamShipper extends EventEmitter {
   }
 
   #closeExpired = false;
+  #final = false; // the last checkpoint is being written: no ack, no other write, no timer
 
   // ---- checkpoint --------------------------------------------------------
 
@@ -1134,6 +1180,7 @@ export class JetStreamShipper extends EventEmitter {
   // at most every checkpointIntervalMs. One write at a time; what changes
   // meanwhile goes into the next.
   #persist(): void {
+    if (this.#final) return; // #shutdown writes the last one itself
     if (this.#cpWriting !== null) {
       this.#cpDirty = true;
       return;
@@ -1158,7 +1205,7 @@ export class JetStreamShipper extends EventEmitter {
       if (!needPlan && !final) {
         const wait = this.#cpLast + this.#cpInterval - Date.now();
         if (wait > 0) {
-          if (this.#cpTimer === null) {
+          if (this.#cpTimer === null && !this.#final) {
             this.#cpTimer = setTimeout(() => {
               this.#cpTimer = null;
               this.#persist();
@@ -1190,7 +1237,7 @@ export class JetStreamShipper extends EventEmitter {
         // Nothing more is published until a plan is on disk (a full disk
         // stalls shipping; the frames wait in the file). Try again later.
         this.#emit('checkpointError', err);
-        if (!final && this.#cpTimer === null) {
+        if (!final && !this.#final && this.#cpTimer === null) {
           this.#cpTimer = setTimeout(() => {
             this.#cpTimer = null;
             this.#persist();
@@ -1211,6 +1258,13 @@ export class JetStreamShipper extends EventEmitter {
 
   // ---- the end -----------------------------------------------------------
 
+  #clearCpTimer(): void {
+    if (this.#cpTimer !== null) {
+      clearTimeout(this.#cpTimer);
+      this.#cpTimer = null;
+    }
+  }
+
   async #shutdown(): Promise<void> {
     this.#halt(null);
     this.#seal(false);
@@ -1230,17 +1284,21 @@ export class JetStreamShipper extends EventEmitter {
       });
     }
     this.#closeExpired = true;
-    if (this.#cpTimer !== null) {
-      clearTimeout(this.#cpTimer);
-      this.#cpTimer = null;
-    }
-    while (this.#cpWriting !== null) await this.#cpWriting;
-    await this.#persistLoop(true);
+    // No more acks: the connection is given up before the last checkpoint,
+    // so nothing moves the position (or starts a write) while it is written
+    // (docs/design.md, "Shipping to JetStream").
+    this.#final = true;
+    this.#drainStop.abort(); // a backoff sleep of the drain's reconnect
     const nc = this.#nc;
     this.#nc = null;
     this.#js = null;
     this.#epoch++;
     if (nc !== null) await nc.close().catch(() => undefined);
+    this.#clearCpTimer();
+    while (this.#cpWriting !== null) await this.#cpWriting;
+    this.#clearCpTimer();
+    await this.#persistLoop(true);
+    this.#clearCpTimer();
     this.#unlock?.();
     this.#unlock = null;
   }

@@ -6,6 +6,8 @@
 // Seeds are printed (SHIP_SEED=n reruns one).
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import {
   ChecksumFramer,
   JetStreamShipper,
@@ -142,6 +144,59 @@ maybe(`JetStreamShipper under faults (${MODE}, seed ${SEED})`, () => {
       200_000,
     );
   }, 120_000);
+
+  test('close() while the server is away: the drain gives up after closeTimeoutMs and leaves no timer behind (no backoff sleep keeps the host alive)', async () => {
+    const d = fresh('drain-timer');
+    await addStream(srv.url, 'DTIMER', ['dtimer.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 200_000);
+    const timers = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dtimer.a',
+      path,
+      batchBytes: 1024,
+      backoff: { initialMs: 600_000, maxMs: 600_000 },
+      closeTimeoutMs: 200,
+    });
+    let backoffs = 0;
+    s.on('backoff', () => backoffs++);
+    const done = s.run();
+    await until(() => s.stats().frames > 0, 'some frames shipped');
+    await srv.stop();
+    await until(() => backoffs >= 1, 'a backoff while the server is away');
+    await s.close(); // the drain reconnects, fails and sleeps (600 s) until closing is final
+    await done;
+    expect(backoffs).toBeGreaterThanOrEqual(2);
+    expect(s.stats().acked!.offset).toBeLessThan(fs.statSync(path).size);
+    expect(timers()).toBeLessThanOrEqual(before);
+    await srv.restart();
+  }, 60_000);
+
+  test('the JetStream stream deleted under a shipper being closed: the drain ends at once with ShipError stream-not-found (never the full closeTimeoutMs)', async () => {
+    const d = fresh('drain-fatal');
+    await addStream(srv.url, 'DFATAL', ['dfatal.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 300_000);
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dfatal.a',
+      path,
+      batchBytes: 1024,
+      backoff: { initialMs: 10, maxMs: 20 },
+      closeTimeoutMs: 3_600_000, // a wait this long would fail the test by its timeout
+    });
+    const done = s.run();
+    await until(() => s.stats().frames > 1000, 'some frames shipped');
+    const nc = await connect({ servers: srv.url });
+    await (await jetstreamManager(nc)).streams.delete('DFATAL');
+    await nc.close();
+    await s.close();
+    await expect(done).rejects.toMatchObject({ name: 'ShipError', reason: 'stream-not-found' });
+    expect(s.stats().acked!.offset).toBeLessThan(fs.statSync(path).size);
+  }, 60_000);
 
   test('a writer SIGKILLed mid-capture with a torn tail: the tail is never shipped; a new writer recovers the file and shipping resumes', async () => {
     const d = fresh('writer-kill');

@@ -11,6 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import {
   ChecksumFramer,
   JetStreamShipper,
+  StreamWriter,
   XxHash64,
   native,
   readBatchPosition,
@@ -144,6 +145,41 @@ maybe(`JetStreamShipper under faults (${MODE}, seed ${SEED})`, () => {
       200_000,
     );
   }, 120_000);
+
+  test('the checkpoint lost and a new headerless file at the same path (same stream id, same offsets and lengths): every batch of the new file is stored, none dropped as a resend of the old one', async () => {
+    const d = fresh('newfile');
+    await addStream(srv.url, 'NEWFILE', ['newfile.>']);
+    const path = join(d, 'a.fst');
+    const write = async (writer: number): Promise<void> => {
+      const w = new StreamWriter(path, new ChecksumFramer(XxHash64));
+      const p = Buffer.alloc(48);
+      for (let i = 0; i < 2000; i++) w.writePayload(fillPayload(p, writer, i));
+      w.close();
+      await w.finished();
+    };
+    const opts = {
+      servers: srv.url,
+      subject: 'newfile.a',
+      path,
+      checksum: 'xxhash64',
+      batchBytes: 1200, // full batches of 20 frames: the same cuts in both files
+    };
+    await write(1);
+    const first = await shipAll(opts);
+    // Retention: the old file goes (kept aside here, so the new one cannot
+    // reuse its inode), and so does its checkpoint.
+    fs.renameSync(path, join(d, 'a.old'));
+    fs.rmSync(`${path}.ship-checkpoint`);
+    await write(2);
+    const second = await shipAll(opts);
+    expect(second.streamId).toBe(first.streamId); // p-: host and path
+    expect(second.stats()).toMatchObject({ batches: 100, duplicates: 0, frames: 2000 });
+    const msgs = await readBack(srv.url, 'NEWFILE');
+    expect(msgs).toHaveLength(200);
+    expect(Buffer.concat(msgs.slice(100).map((m) => m.data)).equals(fs.readFileSync(path))).toBe(
+      true,
+    );
+  });
 
   test('close() while the server is away: the drain gives up after closeTimeoutMs and leaves no timer behind (no backoff sleep keeps the host alive)', async () => {
     const d = fresh('drain-timer');

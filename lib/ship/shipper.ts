@@ -26,7 +26,13 @@ import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
 import { type Checkpoint, lockCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { type NatsClient, type NatsConnection, checkServers, loadNats } from './client';
+import {
+  type NatsClient,
+  type NatsConnection,
+  checkServers,
+  isAuthError,
+  loadNats,
+} from './client';
 import {
   DEFAULT_MATCH,
   type StreamFile,
@@ -37,7 +43,7 @@ import {
   fileAfter,
   listStreamFiles,
 } from './files';
-import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
+import { HEADERS_ROOM, frameLength, setBatchHeaders } from './wire';
 
 /** Options of a {@link JetStreamShipper}. */
 export interface JetStreamShipperOptions {
@@ -130,6 +136,8 @@ export interface ShipperStats {
 interface Batch {
   readonly file: number;
   readonly name: string;
+  /** Its file's own id (files.ts `FileFormat.fileId`), in its `Nats-Msg-Id`. */
+  readonly fileId: string;
   readonly offset: number;
   end: number;
   frames: number;
@@ -160,7 +168,6 @@ class FrameGrab implements PayloadView {
   }
 }
 
-const HEADROOM = 4096; // max_payload bytes kept for the message's headers
 // A batch that stopped growing for this long is sealed: the reader waits at
 // the end of the file (reading the next chunk takes far less).
 const LINGER_MS = 2;
@@ -193,15 +200,6 @@ async function io<T>(what: string, p: Promise<T>): Promise<T> {
 
 function errName(err: unknown): string {
   return (err as Error | undefined)?.name ?? '';
-}
-
-function isAuthError(err: unknown): boolean {
-  const e = err as Error | undefined;
-  return (
-    errName(err) === 'AuthorizationError' ||
-    errName(err) === 'PermissionViolationError' ||
-    /authorization violation|authentication/i.test(String(e?.message))
-  );
 }
 
 /**
@@ -263,6 +261,7 @@ export class JetStreamShipper extends EventEmitter {
   #forced: (readonly [number, number, number])[] = []; // a checkpoint's plan still to re-cut
   #hdr = 4;
   #headerLen = 0; // the current file's header frame length (0 without one)
+  #fileId = ''; // the current file's own id (files.ts)
   #fileIndex = 0;
   #fileName = '';
   #position = 0; // end of the last frame taken from the current file
@@ -624,6 +623,7 @@ export class JetStreamShipper extends EventEmitter {
       this.#fileName = file.name;
       this.#hdr = 4 + format.deframer.checksum.width;
       this.#headerLen = format.start;
+      this.#fileId = format.fileId;
       this.#position = start;
       this.#emit('file', file);
       const finished = await this.#readFile(file, format.deframer, dir);
@@ -710,7 +710,7 @@ export class JetStreamShipper extends EventEmitter {
         // A frame longer than a message can hold is refused from its length
         // field alone: follow mode would otherwise wait for bytes up to the
         // deframer's bound (2 GiB), for a frame that could never be shipped.
-        const limit = Math.min(deframer.maxFrameLen, this.#maxPayload - HEADROOM - this.#hdr);
+        const limit = Math.min(deframer.maxFrameLen, this.#maxPayload - HEADERS_ROOM - this.#hdr);
         const reader = new StreamReader(file.path, deframer.withMaxFrameLen(limit), {
           follow: true,
           start: this.#position,
@@ -731,7 +731,7 @@ export class JetStreamShipper extends EventEmitter {
                 err.length <= deframer.maxFrameLen
                 ? new ShipError(
                     'frame-too-large',
-                    `a frame of ${err.length} bytes (as its length field says) does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+                    `a frame of ${err.length} bytes (as its length field says) does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADERS_ROOM} kept for headers)`,
                     file.path,
                     { offset: err.offset!, frameIndex: -1 },
                     err,
@@ -775,9 +775,7 @@ export class JetStreamShipper extends EventEmitter {
   #take(v: FrameGrab, offset: number): boolean {
     const w = v.w;
     const from = v.at - this.#hdr;
-    const len =
-      (w[from]! | (w[from + 1]! << 8) | (w[from + 2]! << 16) | (w[from + 3]! << 24)) >>> 0;
-    const n = this.#hdr + len;
+    const n = this.#hdr + frameLength(w, from);
     let b = this.#cur;
     // A batch is full when the next frame does not fit (the same cut on
     // every run over the same bytes); a re-cut one ends where its plan says.
@@ -855,7 +853,7 @@ export class JetStreamShipper extends EventEmitter {
     if (size - pos < 4) return true;
     const b = Buffer.alloc(4);
     await fh.read(b, 0, 4, pos);
-    return pos + this.#hdr + b.readUInt32LE(0) > size;
+    return pos + this.#hdr + frameLength(b, 0) > size;
   }
 
   #newBatch(offset: number, first: number): Batch | null {
@@ -877,11 +875,11 @@ export class JetStreamShipper extends EventEmitter {
       this.#forced.shift();
     }
     const want = forcedEnd >= 0 ? forcedEnd - offset : first;
-    if (want > this.#maxPayload - HEADROOM) {
+    if (want > this.#maxPayload - HEADERS_ROOM) {
       this.#halt(
         new ShipError(
           forcedEnd >= 0 ? 'checkpoint' : 'frame-too-large',
-          `${forcedEnd >= 0 ? 'a planned batch' : 'a frame'} of ${want} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+          `${forcedEnd >= 0 ? 'a planned batch' : 'a frame'} of ${want} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADERS_ROOM} kept for headers)`,
           this.#path,
           { offset, frameIndex: -1 },
         ),
@@ -894,6 +892,7 @@ export class JetStreamShipper extends EventEmitter {
     return {
       file: this.#fileIndex,
       name: this.#fileName,
+      fileId: this.#fileId,
       offset,
       end: offset,
       frames: 0,
@@ -910,7 +909,7 @@ export class JetStreamShipper extends EventEmitter {
   }
 
   #effectiveBatch(): number {
-    return Math.min(this.#batchBytes, this.#maxPayload - HEADROOM);
+    return Math.min(this.#batchBytes, this.#maxPayload - HEADERS_ROOM);
   }
 
   // Hands the current batch on: its plan is made durable, then it is
@@ -939,14 +938,12 @@ export class JetStreamShipper extends EventEmitter {
       b.sentEpoch = epoch;
       this.#inflightCount++;
       const h = nats.headers();
-      h.set(HDR_STREAM, this.#streamId!);
-      h.set(HDR_FILE, String(b.file));
-      h.set(HDR_OFFSET, String(b.offset));
-      h.set(HDR_FRAMES, String(b.frames));
-      const msgID = batchMsgId({
+      const msgID = setBatchHeaders(h, {
         stream: this.#streamId!,
         file: b.file,
+        fileId: b.fileId,
         offset: b.offset,
+        frames: b.frames,
         bytes: b.used,
       });
       let p: Promise<PubAck>;
@@ -1009,7 +1006,7 @@ export class JetStreamShipper extends EventEmitter {
     if (epoch !== this.#epoch) return; // that connection was already given up
     this.#inflightCount--;
     const name = errName(err);
-    if (name === 'PermissionViolationError' || isAuthError(err)) {
+    if (isAuthError(err)) {
       this.#halt(
         new ShipError(
           'auth',
@@ -1109,7 +1106,7 @@ export class JetStreamShipper extends EventEmitter {
           }
 
           const mp = conn.info?.max_payload;
-          if (typeof mp === 'number' && mp > HEADROOM) this.#maxPayload = mp;
+          if (typeof mp === 'number' && mp > HEADERS_ROOM) this.#maxPayload = mp;
           this.#js = nats.jetstream(conn, { timeout: this.#ackTimeoutMs });
           this.#nc = conn;
           this.#epoch++;

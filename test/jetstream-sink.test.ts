@@ -98,7 +98,7 @@ maybe(`JetStreamSink (${MODE})`, () => {
       expect(m.header.get('Flatstream-Stream')).toBe('agent-1');
       expect(m.header.get('Flatstream-File')).toBe('0');
       expect(m.header.get('Flatstream-Offset')).toBe(String(offset));
-      expect(m.header.get('Nats-Msg-Id')).toBe(`agent-1:0:${offset}:${m.data.length}`);
+      expect(m.header.get('Nats-Msg-Id')).toBe(`agent-1:0:agent-1:${offset}:${m.data.length}`);
       framesSeen += Number(m.header.get('Flatstream-Frames'));
       offset += m.data.length;
     }

@@ -72,7 +72,13 @@ async function publish(
 }
 
 const pub = (nc: NatsConnection, subject: string, data: Uint8Array, p: Pos, msgID?: string) =>
-  publish(nc, subject, data, p, msgID ?? batchMsgId({ ...p, bytes: data.length }));
+  publish(
+    nc,
+    subject,
+    data,
+    p,
+    msgID ?? batchMsgId({ ...p, fileId: `f${p.file}`, bytes: data.length }),
+  );
 
 /** Reads everything (follow: false) and returns the payloads and the error, if any. */
 async function readAll(

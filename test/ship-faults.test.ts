@@ -6,9 +6,12 @@
 // Seeds are printed (SHIP_SEED=n reruns one).
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import {
   ChecksumFramer,
   JetStreamShipper,
+  StreamWriter,
   XxHash64,
   native,
   readBatchPosition,
@@ -142,6 +145,94 @@ maybe(`JetStreamShipper under faults (${MODE}, seed ${SEED})`, () => {
       200_000,
     );
   }, 120_000);
+
+  test('the checkpoint lost and a new headerless file at the same path (same stream id, same offsets and lengths): every batch of the new file is stored, none dropped as a resend of the old one', async () => {
+    const d = fresh('newfile');
+    await addStream(srv.url, 'NEWFILE', ['newfile.>']);
+    const path = join(d, 'a.fst');
+    const write = async (writer: number): Promise<void> => {
+      const w = new StreamWriter(path, new ChecksumFramer(XxHash64));
+      const p = Buffer.alloc(48);
+      for (let i = 0; i < 2000; i++) w.writePayload(fillPayload(p, writer, i));
+      w.close();
+      await w.finished();
+    };
+    const opts = {
+      servers: srv.url,
+      subject: 'newfile.a',
+      path,
+      checksum: 'xxhash64',
+      batchBytes: 1200, // full batches of 20 frames: the same cuts in both files
+    };
+    await write(1);
+    const first = await shipAll(opts);
+    // Retention: the old file goes (kept aside here, so the new one cannot
+    // reuse its inode), and so does its checkpoint.
+    fs.renameSync(path, join(d, 'a.old'));
+    fs.rmSync(`${path}.ship-checkpoint`);
+    await write(2);
+    const second = await shipAll(opts);
+    expect(second.streamId).toBe(first.streamId); // p-: host and path
+    expect(second.stats()).toMatchObject({ batches: 100, duplicates: 0, frames: 2000 });
+    const msgs = await readBack(srv.url, 'NEWFILE');
+    expect(msgs).toHaveLength(200);
+    expect(Buffer.concat(msgs.slice(100).map((m) => m.data)).equals(fs.readFileSync(path))).toBe(
+      true,
+    );
+  });
+
+  test('close() while the server is away: the drain gives up after closeTimeoutMs and leaves no timer behind (no backoff sleep keeps the host alive)', async () => {
+    const d = fresh('drain-timer');
+    await addStream(srv.url, 'DTIMER', ['dtimer.>']);
+    const path = join(d, 'a.fst');
+    writeFile(path, 200_000);
+    const timers = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dtimer.a',
+      path,
+      batchBytes: 1024,
+      backoff: { initialMs: 600_000, maxMs: 600_000 },
+      closeTimeoutMs: 200,
+    });
+    let backoffs = 0;
+    s.on('backoff', () => backoffs++);
+    const done = s.run();
+    await until(() => s.stats().frames > 0, 'some frames shipped');
+    await srv.stop();
+    await until(() => backoffs >= 1, 'a backoff while the server is away');
+    await s.close(); // the drain reconnects, fails and sleeps (600 s) until closing is final
+    await done;
+    expect(backoffs).toBeGreaterThanOrEqual(2);
+    expect(s.stats().acked!.offset).toBeLessThan(fs.statSync(path).size);
+    expect(timers()).toBeLessThanOrEqual(before);
+    await srv.restart();
+  }, 60_000);
+
+  test('the JetStream stream gone when the drain reconnects (memory storage, server restarted): close() ends at once with ShipError stream-not-found, never the full closeTimeoutMs', async () => {
+    const d = fresh('drain-fatal');
+    await addStream(srv.url, 'DFATAL', ['dfatal.>'], { storage: 'memory' });
+    const path = join(d, 'a.fst');
+    writeFile(path, 300_000);
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dfatal.a',
+      path,
+      batchBytes: 1024,
+      backoff: { initialMs: 10, maxMs: 20 },
+      closeTimeoutMs: 3_600_000, // a wait this long fails the test by its timeout
+    });
+    const done = s.run();
+    await until(() => s.stats().frames > 1000, 'some frames shipped');
+    await srv.stop(); // unacknowledged batches stay pending
+    const closed = s.close(); // the drain reconnects until the server is back
+    await srv.restart(); // without the memory stream: the reconnect finds no stream
+    await closed;
+    await expect(done).rejects.toMatchObject({ name: 'ShipError', reason: 'stream-not-found' });
+    expect(s.stats().acked!.offset).toBeLessThan(fs.statSync(path).size);
+  }, 60_000);
 
   test('a writer SIGKILLed mid-capture with a torn tail: the tail is never shipped; a new writer recovers the file and shipping resumes', async () => {
     const d = fresh('writer-kill');

@@ -6,7 +6,15 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JetStreamShipper, batchMsgId, naturalCompare } from '../lib/index';
+import {
+  ChecksumFramer,
+  JetStreamShipper,
+  StreamWriter,
+  XxHash64,
+  batchMsgId,
+  naturalCompare,
+} from '../lib/index';
+import { detectFormat } from '../lib/ship/files';
 import {
   decodeCheckpoint,
   encodeCheckpoint,
@@ -42,8 +50,39 @@ test('naturalCompare: digit runs as numbers, then plain order (a total order)', 
   expect(naturalCompare('a', 'a')).toBe(0);
 });
 
-test('batchMsgId: stream:file:offset:bytes', () => {
-  expect(batchMsgId({ stream: 'h-1', file: 2, offset: 30, bytes: 4096 })).toBe('h-1:2:30:4096');
+test('batchMsgId: stream:file:fileId:offset:bytes', () => {
+  expect(batchMsgId({ stream: 'h-1', file: 2, fileId: 'f9', offset: 30, bytes: 4096 })).toBe(
+    'h-1:2:f9:30:4096',
+  );
+});
+
+test('detectFormat: a file id of its own (header hash; else device, inode and birth time): another file at the same path, with the same bytes, has another id', async () => {
+  const p = join(dir, 'ids.fst');
+  const plain = Buffer.alloc(60);
+  plain.writeUInt32LE(48, 0);
+  plain.writeBigUInt64LE(XxHash64.compute(plain.subarray(12)), 4);
+  fs.writeFileSync(p, plain);
+  const a = await detectFormat(p, XxHash64, undefined);
+  expect(a!.fileId).toMatch(/^[0-9a-f]{16}$/);
+  expect((await detectFormat(p, XxHash64, undefined))!.fileId).toBe(a!.fileId); // the same file
+  const keep = join(dir, 'ids.keep'); // held open elsewhere: the new file cannot reuse its inode
+  fs.renameSync(p, keep);
+  fs.writeFileSync(p, plain);
+  expect((await detectFormat(p, XxHash64, undefined))!.fileId).not.toBe(a!.fileId);
+  // Headed: the header frame's hash (each header has its own creation time).
+  const h1 = join(dir, 'h1.fst');
+  const h2 = join(dir, 'h2.fst');
+  for (const f of [h1, h2]) {
+    const w = new StreamWriter(f, new ChecksumFramer(XxHash64), { header: { rootType: 't.T' } });
+    w.writePayload(new Uint8Array(48));
+    w.close();
+    await w.finished();
+    await new Promise((r) => setTimeout(r, 2)); // another creation time (ms)
+  }
+  const f1 = (await detectFormat(h1, undefined, undefined))!;
+  const f2 = (await detectFormat(h2, undefined, undefined))!;
+  expect(f1.fileId).toBe(XxHash64.compute(f1.headerFrame!).toString(16).padStart(16, '0'));
+  expect(f1.fileId).not.toBe(f2.fileId);
 });
 
 describe('checkpoint', () => {
@@ -89,6 +128,33 @@ describe('checkpoint', () => {
       checkpoint: { ...cp, offset: 130000, plan: [] },
     });
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  test('two writes that overlap (a late ack at shutdown) both succeed, each through its own temporary file: the file holds one of them whole', async () => {
+    const p = join(dir, 'overlap.ship-checkpoint');
+    for (let i = 0; i < 20; i++) {
+      const a = { ...cp, offset: 1000 + i, plan: [] };
+      const b = {
+        ...cp,
+        offset: 2000 + i,
+        plan: [[3, 2000 + i, 9000]] as [number, number, number][],
+      };
+      await Promise.all([writeCheckpoint(p, a, i % 2 === 0), writeCheckpoint(p, b, false)]);
+      const r = readCheckpoint(p);
+      expect(r.state).toBe('ok');
+      expect([a, b]).toContainEqual((r as { checkpoint: unknown }).checkpoint);
+    }
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  test('a write whose rename fails (a non-empty directory at the path) rejects and leaves no temporary file', async () => {
+    const sub = join(dir, 'renamefails');
+    fs.mkdirSync(join(sub, 'x.ship-checkpoint'), { recursive: true });
+    fs.writeFileSync(join(sub, 'x.ship-checkpoint', 'keep'), '');
+    await expect(writeCheckpoint(join(sub, 'x.ship-checkpoint'), cp)).rejects.toMatchObject({
+      code: expect.stringMatching(/^(EISDIR|ENOTEMPTY|EEXIST)$/),
+    });
+    expect(fs.readdirSync(sub)).toEqual(['x.ship-checkpoint']);
   });
 });
 

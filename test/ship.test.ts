@@ -14,8 +14,10 @@ import {
   ChecksumFramer,
   ChecksumMismatchError,
   JetStreamShipper,
+  JetStreamSource,
   RotatingSink,
   ShipError,
+  StreamReader,
   StreamWriter,
   XxHash64,
   listRotation,
@@ -179,6 +181,26 @@ maybe(`JetStreamShipper against a real server (${MODE})`, () => {
       systemCode: 'ENOENT',
     });
   });
+  test('a directory removed while the shipper waits for its first file: an IoError (ENOENT), never a raw Error', async () => {
+    const d = fresh('dirgone');
+    const s = new JetStreamShipper({
+      servers: srv.url,
+      subject: 'dirgone.a',
+      path: d,
+      pollIntervalMs: 10,
+    });
+    const done = s.run();
+    // The lock is taken after the directory was looked at: it waits for files now.
+    await until(() => fs.existsSync(`${d}.ship-checkpoint.lock`), 'the checkpoint locked');
+    fs.rmSync(d, { recursive: true });
+    await expect(done).rejects.toMatchObject({
+      name: 'IoError',
+      code: 'ERR_FLATSTREAM_IO',
+      systemCode: 'ENOENT',
+    });
+    expect(fs.existsSync(`${d}.ship-checkpoint.lock`)).toBe(false);
+  });
+
   test('a second shipper on the same checkpoint: ShipError busy (this process, or a live pid); a lock left by a dead process is taken over', async () => {
     const d = fresh('busy');
     await addStream(srv.url, 'BUSY', ['busy.>']);
@@ -668,3 +690,97 @@ maybe(`JetStreamShipper and auth (${MODE})`, () => {
 // Seeds for the randomised suites.
 export const SEED = Number(process.env.SHIP_SEED ?? (Date.now() % 1_000_000) + 1);
 export const rnd = prng(SEED);
+
+// Shipper -> reader, end to end: what JetStreamShipper publishes,
+// JetStreamSource and `flatstream cat --from` read back as the files are
+// read (docs/design.md, "Shipping to JetStream": every file from offset 0,
+// its header frame included).
+maybe(`JetStreamShipper -> JetStreamSource and cat --from (${MODE})`, () => {
+  let srv: NatsServer;
+  beforeAll(async () => {
+    srv = await startNats();
+    await addStream(srv.url, 'E2E', ['e2e.>']);
+  }, 30_000);
+  afterAll(async () => {
+    await srv?.dispose();
+  });
+
+  const payloadsOf = (files: readonly string[]): Buffer[] => {
+    const out: Buffer[] = [];
+    for (const f of files)
+      StreamReader.open(f).processAll((p: Uint8Array) => {
+        out.push(Buffer.from(p));
+      });
+    return out;
+  };
+
+  const ship = async (path: string, subject: string, files: readonly string[]): Promise<string> => {
+    const s = new JetStreamShipper({ servers: srv.url, subject, path, pollIntervalMs: 20 });
+    const done = s.run();
+    const last = files.length - 1;
+    const size = fs.statSync(files[last]!).size;
+    await until(
+      () => s.stats().acked?.file === last && s.stats().acked?.offset === size,
+      'every file shipped',
+    );
+    await s.close();
+    await done;
+    return s.streamId!;
+  };
+
+  const readSource = async (subject: string, durable: string): Promise<Buffer[]> => {
+    const source = new JetStreamSource({
+      servers: srv.url,
+      stream: 'E2E',
+      durable,
+      subject,
+      follow: false,
+      deleteOnClose: true,
+    });
+    try {
+      expect((await source.peek()).header?.rootType).toBe('test.Telemetry');
+      const reader = await source.reader();
+      const out: Buffer[] = [];
+      for await (const p of reader) out.push(Buffer.from(p));
+      return out;
+    } finally {
+      await source.close();
+    }
+  };
+
+  test('a directory of two headed rotated files: every message of both, once, in order; each file shipped from offset 0 with its header frame', async () => {
+    const d = fresh('e2e-dir');
+    const files = [join(d, 'ev.1.fst'), join(d, 'ev.2.fst')];
+    writeFile(files[0]!, 2000, 1);
+    writeFile(files[1]!, 3000, 2);
+    const id = await ship(d, 'e2e.dir', files);
+    const msgs = (await readBack(srv.url, 'E2E')).filter((m) => m.stream === id);
+    expect(msgs.filter((m) => m.offset === 0).map((m) => m.file)).toEqual([0, 1]);
+    expect(expectExactlyOnce(msgs, id, files)).toBe(5000);
+    const got = await readSource('e2e.dir', 'e2e-dir');
+    expect(got).toHaveLength(5000);
+    expect(Buffer.concat(got).equals(Buffer.concat(payloadsOf(files)))).toBe(true);
+  });
+
+  test('a single headed file: JetStreamSource reads every message; cat --from prints exactly what cat FILE prints', async () => {
+    const d = fresh('e2e-one');
+    const path = join(d, 'one.fst');
+    writeFile(path, 1500, 4);
+    await ship(path, 'e2e.one', [path]);
+    const got = await readSource('e2e.one', 'e2e-one');
+    expect(Buffer.concat(got).equals(Buffer.concat(payloadsOf([path])))).toBe(true);
+    const local = spawnSync(process.execPath, [CLI, 'cat', path, '--raw', 'hex'], {
+      encoding: 'utf8',
+    });
+    expect(local.status).toBe(0);
+    const remote = spawnSync(
+      process.execPath,
+      [CLI, 'cat', '--from', srv.url, '--stream', 'E2E', '--subject', 'e2e.one', '--raw', 'hex'],
+      { encoding: 'utf8' },
+    );
+    expect(remote.stderr).toBe('');
+    expect(remote.status).toBe(0);
+    expect(remote.stdout.split('\n')).toHaveLength(1501);
+    expect(remote.stdout).toBe(local.stdout);
+  });
+});

@@ -19,7 +19,8 @@ Publishes the frames of a stream file (followed as it grows), or of a
 directory of rotated .fst files (natural name order), to a JetStream
 subject: one message per batch of whole frames, exactly as in the file,
 with Flatstream-Stream/-File/-Offset/-Frames headers and Nats-Msg-Id
-stream:file:offset. The acknowledged position is kept in F (default
+stream:file:fileId:offset:bytes; every file from offset 0, its header frame
+included. The acknowledged position is kept in F (default
 FILE.ship-checkpoint) and resumed from. While the server is away it retries
 with backoff. --create-stream NAME makes a stream over SUBJECT if none takes
 it. Progress on stderr when it is a terminal. SIGINT/SIGTERM stop it after

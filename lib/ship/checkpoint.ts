@@ -18,7 +18,7 @@
  * Imports: lib/format.
  */
 import fs from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { XxHash64 } from '../format/checksum';
 
@@ -127,6 +127,8 @@ export function readCheckpoint(path: string): CheckpointRead {
   }
 }
 
+let tmpCount = 0; // temporary files of writeCheckpoint, numbered in this process
+
 /**
  * Replaces the checkpoint at `path` with `cp`: write a temporary file
  * beside it, (`durable`: fsync), rename over, (`durable`: fsync the
@@ -138,15 +140,23 @@ export function readCheckpoint(path: string): CheckpointRead {
  */
 export async function writeCheckpoint(path: string, cp: Checkpoint, durable = true): Promise<void> {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', 0o644);
+  // One temporary file per write (pid and a counter): two writes that
+  // overlap never share one (a torn checkpoint, or a rename of a file the
+  // other already renamed).
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpCount}.tmp`);
   try {
-    await fh.writeFile(encodeCheckpoint(cp), 'utf8');
-    if (durable) await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(encodeCheckpoint(cp), 'utf8');
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined); // a full disk: leave nothing behind
+    throw err;
   }
-  await rename(tmp, path);
   // The rename is durable once the directory is (not on Windows: no fsync of a directory there).
   if (durable && process.platform !== 'win32') {
     const d = await open(dir, 'r');

@@ -5,7 +5,7 @@
  * them and never loads them. Everything in lib/ship/ that talks to a server
  * gets the client from {@link loadNats}, the one place that imports it.
  *
- * Owns: loadNats, checkServers. Imports: lib/format/errors.
+ * Owns: loadNats, checkServers, isAuthError. Imports: lib/format/errors.
  */
 import type { headers as natsHeaders, NatsConnection } from '@nats-io/nats-core';
 import type { connect as natsConnect } from '@nats-io/transport-node';
@@ -63,6 +63,23 @@ export function loadNats(): Promise<NatsClient> {
     }
   })();
   return loaded;
+}
+
+/**
+ * Whether `err` is the server refusing the credentials or a permission: a
+ * retry cannot fix it (the shipper's `ShipError` `'auth'`, the sink's
+ * failure). By the client's error names, else by the server's texts
+ * (`Authorization Violation`, `Authentication Expired`, `Permissions
+ * Violation for Publish to ...`), which some paths carry in a plain Error.
+ */
+export function isAuthError(err: unknown): boolean {
+  const e = err as Error | undefined;
+  const name = e?.name ?? '';
+  return (
+    name === 'AuthorizationError' ||
+    name === 'PermissionViolationError' ||
+    /authorization|authentication|permissions? violation/i.test(String(e?.message))
+  );
 }
 
 /**

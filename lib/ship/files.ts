@@ -89,6 +89,14 @@ export interface FileFormat {
   readonly start: number;
   /** The header frame's bytes, or null. */
   readonly headerFrame: Uint8Array | null;
+  /**
+   * The file's own id, in every `Nats-Msg-Id` of its batches (wire.ts
+   * `batchMsgId`): the XXH3-64 of its header frame (its creation time and
+   * writer differ between files), else of its device, inode and birth time
+   * (the same file across restarts; another file at the same path, or under
+   * the same number, differs).
+   */
+  readonly fileId: string;
 }
 
 const PREFIX = 64 * 1024;
@@ -106,7 +114,8 @@ export async function detectFormat(
 ): Promise<FileFormat | null> {
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat({ bigint: true });
+    const size = Number(st.size);
     let want = Math.min(size, PREFIX);
     let bytes = Buffer.alloc(want);
     let got = (await fh.read(bytes, 0, want, 0)).bytesRead;
@@ -129,10 +138,12 @@ export async function detectFormat(
     const max = maxFrameLen === undefined ? undefined : { maxFrameLen };
     const found = detectHeader(view);
     if (found) {
+      const headerFrame = view.slice(0, found.frameLength);
       return {
         deframer: new Deframer(found.checksum, max),
         start: found.frameLength,
-        headerFrame: view.slice(0, found.frameLength),
+        headerFrame,
+        fileId: hash(headerFrame),
       };
     }
     let c = checksum;
@@ -145,7 +156,14 @@ export async function detectFormat(
           path,
         );
     }
-    return { deframer: new Deframer(c, max), start: 0, headerFrame: null };
+    // Birth time where the file system keeps one (statx), else 0: then the
+    // inode alone tells files apart (docs/design.md, "Shipping to JetStream").
+    return {
+      deframer: new Deframer(c, max),
+      start: 0,
+      headerFrame: null,
+      fileId: hash(`${st.dev}:${st.ino}:${st.birthtimeNs}`),
+    };
   } finally {
     await fh.close();
   }

@@ -21,12 +21,18 @@ import { basename, resolve as resolvePath } from 'node:path';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { checkInteger, checkOptions, rangeError, typeError } from '../format/args';
 import { type BuiltinChecksum, checksums } from '../format/checksum';
-import { InvalidFrameError, IoError, ShipError } from '../format/errors';
+import { FlatStreamError, InvalidFrameError, IoError, ShipError } from '../format/errors';
 import type { PayloadDecoder, PayloadView } from '../format/decoder';
 import type { Deframer } from '../format/framing';
 import { StreamReader } from '../read/reader';
 import { type Checkpoint, lockCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { type NatsClient, type NatsConnection, checkServers, loadNats } from './client';
+import {
+  type NatsClient,
+  type NatsConnection,
+  checkServers,
+  isAuthError,
+  loadNats,
+} from './client';
 import {
   DEFAULT_MATCH,
   type StreamFile,
@@ -37,7 +43,7 @@ import {
   fileAfter,
   listStreamFiles,
 } from './files';
-import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
+import { HEADERS_ROOM, frameLength, setBatchHeaders } from './wire';
 
 /** Options of a {@link JetStreamShipper}. */
 export interface JetStreamShipperOptions {
@@ -104,7 +110,7 @@ export interface ShipPosition {
 
 /** What a shipper did so far (`stats()`). */
 export interface ShipperStats {
-  /** Frames and bytes acknowledged by JetStream (resends counted once). */
+  /** Message frames acknowledged by JetStream (resends counted once; a header frame, shipped with its file, not counted), and the bytes of all frames acknowledged. */
   readonly frames: number;
   readonly bytes: number;
   /** Messages acknowledged. */
@@ -130,6 +136,8 @@ export interface ShipperStats {
 interface Batch {
   readonly file: number;
   readonly name: string;
+  /** Its file's own id (files.ts `FileFormat.fileId`), in its `Nats-Msg-Id`. */
+  readonly fileId: string;
   readonly offset: number;
   end: number;
   frames: number;
@@ -143,6 +151,8 @@ interface Batch {
   planned: boolean;
   /** Re-cut from a checkpoint's plan: it ends exactly here (else -1). */
   readonly forcedEnd: number;
+  /** It starts with its file's header frame (not counted in `stats().frames`). */
+  readonly header: boolean;
 }
 
 // Hands the cursor's window and payload start to the shipper (the frame's
@@ -158,7 +168,6 @@ class FrameGrab implements PayloadView {
   }
 }
 
-const HEADROOM = 4096; // max_payload bytes kept for the message's headers
 // A batch that stopped growing for this long is sealed: the reader waits at
 // the end of the file (reading the next chunk takes far less).
 const LINGER_MS = 2;
@@ -177,17 +186,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function errName(err: unknown): string {
-  return (err as Error | undefined)?.name ?? '';
+// A file-system call of the shipper: its error as an IoError (a
+// FlatStreamError, e.g. detectFormat's ShipError, as it is), so run() never
+// rejects with a raw Node error (docs/design.md, "Shipping to JetStream").
+async function io<T>(what: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof FlatStreamError) throw err;
+    throw new IoError(`${what}: ${(err as Error).message}`, err);
+  }
 }
 
-function isAuthError(err: unknown): boolean {
-  const e = err as Error | undefined;
-  return (
-    errName(err) === 'AuthorizationError' ||
-    errName(err) === 'PermissionViolationError' ||
-    /authorization violation|authentication/i.test(String(e?.message))
-  );
+function errName(err: unknown): string {
+  return (err as Error | undefined)?.name ?? '';
 }
 
 /**
@@ -248,6 +260,8 @@ export class JetStreamShipper extends EventEmitter {
   #takesSeen = -1;
   #forced: (readonly [number, number, number])[] = []; // a checkpoint's plan still to re-cut
   #hdr = 4;
+  #headerLen = 0; // the current file's header frame length (0 without one)
+  #fileId = ''; // the current file's own id (files.ts)
   #fileIndex = 0;
   #fileName = '';
   #position = 0; // end of the last frame taken from the current file
@@ -277,6 +291,7 @@ export class JetStreamShipper extends EventEmitter {
   #stopping = false;
   #fatal: Error | null = null;
   #stop = new AbortController(); // ends waits (backoff, polls) when stopping
+  readonly #drainStop = new AbortController(); // ends the drain's backoff wait when closing is final
   #readAbort: AbortController | null = null;
   #roomWaiter: (() => void) | null = null;
   #drainWaiter: (() => void) | null = null;
@@ -469,6 +484,11 @@ export class JetStreamShipper extends EventEmitter {
   // Stops everything that waits; the first fatal error is what run() rejects with.
   #halt(err: Error | null): void {
     if (err && !this.#fatal) this.#fatal = err;
+    // A fatal connection error while draining: nothing more can go out.
+    if (this.#connectionFatal()) {
+      this.#drainStop.abort();
+      this.#drainWaiter?.();
+    }
     if (this.#stopping) return;
     this.#stopping = true;
     this.#stop.abort();
@@ -518,7 +538,10 @@ export class JetStreamShipper extends EventEmitter {
     if (dir) {
       // Resumed by name, so files removed before it (retention) renumber nothing.
       for (;;) {
-        const files = await listStreamFiles(this.#path, this.#match);
+        const files = await io(
+          `cannot list ${this.#path}`,
+          listStreamFiles(this.#path, this.#match),
+        );
         if (cp.state === 'ok') {
           const c = cp.checkpoint;
           const at = files.find((f) => f.name === c.name);
@@ -544,18 +567,16 @@ export class JetStreamShipper extends EventEmitter {
     this.#streamId ??= dir
       ? await dirStreamId(this.#path)
       : await fileStreamId(this.#path, format.headerFrame);
-    let offset = format.start;
+    // Every file is shipped from offset 0, its header frame included: a
+    // consumer reads each file's format from it (docs/design.md, "Shipping
+    // to JetStream").
+    let offset = 0;
     if (cp.state === 'ok') {
       const c = cp.checkpoint;
-      if (
-        c.stream !== this.#streamId ||
-        c.file !== file.index ||
-        c.name !== file.name ||
-        c.offset < format.start
-      )
+      if (c.stream !== this.#streamId || c.file !== file.index || c.name !== file.name)
         throw new ShipError(
           'checkpoint',
-          `the checkpoint ${this.#checkpointPath} is for stream ${c.stream} file ${c.file} (${c.name}) at ${c.offset}, not for stream ${this.#streamId} file ${file.index} (${file.name}) from ${format.start}: remove it to ship from the start`,
+          `the checkpoint ${this.#checkpointPath} is for stream ${c.stream} file ${c.file} (${c.name}) at ${c.offset}, not for stream ${this.#streamId} file ${file.index} (${file.name}): remove it to ship from the start`,
           file.path,
         );
       offset = c.offset;
@@ -574,7 +595,10 @@ export class JetStreamShipper extends EventEmitter {
 
   async #waitFormat(path: string): Promise<Awaited<ReturnType<typeof detectFormat>>> {
     for (;;) {
-      const f = await detectFormat(path, this.#checksum, this.#maxFrameLen);
+      const f = await io(
+        `cannot read ${path}`,
+        detectFormat(path, this.#checksum, this.#maxFrameLen),
+      );
       if (f !== null) return f;
       await sleep(this.#pollMs, this.#stop.signal);
       if (this.#stopping) return null;
@@ -598,12 +622,14 @@ export class JetStreamShipper extends EventEmitter {
       this.#fileIndex = file.index;
       this.#fileName = file.name;
       this.#hdr = 4 + format.deframer.checksum.width;
+      this.#headerLen = format.start;
+      this.#fileId = format.fileId;
       this.#position = start;
       this.#emit('file', file);
       const finished = await this.#readFile(file, format.deframer, dir);
       if (!finished || this.#stopping) return;
       this.#seal(false);
-      const files = await listStreamFiles(this.#path, this.#match);
+      const files = await io(`cannot list ${this.#path}`, listStreamFiles(this.#path, this.#match));
       const next = fileAfter(files, file.name);
       if (next === undefined || !files.some((f) => f.name === file.name))
         throw new ShipError(
@@ -615,7 +641,7 @@ export class JetStreamShipper extends EventEmitter {
       if (f === null) return;
       file = { index: file.index + 1, ...next };
       format = f;
-      start = f.start;
+      start = 0; // the header frame too (docs/design.md, "Shipping to JetStream")
     }
   }
 
@@ -626,6 +652,21 @@ export class JetStreamShipper extends EventEmitter {
     let lastSize = -1;
     let still = 0;
     let lastPos = -1;
+    // Opened before the watch starts: a file removed meanwhile (retention)
+    // leaves no interval behind.
+    try {
+      this.#fh = await open(file.path, 'r');
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' && dir
+        ? new ShipError(
+            'checkpoint',
+            `the stream files of ${this.#path} changed under the shipper (file ${file.index}, ${file.name}, is gone)`,
+            file.path,
+            undefined,
+            err,
+          )
+        : new IoError(`cannot open ${file.path}: ${(err as Error).message}`, err);
+    }
     const watch = setInterval(() => {
       (async () => {
         try {
@@ -659,7 +700,6 @@ export class JetStreamShipper extends EventEmitter {
       })().catch((err: unknown) => this.#halt(err as Error));
     }, this.#pollMs);
     watch.unref();
-    this.#fh = await open(file.path, 'r');
     try {
       while (!this.#stopping && !finished) {
         await this.#room();
@@ -670,7 +710,7 @@ export class JetStreamShipper extends EventEmitter {
         // A frame longer than a message can hold is refused from its length
         // field alone: follow mode would otherwise wait for bytes up to the
         // deframer's bound (2 GiB), for a frame that could never be shipped.
-        const limit = Math.min(deframer.maxFrameLen, this.#maxPayload - HEADROOM - this.#hdr);
+        const limit = Math.min(deframer.maxFrameLen, this.#maxPayload - HEADERS_ROOM - this.#hdr);
         const reader = new StreamReader(file.path, deframer.withMaxFrameLen(limit), {
           follow: true,
           start: this.#position,
@@ -691,7 +731,7 @@ export class JetStreamShipper extends EventEmitter {
                 err.length <= deframer.maxFrameLen
                 ? new ShipError(
                     'frame-too-large',
-                    `a frame of ${err.length} bytes (as its length field says) does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+                    `a frame of ${err.length} bytes (as its length field says) does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADERS_ROOM} kept for headers)`,
                     file.path,
                     { offset: err.offset!, frameIndex: -1 },
                     err,
@@ -706,7 +746,7 @@ export class JetStreamShipper extends EventEmitter {
       }
     } finally {
       clearInterval(watch);
-      const fh = this.#fh;
+      const fh = this.#fh!;
       this.#fh = null;
       await fh.close();
     }
@@ -735,9 +775,7 @@ export class JetStreamShipper extends EventEmitter {
   #take(v: FrameGrab, offset: number): boolean {
     const w = v.w;
     const from = v.at - this.#hdr;
-    const len =
-      (w[from]! | (w[from + 1]! << 8) | (w[from + 2]! << 16) | (w[from + 3]! << 24)) >>> 0;
-    const n = this.#hdr + len;
+    const n = this.#hdr + frameLength(w, from);
     let b = this.#cur;
     // A batch is full when the next frame does not fit (the same cut on
     // every run over the same bytes); a re-cut one ends where its plan says.
@@ -815,7 +853,7 @@ export class JetStreamShipper extends EventEmitter {
     if (size - pos < 4) return true;
     const b = Buffer.alloc(4);
     await fh.read(b, 0, 4, pos);
-    return pos + this.#hdr + b.readUInt32LE(0) > size;
+    return pos + this.#hdr + frameLength(b, 0) > size;
   }
 
   #newBatch(offset: number, first: number): Batch | null {
@@ -837,11 +875,11 @@ export class JetStreamShipper extends EventEmitter {
       this.#forced.shift();
     }
     const want = forcedEnd >= 0 ? forcedEnd - offset : first;
-    if (want > this.#maxPayload - HEADROOM) {
+    if (want > this.#maxPayload - HEADERS_ROOM) {
       this.#halt(
         new ShipError(
           forcedEnd >= 0 ? 'checkpoint' : 'frame-too-large',
-          `${forcedEnd >= 0 ? 'a planned batch' : 'a frame'} of ${want} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADROOM} kept for headers)`,
+          `${forcedEnd >= 0 ? 'a planned batch' : 'a frame'} of ${want} bytes does not fit the server's max_payload (${this.#maxPayload} bytes, ${HEADERS_ROOM} kept for headers)`,
           this.#path,
           { offset, frameIndex: -1 },
         ),
@@ -854,6 +892,7 @@ export class JetStreamShipper extends EventEmitter {
     return {
       file: this.#fileIndex,
       name: this.#fileName,
+      fileId: this.#fileId,
       offset,
       end: offset,
       frames: 0,
@@ -865,11 +904,12 @@ export class JetStreamShipper extends EventEmitter {
       seq: 0,
       planned: false,
       forcedEnd,
+      header: offset === 0 && this.#headerLen > 0,
     };
   }
 
   #effectiveBatch(): number {
-    return Math.min(this.#batchBytes, this.#maxPayload - HEADROOM);
+    return Math.min(this.#batchBytes, this.#maxPayload - HEADERS_ROOM);
   }
 
   // Hands the current batch on: its plan is made durable, then it is
@@ -898,14 +938,12 @@ export class JetStreamShipper extends EventEmitter {
       b.sentEpoch = epoch;
       this.#inflightCount++;
       const h = nats.headers();
-      h.set(HDR_STREAM, this.#streamId!);
-      h.set(HDR_FILE, String(b.file));
-      h.set(HDR_OFFSET, String(b.offset));
-      h.set(HDR_FRAMES, String(b.frames));
-      const msgID = batchMsgId({
+      const msgID = setBatchHeaders(h, {
         stream: this.#streamId!,
         file: b.file,
+        fileId: b.fileId,
         offset: b.offset,
+        frames: b.frames,
         bytes: b.used,
       });
       let p: Promise<PubAck>;
@@ -926,6 +964,9 @@ export class JetStreamShipper extends EventEmitter {
   }
 
   #onAck(b: Batch, epoch: number, ack: PubAck): void {
+    // An ack after the shutdown stopped taking them is not recorded: the
+    // batch is sent again by the next run, and the duplicate window drops it.
+    if (this.#final) return;
     if (epoch === this.#epoch) {
       this.#inflightCount--;
       if (this.#probing) this.#probing = false;
@@ -944,7 +985,7 @@ export class JetStreamShipper extends EventEmitter {
     let moved = false;
     while (this.#pending.length > 0 && this.#pending[0]!.acked) {
       const d = this.#pending.shift()!;
-      this.#frames += d.frames;
+      this.#frames += d.header ? d.frames - 1 : d.frames;
       this.#bytes += d.used;
       this.#batches++;
       this.#acked = { file: d.file, name: d.name, offset: d.end };
@@ -965,7 +1006,7 @@ export class JetStreamShipper extends EventEmitter {
     if (epoch !== this.#epoch) return; // that connection was already given up
     this.#inflightCount--;
     const name = errName(err);
-    if (name === 'PermissionViolationError' || isAuthError(err)) {
+    if (isAuthError(err)) {
       this.#halt(
         new ShipError(
           'auth',
@@ -1065,7 +1106,7 @@ export class JetStreamShipper extends EventEmitter {
           }
 
           const mp = conn.info?.max_payload;
-          if (typeof mp === 'number' && mp > HEADROOM) this.#maxPayload = mp;
+          if (typeof mp === 'number' && mp > HEADERS_ROOM) this.#maxPayload = mp;
           this.#js = nats.jetstream(conn, { timeout: this.#ackTimeoutMs });
           this.#nc = conn;
           this.#epoch++;
@@ -1117,7 +1158,8 @@ export class JetStreamShipper extends EventEmitter {
           );
           this.#attempt++;
           this.#emit('backoff', { attempt: this.#attempt, delayMs, error: err });
-          await sleep(delayMs, this.#stopping ? new AbortController().signal : this.#stop.signal);
+          // While draining, only the end of the drain ends the wait.
+          await sleep(delayMs, this.#stopping ? this.#drainStop.signal : this.#stop.signal);
         }
       }
     } finally {
@@ -1126,6 +1168,7 @@ export class JetStreamShipper extends EventEmitter {
   }
 
   #closeExpired = false;
+  #final = false; // the last checkpoint is being written: no ack, no other write, no timer
 
   // ---- checkpoint --------------------------------------------------------
 
@@ -1134,6 +1177,7 @@ export class JetStreamShipper extends EventEmitter {
   // at most every checkpointIntervalMs. One write at a time; what changes
   // meanwhile goes into the next.
   #persist(): void {
+    if (this.#final) return; // #shutdown writes the last one itself
     if (this.#cpWriting !== null) {
       this.#cpDirty = true;
       return;
@@ -1158,7 +1202,7 @@ export class JetStreamShipper extends EventEmitter {
       if (!needPlan && !final) {
         const wait = this.#cpLast + this.#cpInterval - Date.now();
         if (wait > 0) {
-          if (this.#cpTimer === null) {
+          if (this.#cpTimer === null && !this.#final) {
             this.#cpTimer = setTimeout(() => {
               this.#cpTimer = null;
               this.#persist();
@@ -1190,7 +1234,7 @@ export class JetStreamShipper extends EventEmitter {
         // Nothing more is published until a plan is on disk (a full disk
         // stalls shipping; the frames wait in the file). Try again later.
         this.#emit('checkpointError', err);
-        if (!final && this.#cpTimer === null) {
+        if (!final && !this.#final && this.#cpTimer === null) {
           this.#cpTimer = setTimeout(() => {
             this.#cpTimer = null;
             this.#persist();
@@ -1211,6 +1255,13 @@ export class JetStreamShipper extends EventEmitter {
 
   // ---- the end -----------------------------------------------------------
 
+  #clearCpTimer(): void {
+    if (this.#cpTimer !== null) {
+      clearTimeout(this.#cpTimer);
+      this.#cpTimer = null;
+    }
+  }
+
   async #shutdown(): Promise<void> {
     this.#halt(null);
     this.#seal(false);
@@ -1230,17 +1281,21 @@ export class JetStreamShipper extends EventEmitter {
       });
     }
     this.#closeExpired = true;
-    if (this.#cpTimer !== null) {
-      clearTimeout(this.#cpTimer);
-      this.#cpTimer = null;
-    }
-    while (this.#cpWriting !== null) await this.#cpWriting;
-    await this.#persistLoop(true);
+    // No more acks: the connection is given up before the last checkpoint,
+    // so nothing moves the position (or starts a write) while it is written
+    // (docs/design.md, "Shipping to JetStream").
+    this.#final = true;
+    this.#drainStop.abort(); // a backoff sleep of the drain's reconnect
     const nc = this.#nc;
     this.#nc = null;
     this.#js = null;
     this.#epoch++;
     if (nc !== null) await nc.close().catch(() => undefined);
+    this.#clearCpTimer();
+    while (this.#cpWriting !== null) await this.#cpWriting;
+    this.#clearCpTimer();
+    await this.#persistLoop(true);
+    this.#clearCpTimer();
     this.#unlock?.();
     this.#unlock = null;
   }

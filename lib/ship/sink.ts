@@ -13,8 +13,14 @@ import { checkInteger, checkOptions, typeError } from '../format/args';
 import { ClosedError, FlatStreamError, IoError, NatsClientMissingError } from '../format/errors';
 import { Framer } from '../format/framing';
 import type { Sink } from '../sinks/sink';
-import { type NatsClient, checkServers, type NatsConnection, loadNats } from './client';
-import { HDR_FILE, HDR_FRAMES, HDR_OFFSET, HDR_STREAM, batchMsgId } from './wire';
+import {
+  type NatsClient,
+  checkServers,
+  isAuthError,
+  type NatsConnection,
+  loadNats,
+} from './client';
+import { HEADERS_ROOM, frameLength, setBatchHeaders } from './wire';
 
 /** Options of a {@link JetStreamSink}. */
 export interface JetStreamSinkOptions {
@@ -288,7 +294,7 @@ export class JetStreamSink implements Sink {
         // A message the server can never take is not retried: a frame
         // larger than max_payload (1 MiB by default) fails the sink at once.
         const max = this.#nc!.info?.max_payload ?? Infinity;
-        if (job.chunk.length > max - 1024) {
+        if (job.chunk.length > max - HEADERS_ROOM) {
           this.#fail(
             new IoError(
               `JetStreamSink: a slab of ${job.chunk.length} bytes (at stream byte ${job.offset}) does not fit the server's max_payload of ${max} bytes with its headers; ${this.#lost()} not acknowledged: lost`,
@@ -297,17 +303,17 @@ export class JetStreamSink implements Sink {
           return;
         }
         const h = this.#nats!.headers();
-        h.set(HDR_STREAM, this.streamId);
-        h.set(HDR_FILE, '0');
-        h.set(HDR_OFFSET, String(job.offset));
-        h.set(HDR_FRAMES, String(job.frames));
+        // One logical stream: its id names its one "file" too (wire.ts).
+        const msgID = setBatchHeaders(h, {
+          stream: this.streamId,
+          file: 0,
+          fileId: this.streamId,
+          offset: job.offset,
+          frames: job.frames,
+          bytes: job.chunk.length,
+        });
         await this.#js!.publish(this.subject, job.chunk, {
-          msgID: batchMsgId({
-            stream: this.streamId,
-            file: 0,
-            offset: job.offset,
-            bytes: job.chunk.length,
-          }),
+          msgID,
           headers: h,
           timeout: 2_000,
         });
@@ -320,11 +326,7 @@ export class JetStreamSink implements Sink {
           this.#fail(err); // no retry installs it
           return;
         }
-        if (
-          /authorization|authentication|permissions? violation/i.test(
-            String((err as Error)?.message),
-          )
-        ) {
+        if (isAuthError(err)) {
           // No retry makes the credentials right: fail at once.
           this.#fail(
             new IoError(
@@ -401,9 +403,7 @@ function countFrames(chunk: Uint8Array, headerSize: number): number {
   let at = 0;
   let frames = 0;
   while (at + 4 <= n) {
-    const len =
-      (chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16) | (chunk[at + 3]! << 24)) >>> 0;
-    at += headerSize + len;
+    at += headerSize + frameLength(chunk, at);
     frames++;
   }
   if (at !== n)

@@ -21,17 +21,56 @@ export interface BatchPosition {
 }
 
 /**
- * `Nats-Msg-Id` of a batch: `stream:file:offset:bytes`. A resend of the
- * same batch carries the same id, so JetStream's duplicate window drops it;
- * with the length in it one id names one range of bytes, so a batch cut
+ * `Nats-Msg-Id` of a batch: `stream:file:fileId:offset:bytes`. A resend of
+ * the same batch carries the same id, so JetStream's duplicate window drops
+ * it; with the length in it one id names one range of bytes, so a batch cut
  * differently after a lost checkpoint is stored (a duplicate a consumer sees
- * by its position), never dropped as a resend of a shorter batch (a loss;
- * docs/design.md, "Shipping to JetStream").
+ * by its position), never dropped as a resend of a shorter batch (a loss).
+ * `fileId` names the file itself (the XXH3-64 of a headed file's header
+ * frame, of a headerless file's device, inode and birth time; a sink's own
+ * stream id): a new file under the same stream id and number (a directory
+ * renumbered from 0 after a lost checkpoint, a new file at a lone file's
+ * path) never has the ids of the old one's batches, so none of its batches
+ * is dropped as a resend (docs/design.md, "Shipping to JetStream").
  */
 export function batchMsgId(
-  p: Pick<BatchPosition, 'stream' | 'file' | 'offset'> & { readonly bytes: number },
+  p: Pick<BatchPosition, 'stream' | 'file' | 'offset'> & {
+    readonly fileId: string;
+    readonly bytes: number;
+  },
 ): string {
-  return `${p.stream}:${p.file}:${p.offset}:${p.bytes}`;
+  return `${p.stream}:${p.file}:${p.fileId}:${p.offset}:${p.bytes}`;
+}
+
+/**
+ * Bytes of the server's `max_payload` kept for a message's headers (the
+ * four position headers and `Nats-Msg-Id`: well under 1 KiB for a 200-byte
+ * stream id): a batch's frames take at most `max_payload` less this.
+ */
+export const HEADERS_ROOM = 4096;
+
+/** What {@link setBatchHeaders} sets: a batch's position, its file's id and its length in bytes. */
+export type BatchIdentity = BatchPosition & { readonly fileId: string; readonly bytes: number };
+
+/**
+ * Sets a batch's position headers on `h` (a NATS `MsgHdrs`) and returns its
+ * `Nats-Msg-Id` ({@link batchMsgId}): the one place the shipper and the
+ * sink build them.
+ */
+export function setBatchHeaders(
+  h: { set(name: string, value: string): void },
+  b: BatchIdentity,
+): string {
+  h.set(HDR_STREAM, b.stream);
+  h.set(HDR_FILE, String(b.file));
+  h.set(HDR_OFFSET, String(b.offset));
+  h.set(HDR_FRAMES, String(b.frames));
+  return batchMsgId(b);
+}
+
+/** The length field (u32 little-endian) of the frame whose header starts at `at` in `buf`. */
+export function frameLength(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
 }
 
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;

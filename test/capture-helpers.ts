@@ -10,6 +10,7 @@ import {
   StreamReader,
   StreamWriter,
   XxHash64,
+  native,
   type CaptureStats,
 } from '../lib/index';
 
@@ -83,5 +84,21 @@ export function expectExactly(frames: Frame[], n: number, gen = 0): void {
   expect({ frames: frames.length, firstOutOfOrder: firstBad }).toEqual({
     frames: n,
     firstOutOfOrder: -1,
+  });
+}
+
+/** The test-only switch that forces portable mode where the addon is loaded (children inherit it). */
+export const FORCE_PORTABLE = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
+
+/** The capture modes this run can test: both with the addon, portable mode without. */
+export const CAPTURE_MODES = native ? (['native', 'portable'] as const) : (['portable'] as const);
+
+/** Inside a `describe.each(CAPTURE_MODES)`: forces portable mode for the block when `mode` is 'portable'. */
+export function inCaptureMode(mode: (typeof CAPTURE_MODES)[number]): void {
+  beforeAll(() => {
+    if (mode === 'portable' && native) process.env[FORCE_PORTABLE] = '1';
+  });
+  afterAll(() => {
+    delete process.env[FORCE_PORTABLE];
   });
 }

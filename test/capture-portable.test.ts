@@ -26,10 +26,10 @@ import {
   type Checksum,
   type Framer,
 } from '../lib/index';
-import { CHILD, expectExactly, readFrames } from './capture-helpers';
+import { CHILD, FORCE_PORTABLE, expectExactly, readFrames } from './capture-helpers';
 import { bytes, thrown } from './helpers';
 
-const FORCE = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
+const FORCE = FORCE_PORTABLE;
 // The sha256 of the file a native capture writes for the frames of the
 // 'bytes' tests (computed with the addon; the native run checks it still is).
 const XXH3_SHA = '76b2b6f8d0470ea7020e0ed547bb37b5b9679e059bae5a8032134ae9474a1616';

@@ -11,12 +11,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native } from '../lib/index';
 import {
   CHILD,
   child,
+  CAPTURE_MODES,
   capturePaths,
   expectExactly,
+  inCaptureMode,
   type Frame,
   openCapture,
   readFrames,
@@ -118,19 +119,11 @@ const run = async (scenario: string, cfg: object) => {
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SMALL = { policy: 'block', slabSize: 64 * 1024, slabs: 4 };
 
-const FORCE = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
-const modes = native ? (['native', 'portable'] as const) : (['portable'] as const);
-
-describe.each(modes)('%s mode', (mode) => {
+describe.each(CAPTURE_MODES)('%s mode', (mode) => {
   const portable = mode === 'portable';
   // What needs the staging (SIGKILL safety) or the stream lock across processes.
   const nativeOnly = portable ? test.skip : test;
-  beforeAll(() => {
-    if (portable && native) process.env[FORCE] = '1';
-  });
-  afterAll(() => {
-    delete process.env[FORCE];
-  });
+  inCaptureMode(mode);
 
   describe('CaptureSink at exit (child processes)', () => {
     const N = 3000; // ~1 MB: several 64 KiB slabs handed over, the last ones only staged

@@ -24,11 +24,11 @@ import {
   StreamReader,
   StreamWriter,
   XxHash64,
-  native,
   type Checksum,
   type Deframer,
   type Framer,
 } from '../lib/index';
+import { CAPTURE_MODES, inCaptureMode } from './capture-helpers';
 import { bytes, thrown } from './helpers';
 
 let dir: string;
@@ -55,19 +55,11 @@ function readPayloads(p: string, deframer: Deframer = new ChecksumDeframer(XxHas
 // A mix of payload sizes, some across slab boundaries of a 256-byte slab.
 const payloads = Array.from({ length: 300 }, (_, i) => bytes((i * 37) % 200, i + 1));
 
-const FORCE = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
-const modes = native ? (['native', 'portable'] as const) : (['portable'] as const);
-
-describe.each(modes)('%s mode', (mode) => {
+describe.each(CAPTURE_MODES)('%s mode', (mode) => {
   const portable = mode === 'portable';
   // What portable mode has no counterpart of: the staging file, the thread.
   const nativeOnly = portable ? test.skip : test;
-  beforeAll(() => {
-    if (portable && native) process.env[FORCE] = '1';
-  });
-  afterAll(() => {
-    delete process.env[FORCE];
-  });
+  inCaptureMode(mode);
 
   test('the sink is in this mode', () => {
     const sink = open();

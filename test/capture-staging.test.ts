@@ -21,7 +21,14 @@ import {
   XxHash64,
   native,
 } from '../lib/index';
-import { CHILD, expectExactly, openCapture, readFrames } from './capture-helpers';
+import {
+  CAPTURE_MODES,
+  CHILD,
+  expectExactly,
+  inCaptureMode,
+  openCapture,
+  readFrames,
+} from './capture-helpers';
 import { bytes, thrown } from './helpers';
 
 let dir: string;
@@ -509,104 +516,95 @@ if (!native) {
 
 // The tail walk at bind is both modes' (portable mode walks every stream it
 // opens: docs/design.md, "Portable capture").
-const FORCE = 'FLATSTREAM_TEST_PORTABLE_CAPTURE';
-describe.each(native ? (['native', 'portable'] as const) : (['portable'] as const))(
-  '%s mode',
-  (mode) => {
-    beforeAll(() => {
-      if (mode === 'portable' && native) process.env[FORCE] = '1';
-    });
-    afterAll(() => {
-      delete process.env[FORCE];
-    });
+describe.each(CAPTURE_MODES)('%s mode', (mode) => {
+  inCaptureMode(mode);
 
-    test('the sink is in this mode', () => {
-      const sink = new CaptureSink(path.join(dir, 'm.fst'), {
-        stagingPath: path.join(dir, 'm.staging'),
+  test('the sink is in this mode', () => {
+    const sink = new CaptureSink(path.join(dir, 'm.fst'), {
+      stagingPath: path.join(dir, 'm.staging'),
+    });
+    expect(sink.captureMode).toBe(mode);
+    sink.closeSync();
+  });
+
+  describe('recovery refuses what is not a torn stream', () => {
+    test('a 210,000-byte text log is left untouched: RecoveryRefusedError no-intact-frame', () => {
+      const file = path.join(dir, 'app.log');
+      const text = Buffer.alloc(210_000, 'x');
+      text.write('2026', 0); // 0x36323032: a length under the 2 GiB bound
+      fs.writeFileSync(file, text);
+      const sink = new CaptureSink(file, { stagingPath: path.join(dir, 'log.staging') });
+      const e = thrown(() => new StreamWriter(sink, new ChecksumFramer(XxHash64)));
+      expect(e).toBeInstanceOf(RecoveryRefusedError);
+      expect(e).toMatchObject({
+        code: 'ERR_FLATSTREAM_RECOVERY_REFUSED',
+        reason: 'no-intact-frame',
+        tornBytes: 210_000,
+        offset: 0,
+        frameIndex: 0,
       });
-      expect(sink.captureMode).toBe(mode);
       sink.closeSync();
+      expect(fs.readFileSync(file).equals(text)).toBe(true);
+      // Again, with a fresh sink: still refused, still untouched.
+      const again = new CaptureSink(file, { stagingPath: path.join(dir, 'log.staging') });
+      expect(thrown(() => new StreamWriter(again, new DefaultFramer()))).toMatchObject({
+        reason: 'no-intact-frame',
+      });
+      again.closeSync();
+      expect(fs.readFileSync(file).equals(text)).toBe(true);
     });
 
-    describe('recovery refuses what is not a torn stream', () => {
-      test('a 210,000-byte text log is left untouched: RecoveryRefusedError no-intact-frame', () => {
-        const file = path.join(dir, 'app.log');
-        const text = Buffer.alloc(210_000, 'x');
-        text.write('2026', 0); // 0x36323032: a length under the 2 GiB bound
-        fs.writeFileSync(file, text);
-        const sink = new CaptureSink(file, { stagingPath: path.join(dir, 'log.staging') });
-        const e = thrown(() => new StreamWriter(sink, new ChecksumFramer(XxHash64)));
-        expect(e).toBeInstanceOf(RecoveryRefusedError);
-        expect(e).toMatchObject({
-          code: 'ERR_FLATSTREAM_RECOVERY_REFUSED',
-          reason: 'no-intact-frame',
-          tornBytes: 210_000,
-          offset: 0,
-          frameIndex: 0,
-        });
-        sink.closeSync();
-        expect(fs.readFileSync(file).equals(text)).toBe(true);
-        // Again, with a fresh sink: still refused, still untouched.
-        const again = new CaptureSink(file, { stagingPath: path.join(dir, 'log.staging') });
-        expect(thrown(() => new StreamWriter(again, new DefaultFramer()))).toMatchObject({
-          reason: 'no-intact-frame',
-        });
-        again.closeSync();
-        expect(fs.readFileSync(file).equals(text)).toBe(true);
+    test('a tail longer than one slab after intact frames is left untouched: tail-too-long with its offset and frame index', async () => {
+      const { file, writer } = openCapture(dir, 't', { slabSize: 4096 });
+      for (let i = 0; i < 3; i++) writer.writePayload(bytes(100, i));
+      writer.close();
+      await writer.finished();
+      const good = fs.readFileSync(file);
+      // A new file (no clean mark): its end is found by walking it.
+      fs.rmSync(file);
+      fs.writeFileSync(file, Buffer.concat([good, Buffer.alloc(4097, 0xff)]));
+      const sink = new CaptureSink(file, {
+        stagingPath: path.join(dir, 't.staging'),
+        slabSize: 4096,
       });
-
-      test('a tail longer than one slab after intact frames is left untouched: tail-too-long with its offset and frame index', async () => {
-        const { file, writer } = openCapture(dir, 't', { slabSize: 4096 });
-        for (let i = 0; i < 3; i++) writer.writePayload(bytes(100, i));
-        writer.close();
-        await writer.finished();
-        const good = fs.readFileSync(file);
-        // A new file (no clean mark): its end is found by walking it.
-        fs.rmSync(file);
-        fs.writeFileSync(file, Buffer.concat([good, Buffer.alloc(4097, 0xff)]));
-        const sink = new CaptureSink(file, {
-          stagingPath: path.join(dir, 't.staging'),
-          slabSize: 4096,
-        });
-        const e = thrown(() => new StreamWriter(sink, new ChecksumFramer(XxHash64)));
-        expect(e).toBeInstanceOf(RecoveryRefusedError);
-        expect(e).toMatchObject({
-          reason: 'tail-too-long',
-          tornBytes: 4097,
-          offset: good.length,
-          frameIndex: 3,
-        });
-        sink.closeSync();
-        expect(fs.statSync(file).size).toBe(good.length + 4097);
-        // One slab or less after an intact frame is a torn write: cut.
-        fs.truncateSync(file, good.length + 4096);
-        const ok = openCapture(dir, 't', { slabSize: 4096 });
-        expect(ok.sink.recovery).toMatchObject({ tornBytes: 4096, walked: true });
-        ok.writer.close();
-        await ok.writer.finished();
-        expect(readAll(file)).toEqual([0, 1, 2].map((i) => bytes(100, i)));
+      const e = thrown(() => new StreamWriter(sink, new ChecksumFramer(XxHash64)));
+      expect(e).toBeInstanceOf(RecoveryRefusedError);
+      expect(e).toMatchObject({
+        reason: 'tail-too-long',
+        tornBytes: 4097,
+        offset: good.length,
+        frameIndex: 3,
       });
-
-      test('a file shorter than one frame header is cut; a FIFO and a device are refused without blocking', () => {
-        const file = path.join(dir, 'short.fst');
-        fs.writeFileSync(file, Buffer.from([1, 2, 3]));
-        const { sink, writer } = openCapture(dir, 'short');
-        expect(sink.recovery).toMatchObject({ walked: true, tornBytes: 3 });
-        writer.close();
-        expect(fs.statSync(file).size).toBe(0);
-
-        const fifo = path.join(dir, 'fifo');
-        execFileSync('mkfifo', [fifo]);
-        for (const p of [fifo, '/dev/null']) {
-          const e = thrown(() => new CaptureSink(p, { stagingPath: path.join(dir, 'x.staging') }));
-          expect(e).toBeInstanceOf(RecoveryRefusedError);
-          expect(e).toMatchObject({
-            reason: 'not-a-regular-file',
-            tornBytes: 0,
-            offset: undefined,
-          });
-        }
-      });
+      sink.closeSync();
+      expect(fs.statSync(file).size).toBe(good.length + 4097);
+      // One slab or less after an intact frame is a torn write: cut.
+      fs.truncateSync(file, good.length + 4096);
+      const ok = openCapture(dir, 't', { slabSize: 4096 });
+      expect(ok.sink.recovery).toMatchObject({ tornBytes: 4096, walked: true });
+      ok.writer.close();
+      await ok.writer.finished();
+      expect(readAll(file)).toEqual([0, 1, 2].map((i) => bytes(100, i)));
     });
-  },
-);
+
+    test('a file shorter than one frame header is cut; a FIFO and a device are refused without blocking', () => {
+      const file = path.join(dir, 'short.fst');
+      fs.writeFileSync(file, Buffer.from([1, 2, 3]));
+      const { sink, writer } = openCapture(dir, 'short');
+      expect(sink.recovery).toMatchObject({ walked: true, tornBytes: 3 });
+      writer.close();
+      expect(fs.statSync(file).size).toBe(0);
+
+      const fifo = path.join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      for (const p of [fifo, '/dev/null']) {
+        const e = thrown(() => new CaptureSink(p, { stagingPath: path.join(dir, 'x.staging') }));
+        expect(e).toBeInstanceOf(RecoveryRefusedError);
+        expect(e).toMatchObject({
+          reason: 'not-a-regular-file',
+          tornBytes: 0,
+          offset: undefined,
+        });
+      }
+    });
+  });
+});
